@@ -1,0 +1,12 @@
+"""The whole URL surface, one list per domain, in the order of the seed documents."""
+
+from . import health, keys, logs, projects, tasks
+
+routes = [
+    *health.routes,
+    *keys.routes,
+    # Stagent API domains
+    *tasks.routes,
+    *projects.routes,
+    *logs.routes,
+]

@@ -1,0 +1,62 @@
+"""/api/keys: list, create (secret shown once) and revoke API keys. Needs the `admin` scope."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from starlette.routing import Route
+
+from ..errors import Invalid
+from ..security import ALL_SCOPES, require_scope
+from ..store import keys as store
+from ._http import Body, Out, endpoint, ok, read_body
+
+
+class KeyCreate(Body):
+    name: str = Field(default="api key", min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1)
+
+
+class KeyOut(Out):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    createdAt: str
+    lastUsedAt: str | None
+    revokedAt: str | None
+
+
+@endpoint(response=list[KeyOut], errors=(401, 403))
+async def list_keys(request):
+    """List API keys (never their secrets)."""
+    require_scope(request, "admin")
+    return ok(await store.list_keys(request.app.state.db))
+
+
+@endpoint(body=KeyCreate, response=KeyOut, status=201, errors=(400, 401, 403))
+async def create_key(request):
+    """Create a key; the response carries the secret as `key`, the only time it is shown."""
+    require_scope(request, "admin")
+    body = await read_body(request, KeyCreate)
+    unknown = sorted(set(body.scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise Invalid("Validation failed", form_errors=[],
+                      field_errors={"scopes": [f"Unknown scope(s): {', '.join(unknown)}. "
+                                               f"Known: {', '.join(ALL_SCOPES)}"]})
+    secret, key = await store.create_key(request.app.state.db, request.app.state.keys, body.name, body.scopes)
+    return ok({**key, "key": secret}, 201)
+
+
+@endpoint(errors=(401, 403, 404))
+async def revoke_key(request):
+    """Revoke a key at once."""
+    require_scope(request, "admin")
+    await store.revoke_key(request.app.state.db, request.app.state.keys, request.path_params["id"])
+    return ok({"success": True})
+
+
+routes = [
+    Route("/api/keys", list_keys, methods=["GET"]),
+    Route("/api/keys", create_key, methods=["POST"]),
+    Route("/api/keys/{id}", revoke_key, methods=["DELETE"]),
+]

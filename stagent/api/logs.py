@@ -1,0 +1,83 @@
+"""/api/logs/stream (SSE) and the shared log-stream response used by /api/tasks/{id}/logs.
+
+Every event carries `id: <seq>`; a client reconnecting with Last-Event-ID gets exactly the
+lines after it. New lines are pushed as they commit (no polling); a `: keepalive` comment goes
+out every 15 s. Headers are sent at once, before any line exists.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
+from starlette.routing import Route
+
+from ..engine.logbus import TERMINAL_EVENTS
+from ..errors import Invalid
+from ..store import tasks as task_store
+from ._http import Body, endpoint, read_query
+
+
+class LogStreamQuery(Body):
+    task_id: str | None = None
+    event_type: str | None = None
+
+
+def _last_event_id(request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId") or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid("Last-Event-ID must be an integer log sequence number") from None
+    if value < 0:
+        raise Invalid("Last-Event-ID must not be negative")
+    return value
+
+
+def _event(row: dict) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(row, separators=(",", ":")), id=str(row["seq"]))
+
+
+def sse_log_stream(request, *, task_id: str | None = None, event: str | None = None,
+                   close_when_done: bool = False) -> EventSourceResponse:
+    app = request.app
+    after = _last_event_id(request)
+    subscription = app.state.logbus.subscribe(after=after, task_id=task_id, event=event)
+
+    async def is_done() -> bool:
+        row = await app.state.db.fetchone("SELECT status FROM tasks WHERE id = ?", (task_id,))
+        return row is None or row["status"] in task_store.TERMINAL
+
+    async def events():
+        try:
+            done = close_when_done and await is_done()
+            while True:
+                rows = await (subscription.poll() if done else subscription.next_batch())
+                if not rows and done:
+                    return
+                for row in rows:
+                    yield _event(row)
+                if close_when_done and not done and any(r["event"] in TERMINAL_EVENTS for r in rows):
+                    done = await is_done()
+        finally:
+            subscription.close()
+
+    return EventSourceResponse(
+        events(),
+        ping=app.state.config.sse_keepalive_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@endpoint(query=LogStreamQuery, content_type="text/event-stream", errors=(400,))
+async def stream_logs(request):
+    """Tail agent logs of all tasks, optionally filtered by taskId and eventType."""
+    query = read_query(request, LogStreamQuery)
+    return sse_log_stream(request, task_id=query.task_id, event=query.event_type)
+
+
+routes = [
+    Route("/api/logs/stream", stream_logs, methods=["GET"]),
+]

@@ -1,0 +1,268 @@
+"""/api/tasks: 14 endpoints (assist included)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from starlette.routing import Route
+
+from ..engine import assist as assist_engine
+from ..engine.providers import RUNTIME_IDS
+from ..errors import Invalid, NotFound
+from ..events import TaskStatusChanged
+from ..store import notifications
+from ..store import tasks as store
+from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
+from .logs import sse_log_stream
+
+Status = Literal["planned", "queued", "running", "completed", "failed", "cancelled"]
+RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
+assert set(RuntimeId.__args__) == set(RUNTIME_IDS)
+
+
+class TaskCreate(Body):
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    project_id: str | None = None
+    priority: Int = Field(default=2, ge=0, le=3)
+    assigned_agent: RuntimeId | None = None
+    agent_profile: str | None = None
+    model_id: str | None = Field(default=None, max_length=200)
+    document_ids: list[str] | None = None
+    file_ids: list[str] | None = None  # legacy alias of documentIds
+
+
+class TaskUpdate(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: Status | None = None
+    priority: Int | None = Field(default=None, ge=0, le=3)
+    assigned_agent: RuntimeId | None = None
+    agent_profile: str | None = None
+    model_id: str | None = Field(default=None, max_length=200)
+    result: str | None = None
+    session_id: str | None = None
+    document_ids: list[str] | None = None
+
+
+class TaskListQuery(Body):
+    project_id: str | None = None
+    status: str | None = None
+
+
+class AssistRequest(Body):
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    assigned_agent: str | None = None
+
+
+class TaskOut(Out):
+    id: str
+    projectId: str | None
+    title: str
+    description: str | None
+    status: Status
+    priority: int
+    result: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class MessageOut(Out):
+    message: str
+
+
+class SuccessOut(Out):
+    success: bool
+
+
+class OutputOut(Out):
+    taskId: str
+    status: str
+    result: str | None
+    contentType: Literal["text", "markdown", "code", "json", "unknown"]
+
+
+def _db(request):
+    return request.app.state.db
+
+
+@endpoint(query=TaskListQuery, response=list[TaskOut], errors=(400,))
+async def list_tasks(request):
+    """List tasks, most urgent first, then newest."""
+    query = read_query(request, TaskListQuery)
+    if query.status is not None and query.status not in store.STATUSES:
+        raise Invalid(f"Invalid status. Must be one of: {', '.join(store.STATUSES)}")
+    return ok(await store.list_tasks(_db(request), query.project_id, query.status))
+
+
+@endpoint(body=TaskCreate, response=TaskOut, status=201, errors=(400,))
+async def create_task(request):
+    """Create a task in `planned`."""
+    body = await read_body(request, TaskCreate)
+    fields = body.given()
+    legacy = fields.pop("file_ids", None)
+    if fields.get("document_ids") is None and legacy is not None:
+        fields["document_ids"] = legacy
+    return ok(await store.create_task(_db(request), fields), 201)
+
+
+@endpoint(response=TaskOut, errors=(404,))
+async def get_task(request):
+    """One task with its project name and usage."""
+    return ok(await store.get_task(_db(request), request.path_params["id"]))
+
+
+@endpoint(body=TaskUpdate, response=TaskOut, errors=(400, 404))
+async def update_task(request):
+    """Update fields; a status change must follow the task status machine."""
+    body = await read_body(request, TaskUpdate)
+    task, previous = await store.update_task(_db(request), request.path_params["id"], body.given())
+    if task["status"] != previous:
+        request.app.state.events.publish(TaskStatusChanged(task["id"], task["status"], previous))
+    return ok(task)
+
+
+@endpoint(response=SuccessOut, errors=(404,))
+async def delete_task(request):
+    """Delete a task with its logs, notifications and usage rows."""
+    task_id = request.path_params["id"]
+    await request.app.state.runner.stop(task_id)
+    await store.delete_task(_db(request), task_id)
+    return ok({"success": True})
+
+
+@endpoint(response=MessageOut, status=202, errors=(400, 404))
+async def execute_task(request):
+    """Start the agent run of a queued task (fire-and-forget)."""
+    return await _start(request, resume=False)
+
+
+@endpoint(response=MessageOut, status=202, errors=(400, 404))
+async def resume_task(request):
+    """Resume a failed or cancelled task from its saved agent session."""
+    return await _start(request, resume=True)
+
+
+async def _start(request, *, resume: bool):
+    runner = request.app.state.runner
+    task = await store.get_task_row(_db(request), request.path_params["id"])
+    if resume:
+        if not task["sessionId"]:
+            raise Invalid("Task has no agent session to resume; use Retry instead (queue it and execute).")
+        if task["resumeCount"] >= store.MAX_RESUMES:
+            raise Invalid(f"Task has been resumed {store.MAX_RESUMES} times; use Retry instead.")
+        if task["status"] not in ("failed", "cancelled"):
+            raise Invalid(f"Task cannot be resumed from status: {task['status']}")
+    elif task["status"] != "queued":
+        raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
+    try:
+        target = await runner.target_for(task)
+    except Invalid as exc:
+        if not resume:  # as the original does: a task that cannot start is marked failed
+            await store.claim(_db(request), task["id"], ("queued",))
+            await runner.set_status(task["id"], "failed", exc.message)
+            request.app.state.logbus.append(task["id"], task["assignedAgent"] or "stagent-agent", "error",
+                                            {"message": exc.message})
+        raise
+    if resume:
+        task = await store.claim(_db(request), task["id"], ("failed", "cancelled"), count_resume=True)
+    else:
+        task = await store.claim(_db(request), task["id"], ("queued",))
+    request.app.state.events.publish(TaskStatusChanged(task["id"], "running"))
+    runner.start(task, target, resume=resume)
+    return ok({"message": "Resume started" if resume else "Execution started"}, 202)
+
+
+@endpoint(response=SuccessOut, errors=(404,))
+async def cancel_task(request):
+    """Cancel a task; a live run stops within a second."""
+    db, runner = _db(request), request.app.state.runner
+    task = await store.get_task_row(db, request.path_params["id"])
+    if task["status"] in store.TERMINAL:
+        return ok({"success": True})
+    await runner.set_status(task["id"], "cancelled", None, only_if_running=False)
+    await runner.stop(task["id"], "cancelled")
+    request.app.state.logbus.append(task["id"], task["assignedAgent"] or "stagent-agent", "cancelled",
+                                    {"message": "cancelled by request"})
+    await request.app.state.logbus.flush()
+    return ok({"success": True})
+
+
+class RespondRequest(Body):
+    notification_id: str
+    behavior: Literal["allow", "deny"]
+    message: str | None = None
+    updated_input: dict | None = None
+    always_allow: bool | None = None
+    permission_pattern: str | None = None
+
+
+@endpoint(body=RespondRequest, response=SuccessOut, errors=(400, 404, 409))
+async def respond_task(request):
+    """Answer a tool-permission request raised during a run."""
+    data = await read_json(request)
+    try:
+        body = RespondRequest.model_validate(data)
+    except Exception:
+        raise Invalid("notificationId (string) and behavior ('allow' | 'deny') are required") from None
+    await notifications.respond_permission(_db(request), request.path_params["id"], body.given())
+    return ok({"success": True})
+
+
+@endpoint(response=OutputOut, errors=(404,))
+async def task_output(request):
+    """The task's result with a sniffed content type."""
+    try:
+        task = await store.get_task_row(_db(request), request.path_params["id"])
+    except NotFound:
+        raise NotFound("Task not found") from None
+    return ok({"taskId": task["id"], "status": task["status"], "result": task["result"],
+               "contentType": store.content_type(task["result"])})
+
+
+@endpoint(errors=(404,), content_type="text/event-stream")
+async def task_logs(request):
+    """Live agent log of one task (SSE); closes when the task ends."""
+    task = await store.get_task_row(_db(request), request.path_params["id"])
+    return sse_log_stream(request, task_id=task["id"], close_when_done=True)
+
+
+@endpoint(errors=(404,))
+async def task_provenance(request):
+    """Audit trail: logs, approvals and costs on one timeline."""
+    return ok(await store.provenance(_db(request), request.path_params["id"]))
+
+
+@endpoint()
+async def task_siblings(request):
+    """Other tasks of the same workflow run."""
+    return ok(await store.siblings(_db(request), request.path_params["id"]))
+
+
+@endpoint(body=AssistRequest, errors=(400,))
+async def assist_task(request):
+    """AI help drafting a task: improved description, breakdown and a pattern."""
+    body = await read_body(request, AssistRequest)
+    if not (body.title or "").strip() and not (body.description or "").strip():
+        raise Invalid("Title or description is required")
+    return ok(await assist_engine.assist(_db(request), body.title, body.description, body.assigned_agent))
+
+
+routes = [
+    Route("/api/tasks", list_tasks, methods=["GET"]),
+    Route("/api/tasks", create_task, methods=["POST"]),
+    Route("/api/tasks/assist", assist_task, methods=["POST"]),
+    Route("/api/tasks/{id}", get_task, methods=["GET"]),
+    Route("/api/tasks/{id}", update_task, methods=["PATCH"]),
+    Route("/api/tasks/{id}", delete_task, methods=["DELETE"]),
+    Route("/api/tasks/{id}/execute", execute_task, methods=["POST"]),
+    Route("/api/tasks/{id}/resume", resume_task, methods=["POST"]),
+    Route("/api/tasks/{id}/cancel", cancel_task, methods=["POST"]),
+    Route("/api/tasks/{id}/respond", respond_task, methods=["POST"]),
+    Route("/api/tasks/{id}/output", task_output, methods=["GET"]),
+    Route("/api/tasks/{id}/logs", task_logs, methods=["GET"]),
+    Route("/api/tasks/{id}/provenance", task_provenance, methods=["GET"]),
+    Route("/api/tasks/{id}/siblings", task_siblings, methods=["GET"]),
+]

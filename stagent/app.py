@@ -1,0 +1,70 @@
+"""create_app(config): middleware, routes, error rendering, the web UI, lifespan wiring."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import api
+from .api._http import render_error
+from .config import Config
+from .errors import ApiError
+from .lifespan import lifespan
+from .security import SESSION_COOKIE, KeyCache, SecurityMiddleware, principal_of
+from .store import keys as key_store
+
+log = logging.getLogger("stagent")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+async def api_error(request, exc: ApiError):
+    return render_error(request.url.path, exc)
+
+
+async def http_error(request, exc: HTTPException):
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
+    response = render_error(request.url.path, ApiError(message, status=exc.status_code,
+                                                       code="NOT_FOUND" if exc.status_code == 404 else "HTTP_ERROR"))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def server_error(request, exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return render_error(request.url.path, ApiError("Internal server error; see the daemon log."))
+
+
+async def index(request):
+    """The UI shell; sets the session cookie that lets the page call the API (SSE included)."""
+    response = FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
+    principal = principal_of(request)
+    if principal is None or principal.kind != "session":
+        secret = await key_store.create_session(request.app.state.db, request.app.state.keys)
+        response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/")
+    return response
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    config = config or Config.from_env()
+    keys = KeyCache()
+    routes = [*api.routes, Route("/", index, methods=["GET"])]
+    if (WEB_DIR / "static").is_dir():
+        routes.append(Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"))
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, allowed_hosts=config.allowed_hosts,
+                               max_body_bytes=config.max_body_bytes, keys=keys)],
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.keys = keys
+    return app

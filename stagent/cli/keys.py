@@ -1,0 +1,7 @@
+"""placeholder"""
+import click
+
+
+@click.group()
+def keys() -> None:
+    """(not yet implemented)"""

@@ -1,0 +1,187 @@
+"""The LLM boundary: the only module that imports litellm.
+
+litellm costs 3-6 s and ~170 MB to import, so it is imported lazily in a worker thread
+(`ensure_loaded`), never on a request path; the daemon warms it right after start-up.
+Offline-safety variables are set before the import. Retries are ours (litellm's are off):
+timeouts, 429, 5xx and broken streams back off exponentially and honour Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from .providers import ModelTarget
+
+_litellm: Any = None
+_load_lock = threading.Lock()
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+def _load() -> Any:
+    global _litellm
+    with _load_lock:
+        if _litellm is None:
+            _import()
+    return _litellm
+
+
+def _import() -> None:
+    global _litellm
+    # Read during import: without them litellm fetches its cost map and tokenizers from the web.
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    litellm.drop_params = True
+    _litellm = litellm
+
+
+def is_loaded() -> bool:
+    return _litellm is not None
+
+
+async def ensure_loaded() -> Any:
+    if _litellm is not None:
+        return _litellm
+    return await asyncio.to_thread(_load)
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass
+class Completion:
+    text: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
+    finish_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    priced: bool = True
+
+
+def _classify(exc: Exception) -> ProviderError:
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    retry_after = None
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        try:
+            retry_after = float(headers.get("retry-after")) if headers.get("retry-after") else None
+        except (TypeError, ValueError):
+            retry_after = None
+    name = type(exc).__name__
+    message = getattr(exc, "message", None) or str(exc) or name
+    timeoutish = "Timeout" in name or isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+    connection = "APIConnectionError" in name or isinstance(exc, (ConnectionError, json.JSONDecodeError))
+    retryable = timeoutish or connection or (status in RETRYABLE_STATUS) or (
+        status is None and name in ("InternalServerError", "ServiceUnavailableError", "APIError",
+                                    "MidStreamFallbackError", "BadGatewayError"))
+    return ProviderError(f"{name}: {message}", status=status, retryable=retryable, retry_after=retry_after)
+
+
+def _cost_micros(litellm: Any, model: str, prompt: int, completion: int) -> tuple[int, bool]:
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt, completion_tokens=completion)
+        return round((prompt_cost + completion_cost) * 1_000_000), True
+    except Exception:
+        return 0, False
+
+
+async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[dict] | None,
+                       on_text: Callable[[str], Any], timeout: float) -> Completion:
+    litellm = await ensure_loaded()
+    kwargs: dict[str, Any] = dict(target.call_kwargs(), messages=messages, stream=True,
+                                  stream_options={"include_usage": True}, max_retries=0, timeout=timeout)
+    if tools:
+        kwargs["tools"] = tools
+    response = await litellm.acompletion(**kwargs)
+    result = Completion()
+    calls: dict[int, dict] = {}
+    async for chunk in response:
+        usage = getattr(chunk, "usage", None)
+        if usage:
+            result.input_tokens = getattr(usage, "prompt_tokens", 0) or result.input_tokens
+            result.output_tokens = getattr(usage, "completion_tokens", 0) or result.output_tokens
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        delta = choice.delta
+        if delta is not None:
+            if delta.content:
+                result.text += delta.content
+                on_text(delta.content)
+            for call in getattr(delta, "tool_calls", None) or []:
+                slot = calls.setdefault(call.index or 0, {"id": None, "name": "", "arguments": ""})
+                if call.id:
+                    slot["id"] = call.id
+                if call.function is not None:
+                    if call.function.name:
+                        slot["name"] = call.function.name
+                    if call.function.arguments:
+                        slot["arguments"] += call.function.arguments
+        if choice.finish_reason:
+            result.finish_reason = choice.finish_reason
+    result.tool_calls = [
+        {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
+        for i, c in sorted(calls.items()) if c["name"]
+    ]
+    result.cost_micros, result.priced = _cost_micros(litellm, target.model, result.input_tokens,
+                                                     result.output_tokens)
+    return result
+
+
+async def stream_completion(
+    target: ModelTarget,
+    messages: list[dict],
+    *,
+    tools: list[dict] | None = None,
+    on_text: Callable[[str], Any] = lambda _t: None,
+    on_retry: Callable[[int, ProviderError, float], Awaitable[None] | None] | None = None,
+    attempts: int = 4,
+    timeout: float = 120.0,
+    base_delay: float = 0.5,
+) -> Completion:
+    """One model turn, streamed. Retries retryable provider errors, then raises ProviderError."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await _stream_once(target, messages, tools, on_text, timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # litellm raises many exception types; classify them all
+            error = exc if isinstance(exc, ProviderError) else _classify(exc)
+            if not error.retryable or attempt == attempts:
+                raise error from None
+            delay = error.retry_after if error.retry_after is not None else (
+                base_delay * 2 ** (attempt - 1) * (0.8 + 0.4 * random.random()))
+            delay = min(delay, 30.0)
+            if on_retry is not None:
+                maybe = on_retry(attempt, error, delay)
+                if asyncio.iscoroutine(maybe):
+                    await maybe
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+async def complete_text(target: ModelTarget, messages: list[dict], *, max_tokens: int | None = None,
+                        timeout: float = 60.0) -> Completion:
+    """A short non-tool call (assist, connection tests), with the same retry policy."""
+    return await stream_completion(target, messages, timeout=timeout, attempts=2)

@@ -1,0 +1,210 @@
+"""Agent log lines: monotonic ids, batched commits, fan-out, replay after Last-Event-ID.
+
+Invariant: a line is published to subscribers only after the transaction that wrote it has
+committed, so anything a client has seen survives a crash. Lines get their `seq` (the SSE id)
+from SQLite's AUTOINCREMENT, which never reuses a value.
+
+Appending never waits for the disk: lines collect in a buffer and one flusher task commits
+whatever has collected in a single transaction, so batches grow with the write rate.
+Subscribers read recent lines from an in-memory ring and older ones from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any, AsyncIterator
+
+from ..db import Database
+from ..db.rows import new_id, now_iso
+
+log = logging.getLogger("stagent.logbus")
+
+REPLAY_PAGE = 500
+TERMINAL_EVENTS = frozenset({"completed", "error", "cancelled"})
+
+
+def _payload_text(payload: Any) -> str:
+    if payload is None:
+        return "{}"
+    return payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+
+
+class LogBus:
+    def __init__(self, db: Database, ring_size: int = 20_000):
+        self.db = db
+        self._pending: list[tuple] = []
+        self._pending_event = asyncio.Event()
+        self._appended = 0
+        self._committed = 0
+        self._flush_waiters: list[tuple[int, asyncio.Future]] = []
+        self._ring: deque[dict] = deque()
+        self._ring_size = ring_size
+        self._floor = 0  # every committed line with seq > floor is in the ring
+        self.last_seq = 0
+        self._subscribers: set["LogSubscription"] = set()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self.last_seq = await self.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM agent_logs") or 0
+        self._floor = self.last_seq
+        self._task = asyncio.create_task(self._flush_loop(), name="logbus-flusher")
+
+    async def stop(self) -> None:
+        await self.flush()
+        self._stopping = True
+        self._pending_event.set()
+        if self._task:
+            await self._task
+        for sub in list(self._subscribers):
+            sub.close()
+
+    def append(self, task_id: str | None, agent_type: str, event: str, payload: Any = None) -> None:
+        self._pending.append((new_id(), task_id, agent_type, event, _payload_text(payload), now_iso()))
+        self._appended += 1
+        self._pending_event.set()
+
+    async def flush(self) -> None:
+        """Return once every line appended before this call is committed."""
+        target = self._appended
+        if self._committed >= target:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._flush_waiters.append((target, future))
+        await future
+
+    async def _flush_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._pending_event.wait()
+            self._pending_event.clear()
+            if not self._pending:
+                if self._stopping:
+                    return
+                continue
+            batch = self._pending
+            self._pending = []
+            try:
+                rows = await self.db.write(lambda conn: _insert(conn, batch))
+            except Exception:
+                # Keep the lines and try again: an acknowledged line is never dropped.
+                log.exception("writing %d log lines failed; retrying", len(batch))
+                self._pending = batch + self._pending
+                self._pending_event.set()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            self._publish(rows, len(batch))
+
+    def _publish(self, rows: list[dict], count: int) -> None:
+        self._committed += count
+        if rows:
+            self.last_seq = rows[-1]["seq"]
+        self._ring.extend(rows)
+        while len(self._ring) > self._ring_size:
+            self._floor = self._ring.popleft()["seq"]
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for target, future in waiters:
+            if self._committed >= target:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                self._flush_waiters.append((target, future))
+        for sub in self._subscribers:
+            sub.wake.set()
+
+    def subscribe(self, after: int = 0, task_id: str | None = None,
+                  event: str | None = None) -> "LogSubscription":
+        return LogSubscription(self, after, task_id, event)
+
+    def _from_ring(self, after: int, task_id: str | None, event: str | None) -> list[dict]:
+        out = []
+        for row in reversed(self._ring):
+            if row["seq"] <= after:
+                break
+            if (task_id is None or row["taskId"] == task_id) and (event is None or row["event"] == event):
+                out.append(row)
+        out.reverse()
+        return out
+
+    async def _from_db(self, after: int, task_id: str | None, event: str | None) -> list[dict]:
+        sql = "SELECT seq, id, task_id, agent_type, event, payload, timestamp FROM agent_logs WHERE seq > ?"
+        params: list = [after]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            params.append(task_id)
+        if event is not None:
+            sql += " AND event = ?"
+            params.append(event)
+        sql += f" ORDER BY seq LIMIT {REPLAY_PAGE}"
+        return [_row(r) for r in await self.db.fetchall(sql, params)]
+
+
+class LogSubscription:
+    """Yields batches of committed lines with seq > cursor, matching the filters, forever."""
+
+    def __init__(self, bus: LogBus, after: int, task_id: str | None, event: str | None):
+        self.bus = bus
+        self.cursor = after
+        self.task_id = task_id
+        self.event = event
+        self.wake = asyncio.Event()
+        bus._subscribers.add(self)
+
+    async def next_batch(self) -> list[dict]:
+        while True:
+            rows = await self.poll()
+            if rows:
+                return rows
+            await self.wake.wait()
+
+    async def poll(self) -> list[dict]:
+        """Lines available now (possibly none); never waits for new ones."""
+        self.wake.clear()
+        bus = self.bus
+        if self.cursor >= bus._floor:
+            rows = bus._from_ring(self.cursor, self.task_id, self.event)
+            horizon = bus.last_seq
+        else:
+            horizon = bus.last_seq  # everything up to here was committed before the read
+            rows = await bus._from_db(self.cursor, self.task_id, self.event)
+            if len(rows) == REPLAY_PAGE:
+                horizon = rows[-1]["seq"]
+                self.wake.set()  # more history to page through
+        if rows:
+            self.cursor = rows[-1]["seq"]
+        else:
+            self.cursor = max(self.cursor, horizon)
+        return rows
+
+    async def __aiter__(self) -> AsyncIterator[list[dict]]:  # pragma: no cover - convenience
+        while True:
+            yield await self.next_batch()
+
+    def close(self) -> None:
+        self.bus._subscribers.discard(self)
+
+
+def _insert(conn, batch: list[tuple]) -> list[dict]:
+    rows = []
+    for line in batch:
+        # A line for a task deleted while the line waited in the buffer is dropped, not retried.
+        cur = conn.execute(
+            "INSERT INTO agent_logs (id, task_id, agent_type, event, payload, timestamp) "
+            "SELECT ?,?,?,?,?,? WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tasks WHERE id = ?2)",
+            line,
+        )
+        if cur.rowcount != 1:
+            continue
+        rows.append({"id": line[0], "seq": cur.lastrowid, "taskId": line[1], "agentType": line[2],
+                     "event": line[3], "payload": line[4], "timestamp": line[5]})
+    return rows
+
+
+def _row(r) -> dict:
+    return {"id": r["id"], "seq": r["seq"], "taskId": r["task_id"], "agentType": r["agent_type"],
+            "event": r["event"], "payload": r["payload"], "timestamp": r["timestamp"]}

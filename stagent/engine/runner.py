@@ -1,0 +1,193 @@
+"""Executes a task as an LLM conversation with tools, streaming everything into agent_logs.
+
+Invariants:
+- a task reaches a terminal status exactly once per run; a cancelled task is never
+  overwritten by the run's own ending;
+- the terminal log line (`completed`, `error`, `cancelled`) is written after the status, so a
+  client that sees it and reads the task sees the final status;
+- the conversation is saved after every step, so resume continues where the run stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ..db import Database
+from ..db.rows import dumps, loads, new_id, now_iso
+from ..events import EventBus, TaskStatusChanged
+from ..store import tasks as task_store
+from . import llm, tools
+from .logbus import LogBus
+from .providers import ModelTarget, resolve_model
+from .supervisor import Supervisor
+
+log = logging.getLogger("stagent.runner")
+
+DEFAULT_MAX_STEPS = 50
+SYSTEM_PROMPT = (
+    "You are stagent's task agent. Complete the user's task. You may call tools to read and list "
+    "files in the project's working directory, create follow-up tasks, or set the task's output. "
+    "Finish with a concise final answer; it becomes the task's result."
+)
+
+
+class Runner:
+    def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor,
+                 max_steps: int = DEFAULT_MAX_STEPS, retry_base_delay: float = 0.5):
+        self.db = db
+        self.logbus = logbus
+        self.events = events
+        self.supervisor = supervisor
+        self.max_steps = max_steps
+        self.retry_base_delay = retry_base_delay
+        self._stop_reason: dict[str, str] = {}
+
+    @staticmethod
+    def run_name(task_id: str) -> str:
+        return f"task-run:{task_id}"
+
+    async def target_for(self, task: dict) -> ModelTarget:
+        return await resolve_model(self.db, model_id=task.get("modelId"), runtime_id=task.get("assignedAgent"))
+
+    def start(self, task: dict, target: ModelTarget, *, resume: bool = False) -> None:
+        self.supervisor.start(self.run_name(task["id"]), self._run(task, target, resume))
+
+    async def stop(self, task_id: str, reason: str = "cancelled") -> bool:
+        """Stop a live run; `reason` is cancelled (by the user) or interrupted (shutdown)."""
+        if not self.supervisor.running(self.run_name(task_id)):
+            return False
+        self._stop_reason[task_id] = reason
+        return await self.supervisor.cancel(self.run_name(task_id))
+
+    async def set_status(self, task_id: str, status: str, result: str | None, *,
+                         only_if_running: bool = True) -> bool:
+        changed = await task_store.finish(self.db, task_id, status, result, only_if_running=only_if_running)
+        if changed:
+            self.events.publish(TaskStatusChanged(task_id, status))
+        return changed
+
+    async def _run(self, task: dict, target: ModelTarget, resume: bool) -> None:
+        task_id = task["id"]
+        agent = task.get("assignedAgent") or "stagent-agent"
+        started_at = now_iso()
+        usage = {"input": 0, "output": 0, "cost": 0, "priced": True}
+        status = "failed"
+        try:
+            working_dir = await self._working_dir(task)
+            session_id, messages = await self._load_session(task, resume)
+            self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
+                               {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
+            output = {"text": None}
+            ctx = tools.ToolContext(self.db, task, working_dir, output)
+            final_text = None
+            for step in range(1, self.max_steps + 1):
+                completion = await llm.stream_completion(
+                    target, messages, tools=tools.schemas(),
+                    on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
+                    on_retry=lambda attempt, err, delay: self.logbus.append(
+                        task_id, agent, "retry",
+                        {"attempt": attempt, "message": err.message, "delaySeconds": round(delay, 2)}),
+                    base_delay=self.retry_base_delay,
+                )
+                usage["input"] += completion.input_tokens
+                usage["output"] += completion.output_tokens
+                usage["cost"] += completion.cost_micros
+                usage["priced"] = usage["priced"] and completion.priced
+                if not completion.tool_calls:
+                    messages.append({"role": "assistant", "content": completion.text})
+                    await self._save_session(session_id, task_id, messages)
+                    final_text = completion.text
+                    break
+                messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": [
+                    {"id": c["id"], "type": "function",
+                     "function": {"name": c["name"], "arguments": c["arguments"]}}
+                    for c in completion.tool_calls]})
+                for call in completion.tool_calls:
+                    self.logbus.append(task_id, agent, "tool_start",
+                                       {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
+                    result = await tools.run_tool(ctx, call["name"], call["arguments"])
+                    self.logbus.append(task_id, agent, "tool_result",
+                                       {"tool": call["name"], "output": result[:2000]})
+                    messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+                await self._save_session(session_id, task_id, messages)
+            else:
+                raise llm.ProviderError(f"Step limit reached ({self.max_steps} model turns) without a final answer")
+            result = output["text"] if output["text"] is not None else final_text
+            status = "completed"
+            self._log_usage(task_id, agent, target, usage)
+            if await self.set_status(task_id, "completed", result):
+                self.logbus.append(task_id, agent, "completed", {"result": (result or "")[:1000]})
+        except asyncio.CancelledError:
+            reason = self._stop_reason.pop(task_id, "interrupted")
+            status = "cancelled" if reason == "cancelled" else "failed"
+            if reason != "cancelled" and await self.set_status(task_id, "failed", "interrupted"):
+                self.logbus.append(task_id, agent, "error", {"message": "interrupted: the daemon stopped"})
+            raise
+        except llm.ProviderError as exc:
+            await self._fail(task_id, agent, exc.message)
+        except Exception as exc:  # a bug must still end the task, never leave it running
+            log.exception("task %s crashed", task_id)
+            await self._fail(task_id, agent, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            await self._record_usage(task, target, usage, status, started_at, resume)
+            await self.logbus.flush()
+
+    async def _fail(self, task_id: str, agent: str, message: str) -> None:
+        if await self.set_status(task_id, "failed", message):
+            self.logbus.append(task_id, agent, "error", {"message": message})
+
+    def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: dict) -> None:
+        self.logbus.append(task_id, agent, "usage", {
+            "model": target.model, "inputTokens": usage["input"], "outputTokens": usage["output"],
+            "costMicros": usage["cost"]})
+
+    async def _record_usage(self, task, target, usage, status, started_at, resume) -> None:
+        if usage["input"] == 0 and usage["output"] == 0:
+            return
+        ledger_status = status if status in ("completed", "failed", "cancelled") else "failed"
+        if ledger_status == "completed" and not usage["priced"]:
+            ledger_status = "unknown_pricing"
+        try:
+            await task_store.record_usage(self.db, {
+                "task_id": task["id"], "project_id": task.get("projectId"),
+                "workflow_id": task.get("workflowId"), "schedule_id": task.get("scheduleId"),
+                "activity_type": "task_resume" if resume else "task_run",
+                "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
+                "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
+                "cost_micros": usage["cost"], "pricing_version": "litellm-local",
+                "started_at": started_at, "finished_at": now_iso(),
+            })
+        except Exception:  # pragma: no cover - the task row may be gone (deleted mid-run)
+            log.warning("could not record usage for task %s", task["id"])
+
+    async def _working_dir(self, task: dict) -> Path | None:
+        if not task.get("projectId"):
+            return None
+        wd = await self.db.scalar("SELECT working_directory FROM projects WHERE id = ?", (task["projectId"],))
+        return Path(wd).expanduser() if wd else None
+
+    async def _load_session(self, task: dict, resume: bool) -> tuple[str, list[dict]]:
+        if resume and task.get("sessionId"):
+            stored = await self.db.scalar("SELECT messages FROM agent_sessions WHERE id = ?", (task["sessionId"],))
+            messages = loads(stored, None)
+            if messages:
+                messages.append({"role": "user", "content": "The previous run stopped before it finished. "
+                                 "Continue from where it left off and give the final answer."})
+                return task["sessionId"], messages
+        session_id = new_id()
+        prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+        await self._save_session(session_id, task["id"], messages)
+        await task_store.set_fields(self.db, task["id"], session_id=session_id)
+        return session_id, messages
+
+    async def _save_session(self, session_id: str, task_id: str, messages: list[dict]) -> None:
+        text = dumps(messages)
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
+            "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
+            "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
+            (session_id, task_id, text, now_iso(), task_id)))
+

@@ -1,0 +1,87 @@
+"""Ordered start-up and shutdown of everything long-lived.
+
+Start: data dir → db → migrate → keys → recover interrupted tasks → log bus → runner →
+background jobs (litellm warm-up, key-usage flush). Shutdown runs in reverse: live runs end
+as failed/`interrupted`, background tasks are cancelled, the log buffer is flushed, the db closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from .db import Database
+from .db.migrations import migrate
+from .engine import llm
+from .engine.logbus import LogBus
+from .engine.runner import Runner
+from .engine.supervisor import Supervisor
+from .events import EventBus
+from .store import keys as key_store
+from .store import settings
+from .store import tasks as task_store
+
+log = logging.getLogger("stagent")
+
+
+async def _every(seconds: float, fn) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await fn()
+        except Exception:  # pragma: no cover - a periodic job must not die
+            log.exception("periodic job failed")
+
+
+async def _warm_llm() -> None:
+    await llm.ensure_loaded()
+    log.info("litellm loaded")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    state = app.state
+    config = state.config
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(config.data_dir, 0o700)
+
+    db = Database(config.db_path)
+    await db.open()
+    try:
+        await db.write_raw(migrate)
+        for suffix in ("", "-wal", "-shm"):
+            path = config.db_path.with_name(config.db_path.name + suffix)
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)  # provider keys live in this file
+
+        await key_store.load_cache(db, state.keys)
+        await key_store.ensure_initial_key(db, state.keys, config.api_key_path)
+        state.keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
+
+        interrupted = await task_store.fail_interrupted(db)
+        events = EventBus()
+        logbus = LogBus(db)
+        await logbus.start()
+        for task_id in interrupted:
+            logbus.append(task_id, "stagent-agent", "error", {"message": "interrupted: the daemon stopped during the run"})
+        supervisor = Supervisor()
+        runner = Runner(db, logbus, events, supervisor)
+        state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
+        state.openapi = None
+
+        supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
+        if config.warm_llm:
+            supervisor.start("llm-warmup", _warm_llm())
+        yield
+    finally:
+        runner = getattr(state, "runner", None)
+        if runner is not None:
+            for name in state.supervisor.names("task-run:"):
+                await runner.stop(name.split(":", 1)[1], "interrupted")
+            await state.supervisor.shutdown()
+            await state.logbus.stop()
+            await key_store.flush_usage(db, state.keys)
+        await db.close()

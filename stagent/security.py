@@ -1,0 +1,166 @@
+"""Request guard (Host, Origin, body size, credentials) and API-key primitives.
+
+The guard is pure ASGI so it costs one dict lookup per request on the happy path:
+- a Host header outside the allowed names gets 403 (DNS rebinding);
+- a state-changing request from another origin gets 403 (CSRF from web pages);
+- a body over the limit gets 413;
+- an `X-API-Key` header or the UI session cookie is resolved to a Principal.
+Scopes are checked by the handlers that document them (require_scope).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+
+from .errors import Forbidden, PayloadTooLarge, Unauthorized
+
+ALL_SCOPES = (
+    "admin",            # manage API keys and security settings
+    "stagent:read",
+    "stagent:write",
+    "stan:execute",
+    "ai-agent:chat",
+    "ai-agent:actions",
+)
+SESSION_COOKIE = "stagent_session"
+KEY_PREFIX = "stg_"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    kind: str  # "key" | "session"
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class KeyCache:
+    """Active key hashes held in memory; the store keeps it in step on create/revoke."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, Principal] = {}
+        self.used: set[str] = set()  # key ids used since the last flush of last_used_at
+        self.require_api_key = False
+
+    def lookup(self, secret: str) -> Principal | None:
+        principal = self.by_hash.get(hash_secret(secret))
+        if principal is not None:
+            self.used.add(principal.key_id)
+        return principal
+
+
+def principal_of(request) -> Principal | None:
+    return request.scope.get("stagent.principal")
+
+
+def require_scope(request, scope: str) -> Principal:
+    principal = principal_of(request)
+    if principal is None:
+        raise Unauthorized("An API key is required: send it in the X-API-Key header "
+                           "(the daemon wrote one to <data dir>/api-key).")
+    if not principal.has(scope):
+        raise Forbidden(f"This API key lacks the '{scope}' scope.", code="INSUFFICIENT_SCOPE")
+    return principal
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _origin_host(origin: str) -> str | None:
+    if "://" not in origin:
+        return None
+    return _host_name(origin.split("://", 1)[1].split("/", 1)[0])
+
+
+class SecurityMiddleware:
+    def __init__(self, app, *, allowed_hosts: set[str], max_body_bytes: int, keys: KeyCache):
+        self.app = app
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self.max_body_bytes = max_body_bytes
+        self.keys = keys
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {}
+        for name, value in scope["headers"]:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        host = headers.get("host", "")
+        if _host_name(host) not in self.allowed_hosts:
+            return await _reject(send, 403, f"Host '{host}' is not served here; use http://127.0.0.1 or localhost.")
+        method = scope["method"]
+        if method not in SAFE_METHODS:
+            origin = headers.get("origin")
+            if origin is not None and _origin_host(origin) not in self.allowed_hosts:
+                return await _reject(send, 403, "Cross-origin requests are not allowed.")
+            if headers.get("sec-fetch-site") == "cross-site":
+                return await _reject(send, 403, "Cross-site requests are not allowed.")
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return await _reject(send, 400, "Invalid Content-Length header.")
+            if int(length) > self.max_body_bytes:
+                return await _reject(send, 413, f"Request body exceeds {self.max_body_bytes} bytes.")
+
+        principal = None
+        api_key = headers.get("x-api-key")
+        if api_key is not None:
+            principal = self.keys.lookup(api_key)
+            if principal is None:
+                return await _reject(send, 401, "Invalid or revoked API key.")
+        elif "cookie" in headers:
+            cookie = SimpleCookie()
+            try:
+                cookie.load(headers["cookie"])
+            except Exception:
+                cookie = SimpleCookie()
+            if SESSION_COOKIE in cookie:
+                principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
+        path = scope["path"]
+        if (principal is None and self.keys.require_api_key and path.startswith("/api/")
+                and path != "/api/health"):
+            return await _reject(send, 401, "This daemon requires an API key (X-API-Key header).")
+        scope["stagent.principal"] = principal
+        return await self.app(scope, _limited(receive, self.max_body_bytes), send)
+
+
+def _limited(receive, limit: int):
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+        return message
+
+    return wrapped
+
+
+async def _reject(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

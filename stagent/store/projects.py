@@ -1,0 +1,106 @@
+"""Projects, their default documents, and deletion of everything under a project."""
+
+from __future__ import annotations
+
+from ..db import Database
+from ..db.rows import new_id, now_iso, row_to_dict
+from ..errors import NotFound
+
+STATUSES = ("active", "paused", "completed")
+_FIELDS = ("name", "description", "working_directory", "status")
+
+
+async def list_projects(db: Database) -> list[dict]:
+    rows = await db.fetchall(
+        "SELECT p.*, (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id) AS task_count "
+        "FROM projects p ORDER BY p.created_at, p.rowid"
+    )
+    return [row_to_dict(r) for r in rows]
+
+
+async def get_project(db: Database, project_id: str) -> dict:
+    row = await db.fetchone("SELECT * FROM projects WHERE id = ?", (project_id,))
+    if row is None:
+        raise NotFound()
+    return row_to_dict(row)
+
+
+async def create_project(db: Database, fields: dict) -> dict:
+    project_id, now = new_id(), now_iso()
+    values = {k: fields.get(k) for k in _FIELDS}
+    values["status"] = values["status"] or "active"
+
+    def insert(conn):
+        conn.execute(
+            "INSERT INTO projects (id, name, description, working_directory, status, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (project_id, values["name"], values["description"], values["working_directory"],
+             values["status"], now, now),
+        )
+        return conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
+
+    return row_to_dict(await db.write(insert))
+
+
+def _replace_documents(conn, project_id: str, document_ids: list[str]) -> int:
+    conn.execute("DELETE FROM project_document_defaults WHERE project_id = ?", (project_id,))
+    known = {r[0] for r in conn.execute(
+        f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(document_ids))})", document_ids
+    )} if document_ids else set()
+    now = now_iso()
+    count = 0
+    for doc_id in dict.fromkeys(document_ids):
+        if doc_id in known:
+            conn.execute(
+                "INSERT INTO project_document_defaults (id, project_id, document_id, created_at) VALUES (?,?,?,?)",
+                (new_id(), project_id, doc_id, now),
+            )
+            count += 1
+    return count
+
+
+async def update_project(db: Database, project_id: str, fields: dict) -> dict:
+    document_ids = fields.pop("document_ids", None)
+    changes = {k: v for k, v in fields.items() if k in _FIELDS}
+
+    def update(conn):
+        if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+            raise NotFound()
+        if changes:
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            conn.execute(f"UPDATE projects SET {sets}, updated_at = ? WHERE id = ?",
+                         (*changes.values(), now_iso(), project_id))
+        if document_ids is not None:
+            _replace_documents(conn, project_id, document_ids)
+        return conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
+
+    return row_to_dict(await db.write(update))
+
+
+async def delete_project(db: Database, project_id: str) -> None:
+    """Tasks, logs, usage, notifications and documents go with it (ON DELETE CASCADE)."""
+
+    def delete(conn):
+        if conn.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount == 0:
+            raise NotFound()
+
+    await db.write(delete)
+
+
+async def list_project_documents(db: Database, project_id: str) -> list[dict]:
+    rows = await db.fetchall(
+        "SELECT d.id, d.original_name, d.filename, d.mime_type, d.size, d.direction, d.status, d.category "
+        "FROM project_document_defaults pd JOIN documents d ON d.id = pd.document_id "
+        "WHERE pd.project_id = ? ORDER BY pd.created_at",
+        (project_id,),
+    )
+    return [row_to_dict(r) for r in rows]
+
+
+async def set_project_documents(db: Database, project_id: str, document_ids: list[str]) -> int:
+    def replace(conn):
+        if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+            raise NotFound("Project not found")
+        return _replace_documents(conn, project_id, document_ids)
+
+    return await db.write(replace)

@@ -1,0 +1,79 @@
+"""Settings rows plus the settings registry: one entry per key, with default, secrecy and env var.
+
+Values are stored as strings (as the original does). A secret is never returned by any
+route: callers get `hasKey`/masked forms from engine/providers.py.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..db import Database
+from ..db.rows import now_iso
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: str = ""
+    secret: bool = False
+    env: str | None = None
+
+
+REGISTRY: dict[str, Setting] = {s.key: s for s in (
+    Setting("auth.method", ""),
+    Setting("auth.apiKey", secret=True, env="ANTHROPIC_API_KEY"),
+    Setting("openai.authApiKey", secret=True, env="OPENAI_API_KEY"),
+    Setting("openai.baseUrl", env="OPENAI_API_BASE"),
+    Setting("ollama.baseUrl", "http://localhost:11434", env="OLLAMA_API_BASE"),
+    Setting("ollama.defaultModel", ""),
+    Setting("chat.defaultModel", "haiku"),
+    Setting("runtime.sdkTimeoutSeconds", "60"),
+    Setting("runtime.maxTurns", "10"),
+    Setting("runtime.defaultModel", env="STAGENT_DEFAULT_MODEL"),
+    Setting("routing.preference", "latency"),
+    Setting("security.requireApiKey", "false"),
+)}
+
+
+async def get_many(db: Database, keys: list[str] | tuple[str, ...]) -> dict[str, str | None]:
+    """Stored values only (no defaults, no env): None where unset."""
+    rows = await db.fetchall(
+        f"SELECT key, value FROM settings WHERE key IN ({','.join('?' * len(keys))})", list(keys)
+    )
+    found = {r["key"]: r["value"] for r in rows}
+    return {k: found.get(k) for k in keys}
+
+
+async def resolve(db: Database, key: str) -> tuple[str, str]:
+    """(value, source) where source is db | env | default."""
+    stored = (await get_many(db, [key]))[key]
+    if stored not in (None, ""):
+        return stored, "db"
+    setting = REGISTRY.get(key)
+    if setting and setting.env and os.environ.get(setting.env):
+        return os.environ[setting.env], "env"
+    return (setting.default if setting else ""), "default"
+
+
+async def value(db: Database, key: str) -> str:
+    return (await resolve(db, key))[0]
+
+
+async def set_many(db: Database, values: dict[str, str | None]) -> None:
+    """None deletes the row (back to env/default)."""
+    now = now_iso()
+
+    def write(conn):
+        for key, val in values.items():
+            if val is None:
+                conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (key, str(val), now),
+                )
+
+    await db.write(write)

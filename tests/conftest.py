@@ -1,0 +1,91 @@
+"""Shared fixtures: a hermetic data dir, the fake provider, the real daemon on real uvicorn."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from stagent.app import create_app
+from stagent.config import Config
+from tests.fakes.provider import FakeProvider
+from tests.helpers.servers import ThreadedServer, free_port
+
+PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "OLLAMA_API_BASE",
+                "STAGENT_DEFAULT_MODEL", "STAGENT_URL", "STAGENT_API_KEY", "STAGENT_PORT")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(tmp_path, monkeypatch):
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STAGENT_DATA_DIR", str(tmp_path / "data"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def provider():
+    fake = FakeProvider()
+    fake.server = ThreadedServer(fake.app).start()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture
+def fake(provider):
+    """The session's fake provider with an empty script and request log."""
+    provider.script.clear()
+    provider.requests.clear()
+    yield provider
+    provider.script.clear()
+
+
+class Daemon:
+    def __init__(self, data_dir, **config):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.config = Config(port=self.port, data_dir=data_dir, warm_llm=False, **config)
+        self.app = create_app(self.config)
+        self.server = ThreadedServer(self.app, self.port).start()
+        self.url = self.server.url
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    @property
+    def api_key(self) -> str:
+        return (self.data_dir / "api-key").read_text().strip()
+
+    def wait_for_status(self, task_id: str, statuses: set[str], timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.client.get(f"/api/tasks/{task_id}").json()
+            if task["status"] in statuses:
+                return task
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task stayed {task['status']}, wanted {statuses}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    d = Daemon(tmp_path / "data")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def client(daemon):
+    return daemon.client
+
+
+@pytest.fixture
+def llm_env(fake, monkeypatch):
+    """Provider configured through the environment (lowest priority source): the fake, model openai/fake."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-env")
+    monkeypatch.setenv("OPENAI_API_BASE", fake.base_url)
+    monkeypatch.setenv("STAGENT_DEFAULT_MODEL", "openai/fake")
+    return fake
