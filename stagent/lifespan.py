@@ -84,4 +84,5 @@ async def lifespan(app):
             await state.supervisor.shutdown()
             await state.logbus.stop()
             await key_store.flush_usage(db, state.keys)
+            await llm.close_clients()
         await db.close()

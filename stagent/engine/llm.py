@@ -185,3 +185,13 @@ async def complete_text(target: ModelTarget, messages: list[dict], *, max_tokens
                         timeout: float = 60.0) -> Completion:
     """A short non-tool call (assist, connection tests), with the same retry policy."""
     return await stream_completion(target, messages, timeout=timeout, attempts=2)
+
+
+async def close_clients() -> None:
+    """Close the HTTP clients litellm cached on this event loop (called at shutdown)."""
+    if _litellm is None:
+        return
+    from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
+
+    await close_litellm_async_clients()
+    _litellm.in_memory_llm_clients_cache.flush_cache()
