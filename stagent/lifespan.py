@@ -71,6 +71,7 @@ async def lifespan(app):
         runner = Runner(db, logbus, events, supervisor)
         state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
         state.openapi = None
+        state.loop = asyncio.get_running_loop()
 
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
         if config.warm_llm:

@@ -52,6 +52,11 @@ class Daemon:
         self.client = httpx.Client(base_url=self.url, timeout=30)
 
     @property
+    def loop(self):
+        """The daemon's event loop (to run engine calls on it from a test thread)."""
+        return self.app.state.loop
+
+    @property
     def api_key(self) -> str:
         return (self.data_dir / "api-key").read_text().strip()
 

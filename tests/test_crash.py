@@ -1,0 +1,111 @@
+"""Crash safety: SIGKILL during a streaming run loses nothing a client saw; restarts recover."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import Daemon
+from tests.helpers.servers import free_port
+from tests.helpers.sse import iter_events
+
+
+def spawn_daemon(data_dir, port, fake):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGENT_", "OPENAI_", "ANTHROPIC_"))}
+    env.update(OPENAI_API_KEY="sk-crash", OPENAI_API_BASE=fake.base_url, STAGENT_DEFAULT_MODEL="openai/fake")
+    proc = subprocess.Popen([sys.executable, "-m", "stagent", "serve", "--port", str(port),
+                             "--data-dir", str(data_dir)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("daemon did not start: " + proc.stderr.read().decode())
+
+
+@pytest.mark.serial
+def test_sigkill_while_streaming_keeps_every_line_a_client_saw(tmp_path, fake):
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = spawn_daemon(data_dir, port, fake)
+    try:
+        fake.enqueue_hang(chunk_delay=0.01, chunks=5000)
+        task = httpx.post(f"{base}/api/tasks", json={"title": "long run"}).json()
+        httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
+        assert httpx.post(f"{base}/api/tasks/{task['id']}/execute").status_code == 202
+        seen = {}
+        with httpx.stream("GET", f"{base}/api/tasks/{task['id']}/logs", timeout=60) as r:
+            for event in iter_events(r.iter_lines()):
+                seen[event.id] = event.data
+                if len(seen) >= 150:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+
+    with sqlite3.connect(data_dir / "stagent.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    proc = spawn_daemon(data_dir, port, fake)
+    try:
+        recovered = httpx.get(f"{base}/api/tasks/{task['id']}").json()
+        assert recovered["status"] == "failed" and recovered["result"] == "interrupted"
+        with httpx.stream("GET", f"{base}/api/tasks/{task['id']}/logs", timeout=60) as r:
+            replay = {e.id: e.data for e in iter_events(r.iter_lines())}  # closes: task is finished
+        for event_id, data in seen.items():
+            assert replay.get(event_id) == data
+        assert '"event":"error"' in list(replay.values())[-1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        proc.stderr.close()
+
+
+def test_graceful_stop_ends_running_tasks_as_interrupted(tmp_path, llm_env):
+    data_dir = tmp_path / "data"
+    first = Daemon(data_dir)
+    llm_env.enqueue_hang(chunk_delay=0.05, chunks=2000)
+    task = first.client.post("/api/tasks", json={"title": "will be interrupted"}).json()
+    first.client.patch(f"/api/tasks/{task['id']}", json={"status": "queued"})
+    first.client.post(f"/api/tasks/{task['id']}/execute")
+    first.wait_for_status(task["id"], {"running"})
+    first.stop()
+
+    second = Daemon(data_dir)
+    try:
+        after = second.client.get(f"/api/tasks/{task['id']}").json()
+        assert after["status"] == "failed" and after["result"] == "interrupted"
+    finally:
+        second.stop()
+
+
+def test_tasks_left_running_by_a_crash_fail_as_interrupted_on_start(tmp_path):
+    data_dir = tmp_path / "data"
+    first = Daemon(data_dir)
+    task = first.client.post("/api/tasks", json={"title": "orphan"}).json()
+    first.stop()
+    with sqlite3.connect(data_dir / "stagent.db") as conn:  # as if the process died mid-run
+        conn.execute("UPDATE tasks SET status = 'running' WHERE id = ?", (task["id"],))
+    second = Daemon(data_dir)
+    try:
+        after = second.client.get(f"/api/tasks/{task['id']}").json()
+        assert after["status"] == "failed" and after["result"] == "interrupted"
+        with httpx.stream("GET", f"{second.url}/api/tasks/{task['id']}/logs", timeout=30) as r:
+            events = [e.json() for e in iter_events(r.iter_lines())]
+        assert events[-1]["event"] == "error" and "interrupted" in events[-1]["payload"]
+    finally:
+        second.stop()
