@@ -8,7 +8,8 @@ from pydantic import Field
 from starlette.routing import Route
 
 from ..store import projects as store
-from ._http import Body, Out, endpoint, ok, read_body
+from ..errors import Invalid
+from ._http import Body, Out, endpoint, ok, read_body, read_json
 
 
 class ProjectCreate(Body):
@@ -18,10 +19,11 @@ class ProjectCreate(Body):
 
 
 class ProjectUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    # Zod `.optional()`: name and status may be left out but never sent as null (NOT NULL columns).
+    name: str = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     working_directory: str | None = Field(default=None, max_length=500)
-    status: Literal["active", "paused", "completed"] | None = None
+    status: Literal["active", "paused", "completed"] = None
     document_ids: list[str] | None = None
 
 
@@ -81,7 +83,11 @@ async def list_project_documents(request):
 @endpoint(body=DocumentIds, errors=(400, 404))
 async def set_project_documents(request):
     """Replace the project's default document set."""
-    body = await read_body(request, DocumentIds)
+    data = await read_json(request)
+    if not isinstance(data, dict) or not isinstance(data.get("documentIds"), list) or not all(
+            isinstance(i, str) for i in data["documentIds"]):
+        raise Invalid("documentIds must be an array")
+    body = DocumentIds.model_validate(data)
     project_id = request.path_params["id"]
     count = await store.set_project_documents(request.app.state.db, project_id, body.document_ids)
     return ok({"updated": count, "projectId": project_id})

@@ -34,16 +34,18 @@ class TaskCreate(Body):
 
 
 class TaskUpdate(Body):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    # Zod `.optional()`: these may be left out but never sent as null (NOT NULL columns).
+    title: str = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    status: Status | None = None
-    priority: Int | None = Field(default=None, ge=0, le=3)
+    status: Status = None
+    priority: Int = Field(default=None, ge=0, le=3)
     assigned_agent: RuntimeId | None = None
     agent_profile: str | None = None
     model_id: str | None = Field(default=None, max_length=200)
     result: str | None = None
     session_id: str | None = None
     document_ids: list[str] | None = None
+    project_id: str | None = None  # extension: move a task to another project (null: none)
 
 
 class TaskListQuery(Body):

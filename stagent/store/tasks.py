@@ -85,6 +85,11 @@ async def get_task_row(db: Database, task_id: str) -> dict:
     return row_to_dict(row)
 
 
+def _require_project(conn, project_id: str | None) -> None:
+    if project_id and conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+        raise Invalid("Validation failed", field_errors={"projectId": ["Project not found"]}, form_errors=[])
+
+
 def insert_task(conn, fields: dict) -> dict:
     task_id, now = new_id(), now_iso()
     values = {
@@ -98,7 +103,7 @@ def insert_task(conn, fields: dict) -> dict:
         "workflow_run_number": fields.get("workflow_run_number"),
         "parent_task_id": fields.get("parent_task_id"), "created_at": now, "updated_at": now,
     }
-    if values["project_id"] and conn.execute(
+    if values["project_id"] is not None and conn.execute(
             "SELECT 1 FROM projects WHERE id = ?", (values["project_id"],)).fetchone() is None:
         raise Invalid("Validation failed", field_errors={"projectId": ["Project not found"]},
                       form_errors=[])
@@ -138,6 +143,7 @@ async def update_task(db: Database, task_id: str, fields: dict) -> tuple[dict, s
         previous = row["status"]
         if "status" in changes:
             check_transition(previous, changes["status"])
+        _require_project(conn, changes.get("project_id"))
         if changes:
             sets = ", ".join(f"{k} = ?" for k in changes)
             conn.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
