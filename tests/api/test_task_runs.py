@@ -214,3 +214,13 @@ def test_step_limit_fails_the_task(daemon, client, llm_env):
     client.post(f"/api/tasks/{task['id']}/execute")
     failed = daemon.wait_for_status(task["id"], {"failed"})
     assert "Step limit" in failed["result"]
+
+
+def test_usage_and_cost_come_from_litellms_cost_map(daemon, client, llm_env):
+    llm_env.enqueue_text("priced", usage=(1000, 500))
+    task = queued_task(client, modelId="openai/gpt-4o-mini")
+    client.post(f"/api/tasks/{task['id']}/execute")
+    done = daemon.wait_for_status(task["id"], {"completed"})
+    assert done["usage"]["inputTokens"] == 1000 and done["usage"]["outputTokens"] == 500
+    assert done["usage"]["costMicros"] > 0
+    assert llm_env.requests[-1]["model"] == "gpt-4o-mini"
