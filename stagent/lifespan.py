@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 
+from .api.logs import FrameCache
 from .db import Database
 from .db.migrations import migrate
 from .engine import llm
@@ -72,6 +73,7 @@ async def lifespan(app):
         state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
         state.openapi = None
         state.loop = asyncio.get_running_loop()
+        state.sse_frames = FrameCache()
 
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
         if config.warm_llm:

@@ -35,8 +35,24 @@ def _last_event_id(request) -> int:
     return value
 
 
-def _event(row: dict) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(row, separators=(",", ":")), id=str(row["seq"]))
+class FrameCache:
+    """Encoded frames of recent lines, shared by every subscriber of one app: with 1,000
+    clients tailing one task, each line is serialised once, not once per client. Seqs only
+    grow, so the oldest entry is always the first in the dict."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self.frames: dict[int, bytes] = {}
+
+    def frame(self, row: dict) -> bytes:
+        frame = self.frames.get(row["seq"])
+        if frame is None:
+            data = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+            frame = f"id: {row['seq']}\r\ndata: {data}\r\n\r\n".encode()
+            self.frames[row["seq"]] = frame
+            if len(self.frames) > self.size:
+                del self.frames[next(iter(self.frames))]
+        return frame
 
 
 def sse_log_stream(request, *, task_id: str | None = None, event: str | None = None,
@@ -44,6 +60,7 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
     app = request.app
     after = _last_event_id(request)
     subscription = app.state.logbus.subscribe(after=after, task_id=task_id, event=event)
+    cache = app.state.sse_frames
 
     async def is_done() -> bool:
         row = await app.state.db.fetchone("SELECT status FROM tasks WHERE id = ?", (task_id,))
@@ -56,8 +73,8 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
                 rows = await (subscription.poll() if done else subscription.next_batch())
                 if not rows and done:
                     return
-                for row in rows:
-                    yield _event(row)
+                if rows:
+                    yield b"".join(cache.frame(row) for row in rows)  # one write per batch
                 if close_when_done and not done and any(r["event"] in TERMINAL_EVENTS for r in rows):
                     done = await is_done()
         finally:
