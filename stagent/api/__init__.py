@@ -1,6 +1,6 @@
 """The whole URL surface, one list per domain, in the order of the seed documents."""
 
-from . import health, keys, logs, projects, tasks
+from . import health, keys, logs, projects, runtimes, settings, tasks
 
 routes = [
     *health.routes,
@@ -8,5 +8,7 @@ routes = [
     # Stagent API domains
     *tasks.routes,
     *projects.routes,
+    *settings.routes,
+    *runtimes.routes,
     *logs.routes,
 ]

@@ -5,14 +5,22 @@ Every runtime id runs through LiteLLM; `claude-code` and `openai-codex-app-serve
 LiteLLM's anthropic and openai models and say so in their capability flags (`via`).
 Any other LiteLLM model string (`openrouter/...`, `gemini/...`) can be named on a task; LiteLLM
 then reads that provider's key from the environment itself.
+
+Also here, because they read the same table: what each runtime has set up (secrets only ever
+leave as hasKey / source / mask), the keyword router behind /api/runtimes/suggest, the
+connection test, and the Ollama model list/pull proxy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 
+import httpx
+
 from ..db import Database
-from ..errors import Invalid
+from ..errors import Invalid, UpstreamError
 from ..store import settings
 
 CAPABILITIES = ("resume", "cancel", "approvals", "mcpServers", "profileTests", "taskAssist",
@@ -142,14 +150,267 @@ async def resolve_model(db: Database, *, model_id: str | None = None,
     return ModelTarget(model, provider, runtime_id, api_key, api_base)
 
 
+def _is_configured(runtime: Runtime, creds: dict) -> bool:
+    if runtime.provider == "ollama":
+        return creds["ollama_set"]
+    if creds[runtime.provider][0]:
+        return True
+    return runtime.provider == "openai" and bool(creds["openai_base"])
+
+
 async def configured_runtimes(db: Database) -> list[str]:
     creds = await credentials(db)
-    out = []
+    return [runtime.id for runtime in RUNTIMES.values() if _is_configured(runtime, creds)]
+
+
+# ---- what is set up (GET /api/settings, /api/settings/openai, /api/settings/providers) ----------
+# Secrets leave this module only as hasKey / apiKeySource / mask().
+
+ROUTING_PREFERENCES = ("cost", "latency", "quality", "manual")
+DEFAULT_RUNTIME = "claude-code"
+OLLAMA_DEFAULT_BASE = "http://localhost:11434"
+
+
+def _key_source(key: str | None, source: str) -> str:
+    return source if key and source in ("db", "env") else "unknown"
+
+
+async def anthropic_auth(db: Database) -> dict:
+    """{method, hasKey, apiKeySource[, maskedKey]}; method defaults to api_key when a key exists."""
+    key, source = (await credentials(db))["anthropic"]
+    stored = (await settings.get_many(db, ["auth.method"]))["auth.method"]
+    method = stored if stored in ("api_key", "oauth") else ("api_key" if key else "oauth")
+    out = {"method": method, "hasKey": bool(key), "apiKeySource": _key_source(key, source)}
+    if key:
+        out["maskedKey"] = mask(key)
+    return out
+
+
+async def openai_auth(db: Database) -> dict:
+    """{hasKey, apiKeySource, baseUrl[, maskedKey]}; a base URL alone (a local server) also counts."""
+    values = await settings.resolve_many(db, ["openai.authApiKey", "openai.baseUrl"])
+    key, key_source = values["openai.authApiKey"]
+    base, base_source = values["openai.baseUrl"]
+    source = _key_source(key, key_source) if key else _key_source(base, base_source)
+    out = {"hasKey": bool(key), "apiKeySource": source, "baseUrl": base or None,
+           "authMethod": "api_key" if key else "none"}
+    if key:
+        out["maskedKey"] = mask(key)
+    return out
+
+
+async def routing_preference(db: Database) -> str:
+    value = await settings.value(db, "routing.preference")
+    return value if value in ROUTING_PREFERENCES else "latency"
+
+
+async def runtime_states(db: Database) -> dict[str, dict]:
+    """RuntimeSetupState per runtime, plus the docs' {id, name, status} keys."""
+    creds = await credentials(db)
+    oauth_chosen = (await settings.get_many(db, ["auth.method"]))["auth.method"] == "oauth"
+    states = {}
     for runtime in RUNTIMES.values():
+        configured = _is_configured(runtime, creds)
         if runtime.provider == "ollama":
-            if creds["ollama_set"]:
-                out.append(runtime.id)
-        elif creds[runtime.provider][0] or (
-                runtime.provider == "openai" and creds["openai_base"]):
-            out.append(runtime.id)
+            method, source = "none", "unknown"
+        else:
+            key, key_source = creds[runtime.provider]
+            source = _key_source(key, key_source)
+            method = "api_key" if key else "none"
+            if runtime.id == "claude-code" and oauth_chosen and not key:
+                method = "oauth"  # chosen, but stagent can only run Claude with an API key
+        states[runtime.id] = {
+            "runtimeId": runtime.id, "label": runtime.label, "providerId": runtime.provider,
+            "configured": configured, "authMethod": method, "apiKeySource": source,
+            "billingMode": "subscription" if method == "oauth" else "usage",
+            "id": runtime.id, "name": runtime.label, "status": "ready" if configured else "not_configured",
+        }
+    return states
+
+
+async def provider_overview(db: Database) -> dict:
+    states = await runtime_states(db)
+    anthropic, openai = await anthropic_auth(db), await openai_auth(db)
+    ollama = await settings.resolve_many(db, ["ollama.baseUrl", "ollama.defaultModel"])
+
+    def group(*ids: str) -> tuple[bool, list[dict]]:
+        return any(states[i]["configured"] for i in ids), [states[i] for i in ids]
+
+    a_configured, a_runtimes = group("claude-code", "anthropic-direct")
+    o_configured, o_runtimes = group("openai-codex-app-server", "openai-direct")
+    l_configured, l_runtimes = group("ollama")
+    return {
+        "providers": {
+            "anthropic": {"configured": a_configured, "authMethod": anthropic["method"],
+                          "hasKey": anthropic["hasKey"], "apiKeySource": anthropic["apiKeySource"],
+                          "dualBilling": anthropic["method"] == "oauth" and anthropic["hasKey"],
+                          "runtimes": a_runtimes},
+            "openai": {"configured": o_configured, "authMethod": openai["authMethod"],
+                       "hasKey": openai["hasKey"], "apiKeySource": openai["apiKeySource"],
+                       "baseUrl": openai["baseUrl"], "dualBilling": False, "runtimes": o_runtimes},
+            "ollama": {"configured": l_configured, "baseUrl": ollama["ollama.baseUrl"][0] or OLLAMA_DEFAULT_BASE,
+                       "defaultModel": ollama["ollama.defaultModel"][0], "runtimes": l_runtimes},
+        },
+        "routingPreference": await routing_preference(db),
+        "configuredProviderCount": a_configured + o_configured + l_configured,
+    }
+
+
+# ---- the router (POST /api/runtimes/suggest) ---------------------------------------------------
+# Keyword stems match at the start of a word ("test" matches "tests", not "latest"); each stem
+# counts once, ×3, plus the runtime's score for the routing preference (the original's weights).
+
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "claude-code": ("edit", "file", "refactor", "debug", "commit", "deploy", "build", "compil", "test",
+                    "lint"),
+    "anthropic-direct": ("research", "search", "investigat", "explain", "summar", "translat", "writ",
+                         "draft", "report", "document", "outline", "review"),
+    "openai-direct": ("analy", "comput", "chart", "data", "calculat", "statistic", "visual", "image",
+                      "design", "diagram"),
+    "openai-codex-app-server": ("sandbox", "isolat"),
+    "ollama": ("local", "private", "offline", "free"),
+}
+PREFERENCE_SCORES: dict[str, dict[str, int]] = {
+    "latency": {"anthropic-direct": 3, "openai-direct": 3, "claude-code": 1, "openai-codex-app-server": 1,
+                "ollama": 2},
+    "cost": {"anthropic-direct": 3, "openai-direct": 3, "claude-code": 1, "openai-codex-app-server": 1,
+             "ollama": 5},
+    "quality": {"claude-code": 3, "openai-codex-app-server": 2, "anthropic-direct": 2, "openai-direct": 2,
+                "ollama": 1},
+}
+_STEMS = {rid: re.compile(r"\b(" + "|".join(stems) + r")\w*") for rid, stems in KEYWORDS.items()}
+NOT_CONFIGURED = ("not configured yet: add a key with POST /api/settings or /api/settings/openai, "
+                  "or an Ollama base URL with POST /api/settings/ollama")
+
+
+def _keyword_hits(runtime_id: str, text: str) -> list[str]:
+    """The words of `text` that matched, one per stem."""
+    seen: dict[str, str] = {}
+    for match in _STEMS[runtime_id].finditer(text):
+        seen.setdefault(match.group(1), match.group(0))
+    return list(seen.values())
+
+
+def suggest_runtime(title: str, description: str | None, configured: list[str],
+                    preference: str = "latency") -> dict:
+    """{runtimeId, reason, alternatives[]} among the configured runtimes (all of them if none is)."""
+    text = f"{title} {description or ''}".lower()
+    candidates = [r for r in RUNTIME_IDS if r in configured] or list(RUNTIME_IDS)
+    hits = {r: _keyword_hits(r, text) for r in candidates}
+    if preference == "manual":
+        first = DEFAULT_RUNTIME if DEFAULT_RUNTIME in candidates else candidates[0]
+        order = [first, *(r for r in candidates if r != first)]
+        reason = "Manual routing — using the default runtime"
+        alternatives = [{"runtimeId": r, "reason": "Available; manual routing picks the default"}
+                        for r in order[1:]]
+    else:
+        table = PREFERENCE_SCORES.get(preference, PREFERENCE_SCORES["latency"])
+        score = {r: len(hits[r]) * 3 + table[r] for r in candidates}
+        order = sorted(candidates, key=lambda r: -score[r])  # stable: catalogue order breaks ties
+        reason = _reason(hits[order[0]], preference)
+        alternatives = [{"runtimeId": r, "reason": _reason(hits[r], preference)} for r in order[1:]]
+    if not configured:
+        reason += f" ({RUNTIMES[order[0]].label} is {NOT_CONFIGURED})"
+        for alt in alternatives:
+            alt["reason"] += " (not configured)"
+    return {"runtimeId": order[0], "reason": reason, "alternatives": alternatives}
+
+
+def _reason(words: list[str], preference: str) -> str:
+    if words:
+        noun = "signal" if len(words) == 1 else "signals"
+        return (f"Best match for task content ({len(words)} keyword {noun}: {', '.join(words)}), "
+                f"optimizing for {preference}")
+    return f"No keyword signals; optimizing for {preference}"
+
+
+# ---- connection test (POST /api/settings/test) -------------------------------------------------
+
+CONNECTION_TIMEOUT = 15.0
+
+
+async def check_connection(db: Database, runtime_id: str) -> dict:
+    """One tiny real completion through the runtime's model. Never raises; never hangs."""
+    from . import llm  # llm imports this module for ModelTarget
+
+    runtime = RUNTIMES.get(runtime_id)
+    if runtime is None:
+        return {"connected": False, "runtime": runtime_id, "capabilities": {},
+                "error": f"Unknown runtime '{runtime_id}'. Use one of: {', '.join(RUNTIME_IDS)}"}
+    out: dict = {"runtime": runtime_id, "capabilities": runtime.capabilities()}
+    if runtime.provider != "ollama":
+        key, source = (await credentials(db))[runtime.provider]
+        out["apiKeySource"] = _key_source(key, source)
+    try:
+        target = await resolve_model(db, runtime_id=runtime_id)
+    except Invalid as exc:
+        return {**out, "connected": False, "error": exc.message}
+    out["model"] = target.model
+    try:
+        await llm.ensure_loaded()  # a one-off import, not part of the provider's time budget
+        await asyncio.wait_for(
+            llm.complete_text(target, [{"role": "user", "content": "Reply with the single word: ok"}],
+                              max_tokens=1, timeout=CONNECTION_TIMEOUT),
+            CONNECTION_TIMEOUT)
+    except TimeoutError:
+        return {**out, "connected": False,
+                "error": f"{target.model} did not answer within {CONNECTION_TIMEOUT:.0f} s"}
+    except Exception as exc:  # any provider, network or configuration failure is the answer
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        if target.api_key and target.api_key != "none":
+            message = message.replace(target.api_key, mask(target.api_key) or "…")
+        return {**out, "connected": False, "error": message}
+    return {**out, "connected": True}
+
+
+# ---- Ollama (GET/POST /api/runtimes/ollama) ----------------------------------------------------
+
+def ollama_hint(base: str) -> str:
+    return (f"Make sure Ollama is running (`ollama serve`) and reachable at {base}; point stagent "
+            'at another address with POST /api/settings/ollama {"baseUrl": "http://host:11434"}.')
+
+
+async def ollama_base(db: Database) -> str:
+    return ((await settings.value(db, "ollama.baseUrl")).strip() or OLLAMA_DEFAULT_BASE).rstrip("/")
+
+
+async def _ollama(db: Database, method: str, path: str, timeout: httpx.Timeout,
+                  json_body: dict | None = None) -> dict:
+    base = await ollama_base(db)
+    hint = {"hint": ollama_hint(base)}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.request(method, base + path, json=json_body)
+    except Exception as exc:  # refused, timed out, bad URL: all mean "Ollama is not there"
+        raise UpstreamError(f"Could not reach Ollama at {base}: {str(exc) or type(exc).__name__}",
+                            extra=hint) from None
+    if response.status_code >= 400:
+        raise UpstreamError(f"Ollama responded with status {response.status_code}: {response.text[:500]}",
+                            extra=hint)
+    try:
+        data = response.json()
+    except ValueError:
+        raise UpstreamError(f"Ollama at {base} answered with something that is not JSON", extra=hint) from None
+    if not isinstance(data, dict) or data.get("error"):
+        raise UpstreamError(f"Ollama error: {data.get('error') if isinstance(data, dict) else data!r}"[:500],
+                            extra=hint)
+    return data
+
+
+async def ollama_tags(db: Database) -> dict:
+    """Ollama's GET /api/tags, as it answered (5 s timeout)."""
+    data = await _ollama(db, "GET", "/api/tags", httpx.Timeout(5.0))
+    if not isinstance(data.get("models", []), list):
+        raise UpstreamError("Ollama's model list has an unexpected shape",
+                            extra={"hint": ollama_hint(await ollama_base(db))})
+    return data
+
+
+async def ollama_pull(db: Database, model: str) -> dict:
+    """Pull a model and wait for it (blocking, up to 10 minutes)."""
+    data = await _ollama(db, "POST", "/api/pull", httpx.Timeout(600.0, connect=5.0),
+                         {"name": model, "model": model, "stream": False})
+    out = {**data, "status": "ok", "model": model}
+    if "status" in data:
+        out["ollamaStatus"] = data["status"]
     return out

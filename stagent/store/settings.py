@@ -46,15 +46,24 @@ async def get_many(db: Database, keys: list[str] | tuple[str, ...]) -> dict[str,
     return {k: found.get(k) for k in keys}
 
 
-async def resolve(db: Database, key: str) -> tuple[str, str]:
-    """(value, source) where source is db | env | default."""
-    stored = (await get_many(db, [key]))[key]
+def _resolve(key: str, stored: str | None) -> tuple[str, str]:
     if stored not in (None, ""):
         return stored, "db"
     setting = REGISTRY.get(key)
     if setting and setting.env and os.environ.get(setting.env):
         return os.environ[setting.env], "env"
     return (setting.default if setting else ""), "default"
+
+
+async def resolve(db: Database, key: str) -> tuple[str, str]:
+    """(value, source) where source is db | env | default."""
+    return _resolve(key, (await get_many(db, [key]))[key])
+
+
+async def resolve_many(db: Database, keys: list[str] | tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """resolve() for several keys with one read."""
+    stored = await get_many(db, keys) if keys else {}
+    return {key: _resolve(key, stored[key]) for key in keys}
 
 
 async def value(db: Database, key: str) -> str:
