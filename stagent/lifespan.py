@@ -12,6 +12,8 @@ import contextlib
 import logging
 import os
 
+import anyio
+
 from .api.logs import FrameCache
 from .db import Database
 from .db.migrations import migrate
@@ -34,6 +36,11 @@ async def _every(seconds: float, fn) -> None:
             await fn()
         except Exception:  # pragma: no cover - a periodic job must not die
             log.exception("periodic job failed")
+
+
+async def _close_streams_on_shutdown(event: anyio.Event, logbus: LogBus) -> None:
+    await event.wait()
+    logbus.close_subscribers()
 
 
 async def _warm_llm() -> None:
@@ -74,7 +81,9 @@ async def lifespan(app):
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()
+        state.sse_shutdown = anyio.Event()
 
+        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
         if config.warm_llm:
             supervisor.start("llm-warmup", _warm_llm())

@@ -71,7 +71,7 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
             done = close_when_done and await is_done()
             while True:
                 rows = await (subscription.poll() if done else subscription.next_batch())
-                if not rows and done:
+                if not rows and (done or subscription.closed):
                     return
                 if rows:
                     yield b"".join(cache.frame(row) for row in rows)  # one write per batch
@@ -85,6 +85,10 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
         ping=app.state.config.sse_keepalive_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # On shutdown sse-starlette sets this shared event; the lifespan then closes every
+        # subscription, so streams end with a proper final chunk instead of being cut.
+        shutdown_event=app.state.sse_shutdown,
+        shutdown_grace_period=2.0,
     )
 
 

@@ -94,7 +94,9 @@ def _classify(exc: Exception) -> ProviderError:
     retryable = timeoutish or connection or (status in RETRYABLE_STATUS) or (
         status is None and name in ("InternalServerError", "ServiceUnavailableError", "APIError",
                                     "MidStreamFallbackError", "BadGatewayError"))
-    return ProviderError(f"{name}: {message}", status=status, retryable=retryable, retry_after=retry_after)
+    if name not in message:
+        message = f"{name}: {message}"
+    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
 
 
 def _cost_micros(litellm: Any, model: str, prompt: int, completion: int) -> tuple[int, bool]:

@@ -59,6 +59,10 @@ class LogBus:
         self._pending_event.set()
         if self._task:
             await self._task
+        self.close_subscribers()
+
+    def close_subscribers(self) -> None:
+        """End every subscription (shutdown): waiting readers get an empty batch and stop."""
         for sub in list(self._subscribers):
             sub.close()
 
@@ -153,14 +157,17 @@ class LogSubscription:
         self.task_id = task_id
         self.event = event
         self.wake = asyncio.Event()
+        self.closed = False
         bus._subscribers.add(self)
 
     async def next_batch(self) -> list[dict]:
-        while True:
+        """The next lines; an empty list only once the subscription is closed."""
+        while not self.closed:
             rows = await self.poll()
             if rows:
                 return rows
             await self.wake.wait()
+        return []
 
     async def poll(self) -> list[dict]:
         """Lines available now (possibly none); never waits for new ones."""
@@ -186,7 +193,9 @@ class LogSubscription:
             yield await self.next_batch()
 
     def close(self) -> None:
+        self.closed = True
         self.bus._subscribers.discard(self)
+        self.wake.set()
 
 
 def _insert(conn, batch: list[tuple]) -> list[dict]:
