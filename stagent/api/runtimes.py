@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from starlette.routing import Route
 
-from ..engine import providers
+from ..engine import ollama, providers, routing
 from ..errors import Invalid
 from ._http import Body, Out, endpoint, flatten, ok, read_json
 
@@ -55,7 +55,7 @@ async def suggest_runtime(request):
         raise flatten(exc) from None
     # profileId is accepted for the contract; profiles carry no preferred runtime here yet.
     db = request.app.state.db
-    return ok(providers.suggest_runtime(body.title, body.description,
+    return ok(routing.suggest_runtime(body.title, body.description,
                                         await providers.configured_runtimes(db),
                                         await providers.routing_preference(db)))
 
@@ -63,7 +63,7 @@ async def suggest_runtime(request):
 @endpoint(response=OllamaTagsOut, errors=(502,))
 async def list_ollama_models(request):
     """The local Ollama's models (its /api/tags, 5 s timeout); 502 with a hint when unreachable."""
-    return ok(await providers.ollama_tags(request.app.state.db))
+    return ok(await ollama.ollama_tags(request.app.state.db))
 
 
 @endpoint(body=OllamaActionIn, response=OllamaPullOut, errors=(400, 502))
@@ -77,7 +77,7 @@ async def pull_ollama_model(request):
     model = data.get("model")
     if not isinstance(model, str) or not model.strip() or len(model) > 300:
         raise Invalid("model is required")
-    return ok(await providers.ollama_pull(request.app.state.db, model.strip()))
+    return ok(await ollama.ollama_pull(request.app.state.db, model.strip()))
 
 
 routes = [

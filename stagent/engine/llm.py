@@ -109,12 +109,14 @@ def _cost_micros(litellm: Any, model: str, prompt: int, completion: int) -> tupl
 
 
 async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[dict] | None,
-                       on_text: Callable[[str], Any], timeout: float) -> Completion:
+                       on_text: Callable[[str], Any], timeout: float, max_tokens: int | None) -> Completion:
     litellm = await ensure_loaded()
     kwargs: dict[str, Any] = dict(target.call_kwargs(), messages=messages, stream=True,
                                   stream_options={"include_usage": True}, max_retries=0, timeout=timeout)
     if tools:
         kwargs["tools"] = tools
+    if max_tokens:
+        kwargs["max_tokens"] = max_tokens
     response = await litellm.acompletion(**kwargs)
     result = Completion()
     calls: dict[int, dict] = {}
@@ -161,11 +163,12 @@ async def stream_completion(
     attempts: int = 4,
     timeout: float = 120.0,
     base_delay: float = 0.5,
+    max_tokens: int | None = None,
 ) -> Completion:
     """One model turn, streamed. Retries retryable provider errors, then raises ProviderError."""
     for attempt in range(1, attempts + 1):
         try:
-            return await _stream_once(target, messages, tools, on_text, timeout)
+            return await _stream_once(target, messages, tools, on_text, timeout, max_tokens)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # litellm raises many exception types; classify them all
@@ -186,7 +189,7 @@ async def stream_completion(
 async def complete_text(target: ModelTarget, messages: list[dict], *, max_tokens: int | None = None,
                         timeout: float = 60.0) -> Completion:
     """A short non-tool call (assist, connection tests), with the same retry policy."""
-    return await stream_completion(target, messages, timeout=timeout, attempts=2)
+    return await stream_completion(target, messages, timeout=timeout, attempts=2, max_tokens=max_tokens)
 
 
 async def close_clients() -> None:

@@ -6,21 +6,18 @@ LiteLLM's anthropic and openai models and say so in their capability flags (`via
 Any other LiteLLM model string (`openrouter/...`, `gemini/...`) can be named on a task; LiteLLM
 then reads that provider's key from the environment itself.
 
-Also here, because they read the same table: what each runtime has set up (secrets only ever
-leave as hasKey / source / mask), the keyword router behind /api/runtimes/suggest, the
-connection test, and the Ollama model list/pull proxy.
+Also here, because they read the same settings: what each runtime has set up (secrets only
+ever leave as hasKey / source / mask) and the connection test. The router behind
+/api/runtimes/suggest is engine/routing.py; the Ollama proxy is engine/ollama.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 
-import httpx
-
 from ..db import Database
-from ..errors import Invalid, UpstreamError
+from ..errors import Invalid
 from ..store import settings
 
 CAPABILITIES = ("resume", "cancel", "approvals", "mcpServers", "profileTests", "taskAssist",
@@ -85,16 +82,16 @@ def mask(secret: str | None) -> str | None:
 
 async def credentials(db: Database) -> dict:
     """{provider: (key, source)} plus base URLs, resolved db > env."""
-    anthropic = await settings.resolve(db, "auth.apiKey")
-    openai = await settings.resolve(db, "openai.authApiKey")
-    ollama_base = await settings.resolve(db, "ollama.baseUrl")
+    found = await settings.resolve_many(db, ("auth.apiKey", "openai.authApiKey", "openai.baseUrl",
+                                             "ollama.baseUrl", "ollama.defaultModel"))
+    anthropic, openai, ollama_base = found["auth.apiKey"], found["openai.authApiKey"], found["ollama.baseUrl"]
     return {
         "anthropic": anthropic if anthropic[1] != "default" else (None, "unknown"),
         "openai": openai if openai[1] != "default" else (None, "unknown"),
-        "openai_base": (await settings.resolve(db, "openai.baseUrl"))[0] or None,
+        "openai_base": found["openai.baseUrl"][0] or None,
         "ollama_base": ollama_base[0],
         "ollama_set": ollama_base[1] != "default",
-        "ollama_model": await settings.value(db, "ollama.defaultModel"),
+        "ollama_model": found["ollama.defaultModel"][0],
     }
 
 
@@ -256,74 +253,6 @@ async def provider_overview(db: Database) -> dict:
     }
 
 
-# ---- the router (POST /api/runtimes/suggest) ---------------------------------------------------
-# Keyword stems match at the start of a word ("test" matches "tests", not "latest"); each stem
-# counts once, ×3, plus the runtime's score for the routing preference (the original's weights).
-
-KEYWORDS: dict[str, tuple[str, ...]] = {
-    "claude-code": ("edit", "file", "refactor", "debug", "commit", "deploy", "build", "compil", "test",
-                    "lint"),
-    "anthropic-direct": ("research", "search", "investigat", "explain", "summar", "translat", "writ",
-                         "draft", "report", "document", "outline", "review"),
-    "openai-direct": ("analy", "comput", "chart", "data", "calculat", "statistic", "visual", "image",
-                      "design", "diagram"),
-    "openai-codex-app-server": ("sandbox", "isolat"),
-    "ollama": ("local", "private", "offline", "free"),
-}
-PREFERENCE_SCORES: dict[str, dict[str, int]] = {
-    "latency": {"anthropic-direct": 3, "openai-direct": 3, "claude-code": 1, "openai-codex-app-server": 1,
-                "ollama": 2},
-    "cost": {"anthropic-direct": 3, "openai-direct": 3, "claude-code": 1, "openai-codex-app-server": 1,
-             "ollama": 5},
-    "quality": {"claude-code": 3, "openai-codex-app-server": 2, "anthropic-direct": 2, "openai-direct": 2,
-                "ollama": 1},
-}
-_STEMS = {rid: re.compile(r"\b(" + "|".join(stems) + r")\w*") for rid, stems in KEYWORDS.items()}
-NOT_CONFIGURED = ("not configured yet: add a key with POST /api/settings or /api/settings/openai, "
-                  "or an Ollama base URL with POST /api/settings/ollama")
-
-
-def _keyword_hits(runtime_id: str, text: str) -> list[str]:
-    """The words of `text` that matched, one per stem."""
-    seen: dict[str, str] = {}
-    for match in _STEMS[runtime_id].finditer(text):
-        seen.setdefault(match.group(1), match.group(0))
-    return list(seen.values())
-
-
-def suggest_runtime(title: str, description: str | None, configured: list[str],
-                    preference: str = "latency") -> dict:
-    """{runtimeId, reason, alternatives[]} among the configured runtimes (all of them if none is)."""
-    text = f"{title} {description or ''}".lower()
-    candidates = [r for r in RUNTIME_IDS if r in configured] or list(RUNTIME_IDS)
-    hits = {r: _keyword_hits(r, text) for r in candidates}
-    if preference == "manual":
-        first = DEFAULT_RUNTIME if DEFAULT_RUNTIME in candidates else candidates[0]
-        order = [first, *(r for r in candidates if r != first)]
-        reason = "Manual routing — using the default runtime"
-        alternatives = [{"runtimeId": r, "reason": "Available; manual routing picks the default"}
-                        for r in order[1:]]
-    else:
-        table = PREFERENCE_SCORES.get(preference, PREFERENCE_SCORES["latency"])
-        score = {r: len(hits[r]) * 3 + table[r] for r in candidates}
-        order = sorted(candidates, key=lambda r: -score[r])  # stable: catalogue order breaks ties
-        reason = _reason(hits[order[0]], preference)
-        alternatives = [{"runtimeId": r, "reason": _reason(hits[r], preference)} for r in order[1:]]
-    if not configured:
-        reason += f" ({RUNTIMES[order[0]].label} is {NOT_CONFIGURED})"
-        for alt in alternatives:
-            alt["reason"] += " (not configured)"
-    return {"runtimeId": order[0], "reason": reason, "alternatives": alternatives}
-
-
-def _reason(words: list[str], preference: str) -> str:
-    if words:
-        noun = "signal" if len(words) == 1 else "signals"
-        return (f"Best match for task content ({len(words)} keyword {noun}: {', '.join(words)}), "
-                f"optimizing for {preference}")
-    return f"No keyword signals; optimizing for {preference}"
-
-
 # ---- connection test (POST /api/settings/test) -------------------------------------------------
 
 CONNECTION_TIMEOUT = 15.0
@@ -361,56 +290,3 @@ async def check_connection(db: Database, runtime_id: str) -> dict:
             message = message.replace(target.api_key, mask(target.api_key) or "…")
         return {**out, "connected": False, "error": message}
     return {**out, "connected": True}
-
-
-# ---- Ollama (GET/POST /api/runtimes/ollama) ----------------------------------------------------
-
-def ollama_hint(base: str) -> str:
-    return (f"Make sure Ollama is running (`ollama serve`) and reachable at {base}; point stagent "
-            'at another address with POST /api/settings/ollama {"baseUrl": "http://host:11434"}.')
-
-
-async def ollama_base(db: Database) -> str:
-    return ((await settings.value(db, "ollama.baseUrl")).strip() or OLLAMA_DEFAULT_BASE).rstrip("/")
-
-
-async def _ollama(db: Database, method: str, path: str, timeout: httpx.Timeout,
-                  json_body: dict | None = None) -> dict:
-    base = await ollama_base(db)
-    hint = {"hint": ollama_hint(base)}
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.request(method, base + path, json=json_body)
-    except Exception as exc:  # refused, timed out, bad URL: all mean "Ollama is not there"
-        raise UpstreamError(f"Could not reach Ollama at {base}: {str(exc) or type(exc).__name__}",
-                            extra=hint) from None
-    if response.status_code >= 400:
-        raise UpstreamError(f"Ollama responded with status {response.status_code}: {response.text[:500]}",
-                            extra=hint)
-    try:
-        data = response.json()
-    except ValueError:
-        raise UpstreamError(f"Ollama at {base} answered with something that is not JSON", extra=hint) from None
-    if not isinstance(data, dict) or data.get("error"):
-        raise UpstreamError(f"Ollama error: {data.get('error') if isinstance(data, dict) else data!r}"[:500],
-                            extra=hint)
-    return data
-
-
-async def ollama_tags(db: Database) -> dict:
-    """Ollama's GET /api/tags, as it answered (5 s timeout)."""
-    data = await _ollama(db, "GET", "/api/tags", httpx.Timeout(5.0))
-    if not isinstance(data.get("models", []), list):
-        raise UpstreamError("Ollama's model list has an unexpected shape",
-                            extra={"hint": ollama_hint(await ollama_base(db))})
-    return data
-
-
-async def ollama_pull(db: Database, model: str) -> dict:
-    """Pull a model and wait for it (blocking, up to 10 minutes)."""
-    data = await _ollama(db, "POST", "/api/pull", httpx.Timeout(600.0, connect=5.0),
-                         {"name": model, "model": model, "stream": False})
-    out = {**data, "status": "ok", "model": model}
-    if "status" in data:
-        out["ollamaStatus"] = data["status"]
-    return out
