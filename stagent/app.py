@@ -34,6 +34,13 @@ async def http_error(request, exc: HTTPException):
                                                        code="NOT_FOUND" if exc.status_code == 404 else "HTTP_ERROR"))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        # Starlette names only the first Route matching the path; one path has a Route per method.
+        path = request.scope["path"]
+        methods = {m for route in request.app.routes
+                   if isinstance(route, Route) and route.path_regex.match(path) for m in route.methods or ()}
+        if methods:
+            response.headers["Allow"] = ", ".join(sorted(methods))
     return response
 
 

@@ -2,7 +2,8 @@
 
 The guard is pure ASGI so it costs one dict lookup per request on the happy path:
 - a Host header outside the allowed names gets 403 (DNS rebinding);
-- a state-changing request from another origin gets 403 (CSRF from web pages);
+- a state-changing request from another origin (Origin, or Sec-Fetch-Site) gets 403 (CSRF from
+  web pages), and the UI session cookie counts only on same-origin requests;
 - a body over the limit gets 413;
 - an `X-API-Key` header or the UI session cookie is resolved to a Principal.
 Scopes are checked by the handlers that document them (require_scope).
@@ -78,17 +79,30 @@ def require_scope(request, scope: str) -> Principal:
     return principal
 
 
-def _host_name(host_header: str) -> str:
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+def _authority(value: str) -> tuple[str, str]:
+    """A Host header or an origin's host[:port] as (name, port); no port means 80."""
+    value = value.strip().lower()
+    if value.startswith("[") and "]" in value:
+        name, rest = value[1:value.find("]")], value[value.find("]") + 1:]
+        port = rest[1:] if rest.startswith(":") else rest
+    elif value.count(":") == 1:
+        name, port = value.split(":")
+    else:
+        name, port = value, ""
+    return name, port or "80"
 
 
-def _origin_host(origin: str) -> str | None:
-    if "://" not in origin:
-        return None
-    return _host_name(origin.split("://", 1)[1].split("/", 1)[0])
+def same_origin(origin: str, host: str) -> bool:
+    """The daemon serves plain http, so its own origin is exactly http://<the Host it was sent to>.
+    Another port on localhost is another origin (another local web app), and `null` is none."""
+    if not origin.lower().startswith("http://"):
+        return False
+    authority = origin[len("http://"):]
+    return "/" not in authority and _authority(authority) == _authority(host)
+
+
+# Fetch metadata of a request that a page of another origin made; same-site includes other ports.
+CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
 
 
 class SecurityMiddleware:
@@ -105,15 +119,13 @@ class SecurityMiddleware:
         for name, value in scope["headers"]:
             headers[name.decode("latin-1")] = value.decode("latin-1")
         host = headers.get("host", "")
-        if _host_name(host) not in self.allowed_hosts:
+        if _authority(host)[0] not in self.allowed_hosts:
             return await _reject(send, 403, f"Host '{host}' is not served here; use http://127.0.0.1 or localhost.")
-        method = scope["method"]
-        if method not in SAFE_METHODS:
-            origin = headers.get("origin")
-            if origin is not None and _origin_host(origin) not in self.allowed_hosts:
-                return await _reject(send, 403, "Cross-origin requests are not allowed.")
-            if headers.get("sec-fetch-site") == "cross-site":
-                return await _reject(send, 403, "Cross-site requests are not allowed.")
+        origin = headers.get("origin")
+        cross_origin = ((origin is not None and not same_origin(origin, host))
+                        or headers.get("sec-fetch-site") in CROSS_SITE_FETCH)
+        if cross_origin and scope["method"] not in SAFE_METHODS:
+            return await _reject(send, 403, "Cross-origin requests are not allowed.")
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
@@ -127,7 +139,7 @@ class SecurityMiddleware:
             principal = self.keys.lookup(api_key)
             if principal is None:
                 return await _reject(send, 401, "Invalid or revoked API key.")
-        elif "cookie" in headers:
+        elif "cookie" in headers and not cross_origin:  # the UI session counts on same-origin requests only
             cookie = SimpleCookie()
             try:
                 cookie.load(headers["cookie"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
@@ -115,15 +116,22 @@ def flatten(exc: ValidationError) -> Invalid:
     return Invalid("Validation failed", field_errors=field_errors, form_errors=form_errors)
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def read_json(request: Request, *, empty: Any = None) -> Any:
     raw = await request.body()
     if not raw.strip():
         return empty if empty is not None else {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("Malformed JSON body", field_errors={},
                       form_errors=[f"Malformed JSON body: {exc}"]) from None
+    except RecursionError:  # `[[[[…` deeper than the parser's stack
+        raise Invalid("Malformed JSON body", field_errors={},
+                      form_errors=["Malformed JSON body: nested too deeply"]) from None
 
 
 async def read_body(request: Request, model: type[M]) -> M:

@@ -80,7 +80,9 @@ def build_openapi(routes: list) -> dict:
             }
             if meta["body"] is not None:
                 body_schema = _schema(meta["body"], components, "validation")
-                operation["requestBody"] = {"required": True,
+                # read_body() treats a missing body as {}, so it may be left out when no field is required.
+                required = any(field.is_required() for field in meta["body"].model_fields.values())
+                operation["requestBody"] = {"required": required,
                                             "content": {"application/json": {"schema": body_schema}}}
             paths.setdefault(route.path, {})[method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "stagent", "version": __version__},

@@ -86,7 +86,8 @@ async def get_task_row(db: Database, task_id: str) -> dict:
 
 
 def _require_project(conn, project_id: str | None) -> None:
-    if project_id and conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+    if project_id is not None and conn.execute(
+            "SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
         raise Invalid("Validation failed", field_errors={"projectId": ["Project not found"]}, form_errors=[])
 
 

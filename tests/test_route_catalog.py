@@ -1,0 +1,298 @@
+"""The URL surface against the catalog, ../shared/reference/stagent-api.md, Appendix A.
+
+- Every route under /api/ is a catalog endpoint or a declared EXTENSION (or belongs to another
+  surface with its own document: Stan, Lars).
+- Every catalog endpoint is routed or still PENDING. When an issue lands its endpoints, this test
+  fails until they are struck from PENDING, so the list only shrinks.
+
+Path parameters are compared by position, not name: the catalog's `[stepId]` matches a route's
+`{step_id}`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from starlette.routing import Mount, Route
+
+from stagent.api import routes
+
+CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "stagent-api.md"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Surfaces documented elsewhere (the Stan and Lars seed documents), not in this catalog.
+OTHER_SURFACES = ("/api/v1/stan/", "/api/ai-agent/")
+
+# Routes this daemon adds to the catalog, each for a reason.
+EXTENSIONS = {
+    "GET /api/health",              # liveness, version, data dir
+    "GET /api/openapi.json",        # the machine-readable surface (fuzzed by test_openapi_fuzz)
+    "GET /api/keys",                # API keys: the original had none
+    "POST /api/keys",
+    "DELETE /api/keys/{id}",
+    "GET /api/settings/security",   # requireApiKey
+    "PUT /api/settings/security",
+}
+
+# Catalog endpoints not routed yet. Generated from the catalog minus the routes; strike entries
+# as the issues that implement them land.
+PENDING = {
+    # workflows
+    "GET /api/workflows",
+    "POST /api/workflows",
+    "PATCH /api/workflows/{id}",
+    "DELETE /api/workflows/{id}",
+    "POST /api/workflows/{id}/execute",
+    "GET /api/workflows/{id}/status",
+    "GET /api/workflows/{id}/documents",
+    "POST /api/workflows/{id}/documents",
+    "DELETE /api/workflows/{id}/documents",
+    "POST /api/workflows/{id}/steps/{stepId}/retry",
+    "POST /api/workflows/from-assist",
+    # blueprints
+    "GET /api/blueprints",
+    "POST /api/blueprints",
+    "POST /api/blueprints/import",
+    "GET /api/blueprints/{id}",
+    "POST /api/blueprints/{id}/instantiate",
+    "DELETE /api/blueprints/{id}",
+    # schedules
+    "GET /api/schedules",
+    "POST /api/schedules",
+    "GET /api/schedules/{id}",
+    "PATCH /api/schedules/{id}",
+    "DELETE /api/schedules/{id}",
+    "POST /api/schedules/parse",
+    "GET /api/schedules/{id}/heartbeat-history",
+    # chat
+    "GET /api/chat/conversations",
+    "POST /api/chat/conversations",
+    "GET /api/chat/conversations/{id}",
+    "PATCH /api/chat/conversations/{id}",
+    "DELETE /api/chat/conversations/{id}",
+    "GET /api/chat/conversations/{id}/messages",
+    "POST /api/chat/conversations/{id}/messages",
+    "POST /api/chat/conversations/{id}/respond",
+    "GET /api/chat/entities/search",
+    "GET /api/chat/models",
+    "GET /api/chat/suggested-prompts",
+    # profiles
+    "GET /api/profiles",
+    "POST /api/profiles",
+    "GET /api/profiles/{id}",
+    "PUT /api/profiles/{id}",
+    "DELETE /api/profiles/{id}",
+    "POST /api/profiles/{id}/test",
+    "POST /api/profiles/{id}/test-single",
+    "GET /api/profiles/{id}/test-results",
+    "GET /api/profiles/{id}/context",
+    "POST /api/profiles/{id}/context",
+    "PATCH /api/profiles/{id}/context",
+    "POST /api/profiles/assist",
+    "POST /api/profiles/import",
+    "GET /api/profiles/import-repo",
+    "POST /api/profiles/import-repo/scan",
+    "POST /api/profiles/import-repo/preview",
+    "POST /api/profiles/import-repo/confirm",
+    "POST /api/profiles/import-repo/check-updates",
+    "POST /api/profiles/import-repo/apply-updates",
+    # memory
+    "GET /api/memory",
+    "POST /api/memory",
+    "PATCH /api/memory",
+    "DELETE /api/memory",
+    # documents
+    "GET /api/documents",
+    "POST /api/documents",
+    "GET /api/documents/{id}",
+    "PATCH /api/documents/{id}",
+    "DELETE /api/documents/{id}",
+    "GET /api/documents/{id}/file",
+    "GET /api/documents/{id}/versions",
+    # tables
+    "GET /api/tables",
+    "POST /api/tables",
+    "GET /api/tables/{id}",
+    "PATCH /api/tables/{id}",
+    "DELETE /api/tables/{id}",
+    "GET /api/tables/{id}/rows",
+    "POST /api/tables/{id}/rows",
+    "PATCH /api/tables/{id}/rows/{rowId}",
+    "DELETE /api/tables/{id}/rows/{rowId}",
+    "POST /api/tables/{id}/columns",
+    "PATCH /api/tables/{id}/columns",
+    "POST /api/tables/{id}/import",
+    "GET /api/tables/{id}/export",
+    "GET /api/tables/{id}/triggers",
+    "POST /api/tables/{id}/triggers",
+    "PATCH /api/tables/{id}/triggers/{triggerId}",
+    "DELETE /api/tables/{id}/triggers/{triggerId}",
+    "GET /api/tables/{id}/charts",
+    "POST /api/tables/{id}/charts",
+    "PATCH /api/tables/{id}/charts/{chartId}",
+    "DELETE /api/tables/{id}/charts/{chartId}",
+    "GET /api/tables/{id}/history",
+    "GET /api/tables/{id}/rows/{rowId}/history",
+    "POST /api/tables/{id}/rows/{rowId}/history",
+    "GET /api/tables/templates",
+    "POST /api/tables/templates",
+    "PATCH /api/tables/{id}/triggers",
+    # uploads
+    "POST /api/uploads",
+    "GET /api/uploads/{id}",
+    "DELETE /api/uploads/{id}",
+    "POST /api/uploads/cleanup",
+    # views
+    "GET /api/views",
+    "POST /api/views",
+    "PATCH /api/views/{id}",
+    "DELETE /api/views/{id}",
+    # settings
+    "GET /api/settings/budgets",
+    "POST /api/settings/budgets",
+    "GET /api/settings/pricing",
+    "POST /api/settings/pricing",
+    "GET /api/settings/learning",
+    "POST /api/settings/learning",
+    "GET /api/settings/browser-tools",
+    "POST /api/settings/browser-tools",
+    "GET /api/settings/web-search",
+    "POST /api/settings/web-search",
+    "GET /api/settings/author-default",
+    # permissions
+    "GET /api/permissions",
+    "POST /api/permissions",
+    "DELETE /api/permissions",
+    "GET /api/permissions/presets",
+    "POST /api/permissions/presets",
+    "DELETE /api/permissions/presets",
+    # notifications
+    "GET /api/notifications",
+    "PATCH /api/notifications/{id}",
+    "DELETE /api/notifications/{id}",
+    "PATCH /api/notifications/mark-all-read",
+    "GET /api/notifications/pending-approvals",
+    "GET /api/notifications/pending-approvals/stream",
+    # channels
+    "GET /api/channels",
+    "POST /api/channels",
+    "GET /api/channels/{id}",
+    "PATCH /api/channels/{id}",
+    "DELETE /api/channels/{id}",
+    "POST /api/channels/{id}/test",
+    "POST /api/channels/inbound/slack",
+    "POST /api/channels/inbound/telegram",
+    "POST /api/channels/inbound/telegram/poll",
+    # environment
+    "POST /api/environment/scan",
+    "GET /api/environment/scan",
+    "GET /api/environment/artifacts",
+    "GET /api/environment/artifacts/{id}",
+    "GET /api/environment/checkpoints",
+    "POST /api/environment/checkpoints",
+    "GET /api/environment/checkpoints/{id}",
+    "POST /api/environment/checkpoints/{id}",
+    "GET /api/environment/profiles/suggest",
+    "POST /api/environment/profiles/create",
+    "POST /api/environment/sync/preview",
+    "POST /api/environment/sync",
+    "GET /api/environment/sync/history",
+    "GET /api/environment/templates",
+    "POST /api/environment/templates",
+    "GET /api/environment/templates/{id}",
+    "DELETE /api/environment/templates/{id}",
+    # snapshots
+    "GET /api/snapshots",
+    "POST /api/snapshots",
+    "GET /api/snapshots/{id}",
+    "DELETE /api/snapshots/{id}",
+    "POST /api/snapshots/{id}/restore",
+    "GET /api/snapshots/settings",
+    "PUT /api/snapshots/settings",
+    # workspace
+    "GET /api/workspace/context",
+    "POST /api/workspace/discover",
+    "POST /api/workspace/import",
+    # handoffs
+    "GET /api/handoffs",
+    "POST /api/handoffs",
+    "GET /api/handoffs/{id}",
+    "PATCH /api/handoffs/{id}",
+    # data
+    "POST /api/data/seed",
+    "POST /api/data/clear",
+    # context
+    "POST /api/context/batch",
+}
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def _key(endpoint: str) -> tuple[str, str]:
+    method, path = endpoint.split(" ", 1)
+    return method, _shape(path)
+
+
+def _routed(items, prefix: str = ""):
+    for item in items:
+        if isinstance(item, Mount):
+            yield from _routed(item.routes, prefix + item.path)
+        elif isinstance(item, Route):
+            for method in sorted((item.methods or set()) - {"HEAD"}):
+                yield f"{method} {prefix}{item.path}"
+
+
+ROUTED = {e for e in _routed(routes) if e.split(" ", 1)[1].startswith("/api/")}
+ROUTED_KEYS = {_key(e): e for e in ROUTED}
+
+
+def _catalog() -> list[str]:
+    if not CATALOG.is_file():
+        pytest.skip(f"the catalog is not at {CATALOG} (CI clones shared/ beside the repo)")
+    text = CATALOG.read_text()
+    appendix = text[text.index("## Appendix A"):]
+    declared = int(re.search(r"\((\d+) in-domain method\+path pairs\)", appendix).group(1))
+    pattern = r"^\d+\.\s+`(" + "|".join(METHODS) + r") (/api/[^`\s]+)`"
+    endpoints = [method + " " + re.sub(r"\[(\w+)\]", r"{\1}", path)
+                 for method, path in re.findall(pattern, appendix, re.M)]
+    assert len(endpoints) == declared, "the checklist parser missed or invented endpoints"
+    return endpoints
+
+
+def test_routes_are_catalogued_or_declared_extensions():
+    catalog = {_key(e) for e in _catalog()}
+    unknown = sorted(e for e in ROUTED if _key(e) not in catalog and e not in EXTENSIONS
+                     and not e.split(" ", 1)[1].startswith(OTHER_SURFACES))
+    assert not unknown, f"routes in neither the catalog nor EXTENSIONS: {unknown}"
+
+
+def test_catalog_endpoints_are_routed_or_pending():
+    catalog = _catalog()
+    missing = sorted(e for e in catalog if _key(e) not in ROUTED_KEYS and e not in PENDING)
+    assert not missing, f"catalog endpoints neither routed nor PENDING: {missing}"
+
+
+def test_pending_shrinks_as_endpoints_land():
+    landed = sorted(e for e in PENDING if _key(e) in ROUTED_KEYS)
+    assert not landed, f"routed now, strike them from PENDING: {landed}"
+    catalog = set(_catalog())
+    assert not PENDING - catalog, f"PENDING entries the catalog does not list: {sorted(PENDING - catalog)}"
+
+
+def test_extensions_are_routed():
+    stale = sorted(e for e in EXTENSIONS if _key(e) not in ROUTED_KEYS)
+    assert not stale, f"EXTENSIONS that are not routed (remove them): {stale}"
+
+
+def test_extensions_are_not_catalogued():
+    catalog = {_key(e) for e in _catalog()}
+    assert not [e for e in EXTENSIONS if _key(e) in catalog], "a catalogued endpoint is not an extension"
+
+
+def test_each_method_and_path_is_routed_once():
+    listed = list(_routed(routes))
+    assert len(listed) == len(set(listed)), sorted(e for e in listed if listed.count(e) > 1)
