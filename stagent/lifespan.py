@@ -66,6 +66,7 @@ async def lifespan(app):
                 os.chmod(path, 0o600)  # provider keys live in this file
 
         await key_store.load_cache(db, state.keys)
+        await key_store.prune_sessions(db, state.keys)
         await key_store.ensure_initial_key(db, state.keys, config.api_key_path)
         state.keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
 

@@ -405,3 +405,16 @@ def test_unknown_api_path_gets_404_json(daemon, path):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     assert _is_stagent_error(response)
+
+
+def test_browser_sessions_are_capped(daemon):
+    from stagent.store.keys import MAX_SESSIONS
+
+    first = httpx.get(daemon.url + "/").cookies["stagent_session"]
+    for _ in range(MAX_SESSIONS):
+        httpx.get(daemon.url + "/")
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        count = conn.execute("SELECT COUNT(*) FROM api_keys WHERE kind = 'session'").fetchone()[0]
+    assert count == MAX_SESSIONS
+    r = httpx.get(daemon.url + "/api/keys", cookies={"stagent_session": first})
+    assert r.status_code == 401  # the oldest session was dropped

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..db import Database
-from ..db.rows import dumps, loads, new_id, now_iso
+from ..db.rows import dumps, loads, new_id, now_iso, to_iso
 from ..errors import NotFound
 from ..security import ALL_SCOPES, KeyCache, Principal, hash_secret, new_secret
 
@@ -73,6 +74,28 @@ async def ensure_initial_key(db: Database, cache: KeyCache, path: Path) -> bool:
     return True
 
 
+SESSION_DAYS = 30
+MAX_SESSIONS = 50
+
+
 async def create_session(db: Database, cache: KeyCache) -> str:
     secret, _ = await create_key(db, cache, "browser session", list(ALL_SCOPES), kind="session")
+    await prune_sessions(db, cache)
     return secret
+
+
+async def prune_sessions(db: Database, cache: KeyCache) -> None:
+    """Browser sessions expire after 30 idle days, and only the 50 most recent are kept."""
+    cutoff = to_iso(datetime.now(timezone.utc) - timedelta(days=SESSION_DAYS))
+
+    def prune(conn):
+        doomed = [r[0] for r in conn.execute(
+            "SELECT key_hash FROM api_keys WHERE kind = 'session' AND (COALESCE(last_used_at, created_at) < ? "
+            "OR id NOT IN (SELECT id FROM api_keys WHERE kind = 'session' "
+            "ORDER BY COALESCE(last_used_at, created_at) DESC, rowid DESC LIMIT ?))",
+            (cutoff, MAX_SESSIONS))]
+        conn.executemany("DELETE FROM api_keys WHERE key_hash = ?", [(h,) for h in doomed])
+        return doomed
+
+    for key_hash in await db.write(prune):
+        cache.by_hash.pop(key_hash, None)
