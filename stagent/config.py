@@ -29,7 +29,7 @@ class Config:
     warm_llm: bool = True
 
     @classmethod
-    def from_env(cls, **overrides) -> "Config":
+    def from_env(cls, **overrides) -> Config:
         values = {}
         if os.environ.get("STAGENT_PORT"):
             values["port"] = int(os.environ["STAGENT_PORT"])

@@ -34,7 +34,7 @@ class EventBus:
             if isinstance(event, types):
                 queue.put_nowait(event)
 
-    def subscribe(self, *types: type) -> "EventSubscription":
+    def subscribe(self, *types: type) -> EventSubscription:
         return EventSubscription(self, types)
 
 
@@ -51,7 +51,7 @@ class EventSubscription:
     def close(self) -> None:
         self._bus._subscribers.discard(self._key)
 
-    def __enter__(self) -> "EventSubscription":
+    def __enter__(self) -> EventSubscription:
         return self
 
     def __exit__(self, *exc) -> None:

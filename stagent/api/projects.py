@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 from starlette.routing import Route
 
-from ..store import projects as store
 from ..errors import Invalid
+from ..store import projects as store
 from ._http import Body, Out, endpoint, ok, read_body, read_json
 
 

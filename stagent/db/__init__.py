@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 

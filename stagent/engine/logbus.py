@@ -12,10 +12,12 @@ Subscribers read recent lines from an in-memory ring and older ones from the dat
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import deque
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..db import Database
 from ..db.rows import new_id, now_iso
@@ -44,7 +46,7 @@ class LogBus:
         self._ring_size = ring_size
         self._floor = 0  # every committed line with seq > floor is in the ring
         self.last_seq = 0
-        self._subscribers: set["LogSubscription"] = set()
+        self._subscribers: set[LogSubscription] = set()
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -92,7 +94,7 @@ class LogBus:
             batch = self._pending
             self._pending = []
             try:
-                rows = await self.db.write(lambda conn: _insert(conn, batch))
+                rows = await self.db.write(functools.partial(_insert, batch=batch))
             except Exception:
                 # Keep the lines and try again: an acknowledged line is never dropped.
                 log.exception("writing %d log lines failed; retrying", len(batch))
@@ -122,7 +124,7 @@ class LogBus:
             sub.wake.set()
 
     def subscribe(self, after: int = 0, task_id: str | None = None,
-                  event: str | None = None) -> "LogSubscription":
+                  event: str | None = None) -> LogSubscription:
         return LogSubscription(self, after, task_id, event)
 
     def _from_ring(self, after: int, task_id: str | None, event: str | None) -> list[dict]:
@@ -198,7 +200,7 @@ class LogSubscription:
         self.wake.set()
 
 
-def _insert(conn, batch: list[tuple]) -> list[dict]:
+def _insert(conn, *, batch: list[tuple]) -> list[dict]:
     rows = []
     for line in batch:
         # A line for a task deleted while the line waited in the buffer is dropped, not retried.

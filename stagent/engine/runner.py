@@ -82,7 +82,7 @@ class Runner:
             output = {"text": None}
             ctx = tools.ToolContext(self.db, task, working_dir, output)
             final_text = None
-            for step in range(1, self.max_steps + 1):
+            for _step in range(self.max_steps):
                 completion = await llm.stream_completion(
                     target, messages, tools=tools.schemas(),
                     on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),

@@ -7,9 +7,10 @@ Invariant: file tools only ever touch paths inside the project's working directo
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ..db import Database
 from ..store import tasks as task_store

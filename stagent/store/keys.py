@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..db import Database
@@ -86,7 +86,7 @@ async def create_session(db: Database, cache: KeyCache) -> str:
 
 async def prune_sessions(db: Database, cache: KeyCache) -> None:
     """Browser sessions expire after 30 idle days, and only the 50 most recent are kept."""
-    cutoff = to_iso(datetime.now(timezone.utc) - timedelta(days=SESSION_DAYS))
+    cutoff = to_iso(datetime.now(UTC) - timedelta(days=SESSION_DAYS))
 
     def prune(conn):
         doomed = [r[0] for r in conn.execute(
