@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from ..db import Database
 from ..errors import UpstreamError
 from ..store import settings
@@ -19,12 +17,14 @@ async def ollama_base(db: Database) -> str:
     return ((await settings.value(db, "ollama.baseUrl")).strip() or OLLAMA_DEFAULT_BASE).rstrip("/")
 
 
-async def _ollama(db: Database, method: str, path: str, timeout: httpx.Timeout,
+async def _ollama(db: Database, method: str, path: str, timeout: tuple[float, float],
                   json_body: dict | None = None) -> dict:
+    import httpx  # not at module level: it would add ~0.1 s to every daemon start
+
     base = await ollama_base(db)
     hint = {"hint": ollama_hint(base)}
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout[0], connect=timeout[1])) as client:
             response = await client.request(method, base + path, json=json_body)
     except Exception as exc:  # refused, timed out, bad URL: all mean "Ollama is not there"
         raise UpstreamError(f"Could not reach Ollama at {base}: {str(exc) or type(exc).__name__}",
@@ -44,7 +44,7 @@ async def _ollama(db: Database, method: str, path: str, timeout: httpx.Timeout,
 
 async def ollama_tags(db: Database) -> dict:
     """Ollama's GET /api/tags, as it answered (5 s timeout)."""
-    data = await _ollama(db, "GET", "/api/tags", httpx.Timeout(5.0))
+    data = await _ollama(db, "GET", "/api/tags", (5.0, 5.0))
     if not isinstance(data.get("models", []), list):
         raise UpstreamError("Ollama's model list has an unexpected shape",
                             extra={"hint": ollama_hint(await ollama_base(db))})
@@ -53,7 +53,7 @@ async def ollama_tags(db: Database) -> dict:
 
 async def ollama_pull(db: Database, model: str) -> dict:
     """Pull a model and wait for it (blocking, up to 10 minutes)."""
-    data = await _ollama(db, "POST", "/api/pull", httpx.Timeout(600.0, connect=5.0),
+    data = await _ollama(db, "POST", "/api/pull", (600.0, 5.0),
                          {"name": model, "model": model, "stream": False})
     out = {**data, "status": "ok", "model": model}
     if "status" in data:
