@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ def loads(text: str | None, default: Any = None) -> Any:
         return default
 
 
+@functools.lru_cache(maxsize=1024)
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
@@ -41,10 +43,9 @@ def camel(name: str) -> str:
 
 def row_to_dict(row, bools: tuple[str, ...] = ()) -> dict:
     """sqlite3.Row with snake_case columns -> camelCase dict; named 0/1 columns -> bool."""
-    out = {}
-    for key in row.keys():
-        value = row[key]
-        if key in bools and value is not None:
-            value = bool(value)
-        out[camel(key)] = value
+    out = {camel(key): value for key, value in zip(row.keys(), row)}
+    for key in bools:
+        name = camel(key)
+        if out.get(name) is not None:
+            out[name] = bool(out[name])
     return out
