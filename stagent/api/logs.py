@@ -69,14 +69,17 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
     async def events():
         try:
             done = close_when_done and await is_done()
-            while True:
-                rows = await (subscription.poll() if done else subscription.next_batch())
-                if not rows and (done or subscription.closed):
+            while not done:
+                rows = await subscription.next_batch()
+                if not rows:  # the subscription was closed: the daemon is shutting down
                     return
-                if rows:
-                    yield b"".join(cache.frame(row) for row in rows)  # one write per batch
-                if close_when_done and not done and any(r["event"] in TERMINAL_EVENTS for r in rows):
+                yield b"".join(cache.frame(row) for row in rows)  # one write per batch
+                if close_when_done and any(r["event"] in TERMINAL_EVENTS for r in rows):
                     done = await is_done()
+            # The task has ended. Its final line committed with its status, so the database
+            # has it even if the bus has not published it yet: send what is left, then close.
+            while rows := await subscription.read_committed():
+                yield b"".join(cache.frame(row) for row in rows)
         finally:
             subscription.close()
 

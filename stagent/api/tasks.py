@@ -121,10 +121,26 @@ async def get_task(request):
 async def update_task(request):
     """Update fields; a status change must follow the task status machine."""
     body = await read_body(request, TaskUpdate)
-    task, previous = await store.update_task(_db(request), request.path_params["id"], body.given())
+    task_id, fields = request.path_params["id"], body.given()
+    state = request.app.state
+    if fields.get("status") in store.TERMINAL:
+        await state.runner.stop(task_id, "cancelled")  # a live run must not outlive its status
+
+    def apply(conn, emit):
+        task, previous = store.update_in(conn, task_id, fields)
+        if task["status"] != previous and task["status"] in store.TERMINAL:
+            emit(task_id, _agent(task), store.TERMINAL_LINE[task["status"]],
+                 {"message": f"status set to {task['status']} by request"})
+        return task, previous
+
+    task, previous = await state.logbus.transact(apply)
     if task["status"] != previous:
-        request.app.state.events.publish(TaskStatusChanged(task["id"], task["status"], previous))
+        state.events.publish(TaskStatusChanged(task_id, task["status"], previous))
     return ok(task)
+
+
+def _agent(task: dict) -> str:
+    return task["assignedAgent"] or "stagent-agent"
 
 
 @endpoint(response=SuccessOut, errors=(404,))
@@ -165,9 +181,8 @@ async def _start(request, *, resume: bool):
     except Invalid as exc:
         if not resume:  # as the original does: a task that cannot start is marked failed
             await store.claim(_db(request), task["id"], ("queued",))
-            await runner.set_status(task["id"], "failed", exc.message)
-            request.app.state.logbus.append(task["id"], task["assignedAgent"] or "stagent-agent", "error",
-                                            {"message": exc.message})
+            await runner.set_status(task["id"], "failed", exc.message, agent=_agent(task),
+                                    payload={"message": exc.message})
         raise
     if resume:
         task = await store.claim(_db(request), task["id"], ("failed", "cancelled"), count_resume=True)
@@ -185,11 +200,9 @@ async def cancel_task(request):
     task = await store.get_task_row(db, request.path_params["id"])
     if task["status"] in store.TERMINAL:
         return ok({"success": True})
-    await runner.set_status(task["id"], "cancelled", None, only_if_running=False)
-    await runner.stop(task["id"], "cancelled")
-    request.app.state.logbus.append(task["id"], task["assignedAgent"] or "stagent-agent", "cancelled",
-                                    {"message": "cancelled by request"})
-    await request.app.state.logbus.flush()
+    await runner.stop(task["id"], "cancelled")  # first, so no line of the run follows "cancelled"
+    await runner.set_status(task["id"], "cancelled", None, agent=_agent(task),
+                            payload={"message": "cancelled by request"}, only_if_running=False)
     return ok({"success": True})
 
 

@@ -43,7 +43,7 @@ def camel(name: str) -> str:
 
 def row_to_dict(row, bools: tuple[str, ...] = ()) -> dict:
     """sqlite3.Row with snake_case columns -> camelCase dict; named 0/1 columns -> bool."""
-    out = {camel(key): value for key, value in zip(row.keys(), row)}
+    out = {camel(key): value for key, value in zip(row.keys(), row, strict=True)}
     for key in bools:
         name = camel(key)
         if out.get(name) is not None:

@@ -6,6 +6,8 @@ from SQLite's AUTOINCREMENT, which never reuses a value.
 
 Appending never waits for the disk: lines collect in a buffer and one flusher task commits
 whatever has collected in a single transaction, so batches grow with the write rate.
+`transact(fn)` runs a state change in that same ordered transaction, so a status change and the
+line that announces it (`completed`, `error`, `cancelled`) are committed together.
 Subscribers read recent lines from an in-memory ring and older ones from the database.
 """
 
@@ -15,8 +17,10 @@ import asyncio
 import functools
 import json
 import logging
+import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..db import Database
@@ -37,7 +41,7 @@ def _payload_text(payload: Any) -> str:
 class LogBus:
     def __init__(self, db: Database, ring_size: int = 20_000):
         self.db = db
-        self._pending: list[tuple] = []
+        self._pending: list[tuple | Job] = []
         self._pending_event = asyncio.Event()
         self._appended = 0
         self._committed = 0
@@ -73,6 +77,19 @@ class LogBus:
         self._appended += 1
         self._pending_event.set()
 
+    async def transact(self, fn: Callable[[sqlite3.Connection, Callable[..., None]], Any]) -> Any:
+        """Run fn(conn, emit) in the flusher's transaction, after every line appended so far.
+
+        Lines passed to emit(task_id, agent_type, event, payload) commit atomically with fn's
+        writes. Returns fn's result once committed and published; fn's exception is re-raised
+        (its writes and lines are rolled back, nothing else is).
+        """
+        job = Job(fn, asyncio.get_running_loop().create_future())
+        self._pending.append(job)
+        self._appended += 1
+        self._pending_event.set()
+        return await job.future
+
     async def flush(self) -> None:
         """Return once every line appended before this call is committed."""
         target = self._appended
@@ -94,7 +111,7 @@ class LogBus:
             batch = self._pending
             self._pending = []
             try:
-                rows = await self.db.write(functools.partial(_insert, batch=batch))
+                rows = await self.db.write(functools.partial(_write_batch, batch=batch))
             except Exception:
                 # Keep the lines and try again: an acknowledged line is never dropped.
                 log.exception("writing %d log lines failed; retrying", len(batch))
@@ -104,9 +121,9 @@ class LogBus:
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
-            self._publish(rows, len(batch))
+            self._publish(rows, len(batch), [item for item in batch if isinstance(item, Job)])
 
-    def _publish(self, rows: list[dict], count: int) -> None:
+    def _publish(self, rows: list[dict], count: int, jobs: list[Job] = ()) -> None:
         self._committed += count
         if rows:
             self.last_seq = rows[-1]["seq"]
@@ -122,6 +139,13 @@ class LogBus:
                 self._flush_waiters.append((target, future))
         for sub in self._subscribers:
             sub.wake.set()
+        for job in jobs:
+            if job.future.done():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
 
     def subscribe(self, after: int = 0, task_id: str | None = None,
                   event: str | None = None) -> LogSubscription:
@@ -190,9 +214,12 @@ class LogSubscription:
             self.cursor = max(self.cursor, horizon)
         return rows
 
-    async def __aiter__(self) -> AsyncIterator[list[dict]]:  # pragma: no cover - convenience
-        while True:
-            yield await self.next_batch()
+    async def read_committed(self) -> list[dict]:
+        """Up to a page of lines after the cursor straight from the database, published or not."""
+        rows = await self.bus._from_db(self.cursor, self.task_id, self.event)
+        if rows:
+            self.cursor = rows[-1]["seq"]
+        return rows
 
     def close(self) -> None:
         self.closed = True
@@ -200,19 +227,43 @@ class LogSubscription:
         self.wake.set()
 
 
-def _insert(conn, *, batch: list[tuple]) -> list[dict]:
-    rows = []
-    for line in batch:
-        # A line for a task deleted while the line waited in the buffer is dropped, not retried.
-        cur = conn.execute(
-            "INSERT INTO agent_logs (id, task_id, agent_type, event, payload, timestamp) "
-            "SELECT ?,?,?,?,?,? WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tasks WHERE id = ?2)",
-            line,
-        )
-        if cur.rowcount != 1:
-            continue
+@dataclass
+class Job:
+    fn: Callable
+    future: asyncio.Future
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _insert_line(conn, line: tuple, rows: list[dict]) -> None:
+    # A line for a task deleted while the line waited in the buffer is dropped, not retried.
+    cur = conn.execute(
+        "INSERT INTO agent_logs (id, task_id, agent_type, event, payload, timestamp) "
+        "SELECT ?,?,?,?,?,? WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tasks WHERE id = ?2)",
+        line,
+    )
+    if cur.rowcount == 1:
         rows.append({"id": line[0], "seq": cur.lastrowid, "taskId": line[1], "agentType": line[2],
                      "event": line[3], "payload": line[4], "timestamp": line[5]})
+
+
+def _write_batch(conn, *, batch: list) -> list[dict]:
+    rows: list[dict] = []
+    for item in batch:
+        if not isinstance(item, Job):
+            _insert_line(conn, item, rows)
+            continue
+        mark = len(rows)
+        item.error = None
+        conn.execute("SAVEPOINT job")
+        try:
+            item.result = item.fn(conn, lambda task_id, agent, event, payload=None: _insert_line(
+                conn, (new_id(), task_id, agent, event, _payload_text(payload), now_iso()), rows))
+        except Exception as exc:  # the job fails alone; the batch's other lines still commit
+            conn.execute("ROLLBACK TO job")
+            del rows[mark:]
+            item.error = exc
+        conn.execute("RELEASE job")
     return rows
 
 

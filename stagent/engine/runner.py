@@ -3,8 +3,8 @@
 Invariants:
 - a task reaches a terminal status exactly once per run; a cancelled task is never
   overwritten by the run's own ending;
-- the terminal log line (`completed`, `error`, `cancelled`) is written after the status, so a
-  client that sees it and reads the task sees the final status;
+- the terminal log line (`completed`, `error`, `cancelled`) commits in the same transaction as
+  the status, so a client never sees one without the other;
 - the conversation is saved after every step, so resume continues where the run stopped.
 """
 
@@ -61,9 +61,17 @@ class Runner:
         self._stop_reason[task_id] = reason
         return await self.supervisor.cancel(self.run_name(task_id))
 
-    async def set_status(self, task_id: str, status: str, result: str | None, *,
-                         only_if_running: bool = True) -> bool:
-        changed = await task_store.finish(self.db, task_id, status, result, only_if_running=only_if_running)
+    async def set_status(self, task_id: str, status: str, result: str | None, *, agent: str,
+                         payload: dict, only_if_running: bool = True) -> bool:
+        """Commit a terminal status together with the log line that announces it."""
+
+        def finish(conn, emit) -> bool:
+            changed = task_store.finish_in(conn, task_id, status, result, only_if_running=only_if_running)
+            if changed:
+                emit(task_id, agent, task_store.TERMINAL_LINE[status], payload)
+            return changed
+
+        changed = await self.logbus.transact(finish)
         if changed:
             self.events.publish(TaskStatusChanged(task_id, status))
         return changed
@@ -117,13 +125,14 @@ class Runner:
             result = output["text"] if output["text"] is not None else final_text
             status = "completed"
             self._log_usage(task_id, agent, target, usage)
-            if await self.set_status(task_id, "completed", result):
-                self.logbus.append(task_id, agent, "completed", {"result": (result or "")[:1000]})
+            await self.set_status(task_id, "completed", result, agent=agent,
+                                  payload={"result": (result or "")[:1000]})
         except asyncio.CancelledError:
             reason = self._stop_reason.pop(task_id, "interrupted")
             status = "cancelled" if reason == "cancelled" else "failed"
-            if reason != "cancelled" and await self.set_status(task_id, "failed", "interrupted"):
-                self.logbus.append(task_id, agent, "error", {"message": "interrupted: the daemon stopped"})
+            if reason != "cancelled":
+                await self.set_status(task_id, "failed", "interrupted", agent=agent,
+                                      payload={"message": "interrupted: the daemon stopped"})
             raise
         except llm.ProviderError as exc:
             await self._fail(task_id, agent, exc.message)
@@ -135,8 +144,7 @@ class Runner:
             await self.logbus.flush()
 
     async def _fail(self, task_id: str, agent: str, message: str) -> None:
-        if await self.set_status(task_id, "failed", message):
-            self.logbus.append(task_id, agent, "error", {"message": message})
+        await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message})
 
     def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: dict) -> None:
         self.logbus.append(task_id, agent, "usage", {

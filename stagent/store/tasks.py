@@ -11,6 +11,8 @@ from ..errors import Invalid, NotFound
 
 STATUSES = ("planned", "queued", "running", "completed", "failed", "cancelled")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+# The log line that announces each terminal status; it commits in the same transaction.
+TERMINAL_LINE = {"completed": "completed", "failed": "error", "cancelled": "cancelled"}
 TRANSITIONS = {
     "planned": {"queued", "cancelled"},
     "queued": {"running", "planned", "cancelled"},
@@ -64,7 +66,7 @@ def _read_task(conn, task_id: str) -> dict | None:
     if row is None:
         return None
     width = len(row) - 9  # task columns; then project_name, usage_rows and the 7 usage values
-    task = {camel(key): value for key, value in zip(row.keys()[:width], row)}
+    task = {camel(key): value for key, value in zip(row.keys()[:width], row[:width], strict=True)}
     if row[width] is not None:
         task["projectName"] = row[width]
     if row[width + 1]:
@@ -133,29 +135,24 @@ def _link_documents(conn, task: dict, document_ids: list[str]) -> None:
                      (task["id"], task["projectId"], doc_id))
 
 
-async def update_task(db: Database, task_id: str, fields: dict) -> tuple[dict, str]:
-    """Apply a PATCH; returns (task, previous status)."""
-    document_ids = fields.pop("document_ids", None)
+def update_in(conn, task_id: str, fields: dict) -> tuple[dict, str]:
+    """Apply a PATCH inside the caller's transaction; returns (task, previous status)."""
     changes = {k: v for k, v in fields.items() if k in _EDITABLE}
-
-    def update(conn):
-        row = _select(conn, task_id)
-        if row is None:
-            raise NotFound()
-        previous = row["status"]
-        if "status" in changes:
-            check_transition(previous, changes["status"])
-        _require_project(conn, changes.get("project_id"))
-        if changes:
-            sets = ", ".join(f"{k} = ?" for k in changes)
-            conn.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
-                         (*changes.values(), now_iso(), task_id))
-        task = row_to_dict(_select(conn, task_id))
-        if document_ids is not None:
-            _link_documents(conn, task, document_ids)
-        return task, previous
-
-    return await db.write(update)
+    row = _select(conn, task_id)
+    if row is None:
+        raise NotFound()
+    previous = row["status"]
+    if "status" in changes:
+        check_transition(previous, changes["status"])
+    _require_project(conn, changes.get("project_id"))
+    if changes:
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        conn.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
+                     (*changes.values(), now_iso(), task_id))
+    task = row_to_dict(_select(conn, task_id))
+    if fields.get("document_ids") is not None:
+        _link_documents(conn, task, fields["document_ids"])
+    return task, previous
 
 
 async def delete_task(db: Database, task_id: str) -> None:
@@ -192,14 +189,13 @@ async def claim(db: Database, task_id: str, allowed_from: tuple[str, ...], *,
     return task
 
 
-async def finish(db: Database, task_id: str, status: str, result: str | None, *,
-                 only_if_running: bool = True) -> bool:
+def finish_in(conn, task_id: str, status: str, result: str | None, *, only_if_running: bool = True) -> bool:
     """Set a terminal status; with only_if_running a cancelled run does not get overwritten."""
-    cond = " AND status = 'running'" if only_if_running else ""
-    changed = await db.execute(
+    cond = " AND status = 'running'" if only_if_running else f" AND status NOT IN ({','.join(repr(t) for t in TERMINAL)})"
+    changed = conn.execute(
         f"UPDATE tasks SET status = ?, result = COALESCE(?, result), updated_at = ? WHERE id = ?{cond}",
         (status, result, now_iso(), task_id),
-    )
+    ).rowcount
     return changed == 1
 
 

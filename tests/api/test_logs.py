@@ -110,6 +110,7 @@ def test_task_stream_of_a_finished_task_replays_and_closes(daemon, client):
     append_lines(daemon, task["id"], 4)
     client.patch(f"/api/tasks/{task['id']}", json={"status": "cancelled"})
     with httpx.stream("GET", f"{daemon.url}/api/tasks/{task['id']}/logs", timeout=30) as r:
-        events = list(iter_events(r.iter_lines()))  # returns only because the server closes
-    assert len(events) == 4
+        events = [e.json() for e in iter_events(r.iter_lines())]  # returns only because the server closes
+    assert len(events) == 5
+    assert events[-1]["event"] == "cancelled"  # a terminal status always comes with its line
     assert client.get("/api/tasks/missing/logs").status_code == 404

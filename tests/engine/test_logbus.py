@@ -93,3 +93,37 @@ def test_ids_continue_after_restart(tmp_path):
         await db.close()
 
     asyncio.run(scenario())
+
+
+def test_transact_commits_a_state_change_with_its_lines_or_neither(tmp_path):
+    async def scenario():
+        db, bus = await open_bus(tmp_path / "e.db")
+        bus.append("t1", "agent", "stream", {"n": 1})
+
+        def finish(conn, emit):
+            conn.execute("UPDATE tasks SET status = 'completed' WHERE id = 't1'")
+            emit("t1", "agent", "completed", {"ok": True})
+            return "done"
+
+        def broken(conn, emit):
+            conn.execute("UPDATE tasks SET title = 'changed' WHERE id = 't1'")
+            emit("t1", "agent", "error", {})
+            raise ValueError("no")
+
+        assert await bus.transact(finish) == "done"
+        bus.append("t1", "agent", "stream", {"n": 2})
+        try:
+            await bus.transact(broken)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("the job's error must reach the caller")
+        await bus.flush()
+        events = [r["event"] for r in await db.fetchall("SELECT event FROM agent_logs ORDER BY seq")]
+        assert events == ["stream", "completed", "stream"]
+        row = await db.fetchone("SELECT status, title FROM tasks WHERE id = 't1'")
+        assert (row["status"], row["title"]) == ("completed", "t")
+        await bus.stop()
+        await db.close()
+
+    asyncio.run(scenario())
