@@ -39,8 +39,11 @@ async def _every(seconds: float, fn) -> None:
             log.exception("periodic job failed")
 
 
-async def _close_streams_on_shutdown(event: anyio.Event, logbus: LogBus) -> None:
+async def _close_streams_on_shutdown(event: anyio.Event, runner: Runner, logbus: LogBus) -> None:
+    # sse-starlette sets the event when the server starts shutting down, before it drains the
+    # connections: end the runs first, so open streams still deliver their final lines.
     await event.wait()
+    await runner.interrupt_all()
     logbus.close_subscribers()
 
 
@@ -91,7 +94,7 @@ async def lifespan(app):
         state.sse_frames = FrameCache()
         state.sse_shutdown = anyio.Event()
 
-        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, logbus))
+        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, runner, logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
         if config.warm_llm:
             supervisor.start("llm-warmup", _warm_llm())
@@ -99,8 +102,7 @@ async def lifespan(app):
     finally:
         runner = getattr(state, "runner", None)
         if runner is not None:
-            for name in state.supervisor.names("task-run:"):
-                await runner.stop(name.split(":", 1)[1], "interrupted")
+            await runner.interrupt_all()
             await state.supervisor.shutdown()
             await state.logbus.stop()
             await key_store.flush_usage(db, state.keys)

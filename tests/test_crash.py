@@ -109,3 +109,35 @@ def test_tasks_left_running_by_a_crash_fail_as_interrupted_on_start(tmp_path):
         assert events[-1]["event"] == "error" and "interrupted" in events[-1]["payload"]
     finally:
         second.stop()
+
+
+@pytest.mark.serial
+def test_sigterm_stops_cleanly_and_interrupts_running_tasks(tmp_path, fake):
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = spawn_daemon(data_dir, port, fake)
+    try:
+        fake.enqueue_hang(chunk_delay=0.05, chunks=2000)
+        task = httpx.post(f"{base}/api/tasks", json={"title": "long run"}).json()
+        httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
+        httpx.post(f"{base}/api/tasks/{task['id']}/execute")
+        with httpx.stream("GET", f"{base}/api/tasks/{task['id']}/logs", timeout=60) as r:
+            events = iter_events(r.iter_lines())
+            for event in events:
+                if event.json()["event"] == "stream":
+                    break
+            proc.send_signal(signal.SIGTERM)
+            rest = [e.json()["event"] for e in events]  # the daemon ends the stream, not a cut
+        # uvicorn re-raises the signal once shut down, as daemons conventionally exit.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert rest[-1] == "error"
+        log = proc.stderr.read().decode()
+        assert "Traceback" not in log and "ERROR" not in log, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    with sqlite3.connect(data_dir / "stagent.db") as conn:
+        status, result = conn.execute("SELECT status, result FROM tasks WHERE id = ?", (task["id"],)).fetchone()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert (status, result) == ("failed", "interrupted")

@@ -187,13 +187,12 @@ class LogSubscription:
         bus._subscribers.add(self)
 
     async def next_batch(self) -> list[dict]:
-        """The next lines; an empty list only once the subscription is closed."""
-        while not self.closed:
+        """The next lines; an empty list only once the subscription is closed and drained."""
+        while True:
             rows = await self.poll()
-            if rows:
+            if rows or self.closed:
                 return rows
             await self.wake.wait()
-        return []
 
     async def poll(self) -> list[dict]:
         """Lines available now (possibly none); never waits for new ones."""

@@ -61,6 +61,12 @@ class Runner:
         self._stop_reason[task_id] = reason
         return await self.supervisor.cancel(self.run_name(task_id))
 
+    async def interrupt_all(self) -> None:
+        """Shutdown: every live run ends as failed/`interrupted`, its final line committed."""
+        for name in self.supervisor.names("task-run:"):
+            await self.stop(name.split(":", 1)[1], "interrupted")
+        await self.logbus.flush()
+
     async def set_status(self, task_id: str, status: str, result: str | None, *, agent: str,
                          payload: dict, only_if_running: bool = True) -> bool:
         """Commit a terminal status together with the log line that announces it."""
