@@ -33,6 +33,7 @@ reported as found), a bounded number of examples per operation.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -54,7 +55,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-MAX_EXAMPLES = 30
+# CI runs 30 per operation; set STAGENT_FUZZ_EXAMPLES for a deeper local run.
+MAX_EXAMPLES = int(os.environ.get("STAGENT_FUZZ_EXAMPLES", "30"))
 REQUEST_TIMEOUT = 15  # seconds; a hung request is a failure, not a stalled suite
 BOTH = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 
