@@ -149,6 +149,7 @@ async def delete_task(request):
     task_id = request.path_params["id"]
     await request.app.state.runner.stop(task_id)
     await store.delete_task(_db(request), task_id)
+    request.app.state.logbus.close_subscribers(task_id)  # its log is gone: end streams following it
     return ok({"success": True})
 
 

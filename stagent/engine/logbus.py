@@ -67,10 +67,12 @@ class LogBus:
             await self._task
         self.close_subscribers()
 
-    def close_subscribers(self) -> None:
-        """End every subscription (shutdown): waiting readers get an empty batch and stop."""
+    def close_subscribers(self, task_id: str | None = None) -> None:
+        """End every subscription (shutdown), or those following one task (it was deleted):
+        waiting readers get what is left, then an empty batch, and stop."""
         for sub in list(self._subscribers):
-            sub.close()
+            if task_id is None or sub.task_id == task_id:
+                sub.close()
 
     def append(self, task_id: str | None, agent_type: str, event: str, payload: Any = None) -> None:
         self._pending.append((new_id(), task_id, agent_type, event, _payload_text(payload), now_iso()))

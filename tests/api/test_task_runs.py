@@ -224,3 +224,30 @@ def test_usage_and_cost_come_from_litellms_cost_map(daemon, client, llm_env):
     assert done["usage"]["inputTokens"] == 1000 and done["usage"]["outputTokens"] == 500
     assert done["usage"]["costMicros"] > 0
     assert llm_env.requests[-1]["model"] == "gpt-4o-mini"
+
+
+def test_concurrent_executes_claim_the_task_once(daemon, client, llm_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    llm_env.enqueue_text("once")
+    task = queued_task(client)
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: httpx.post(f"{daemon.url}/api/tasks/{task['id']}/execute").status_code,
+                              range(8)))
+    assert sorted(codes) == [202] + [400] * 7
+    daemon.wait_for_status(task["id"], {"completed"})
+    assert len(llm_env.requests) == 1
+
+
+def test_deleting_a_task_ends_its_log_stream(daemon, client, llm_env):
+    llm_env.enqueue_hang(chunk_delay=0.05, chunks=2000)
+    task = queued_task(client)
+    client.post(f"/api/tasks/{task['id']}/execute")
+    with httpx.stream("GET", f"{daemon.url}/api/tasks/{task['id']}/logs", timeout=30) as r:
+        events = iter_events(r.iter_lines())
+        for event in events:
+            if event.json()["event"] == "stream":
+                break
+        assert client.delete(f"/api/tasks/{task['id']}").json() == {"success": True}
+        list(events)  # returns because the server ends the stream
+    assert client.get(f"/api/tasks/{task['id']}").status_code == 404
