@@ -35,13 +35,15 @@ SYSTEM_PROMPT = (
 
 class Runner:
     def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor,
-                 max_steps: int = DEFAULT_MAX_STEPS, retry_base_delay: float = 0.5):
+                 max_steps: int = DEFAULT_MAX_STEPS, retry_base_delay: float = 0.5,
+                 request_timeout: float = 120.0):
         self.db = db
         self.logbus = logbus
         self.events = events
         self.supervisor = supervisor
         self.max_steps = max_steps
         self.retry_base_delay = retry_base_delay
+        self.request_timeout = request_timeout
         self._stop_reason: dict[str, str] = {}
 
     @staticmethod
@@ -104,6 +106,7 @@ class Runner:
                         task_id, agent, "retry",
                         {"attempt": attempt, "message": err.message, "delaySeconds": round(delay, 2)}),
                     base_delay=self.retry_base_delay,
+                    timeout=self.request_timeout,
                 )
                 usage["input"] += completion.input_tokens
                 usage["output"] += completion.output_tokens

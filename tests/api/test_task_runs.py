@@ -251,3 +251,16 @@ def test_deleting_a_task_ends_its_log_stream(daemon, client, llm_env):
         assert client.delete(f"/api/tasks/{task['id']}").json() == {"success": True}
         list(events)  # returns because the server ends the stream
     assert client.get(f"/api/tasks/{task['id']}").status_code == 404
+
+
+def test_a_provider_timeout_is_retried(daemon, client, llm_env):
+    daemon.app.state.runner.request_timeout = 0.5
+    daemon.app.state.runner.retry_base_delay = 0.01
+    llm_env.enqueue_text("too late", delay=3)
+    llm_env.enqueue_text("in time")
+    task = queued_task(client)
+    client.post(f"/api/tasks/{task['id']}/execute")
+    rows = [e.json() for e in read_task_stream(daemon, task["id"])]
+    retries = [json.loads(r["payload"]) for r in rows if r["event"] == "retry"]
+    assert len(retries) == 1 and "Timeout" in retries[0]["message"]
+    assert client.get(f"/api/tasks/{task['id']}").json()["result"] == "in time"
