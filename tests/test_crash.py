@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Daemon
 from tests.helpers.servers import free_port
-from tests.helpers.sse import iter_events
+from tests.helpers.sse import iter_events, skip_until
 
 
 def spawn_daemon(data_dir, port, fake):
@@ -34,16 +34,22 @@ def spawn_daemon(data_dir, port, fake):
     raise AssertionError("daemon did not start: " + proc.stderr.read().decode())
 
 
+def start_long_run(base: str, fake, chunk_delay: float) -> dict:
+    """A task executing against a fake model that streams for minutes."""
+    fake.enqueue_hang(chunk_delay=chunk_delay, chunks=5000)
+    task = httpx.post(f"{base}/api/tasks", json={"title": "long run"}).json()
+    httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
+    assert httpx.post(f"{base}/api/tasks/{task['id']}/execute").status_code == 202
+    return task
+
+
 @pytest.mark.serial
 def test_sigkill_while_streaming_keeps_every_line_a_client_saw(tmp_path, fake):
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
     proc = spawn_daemon(data_dir, port, fake)
     try:
-        fake.enqueue_hang(chunk_delay=0.01, chunks=5000)
-        task = httpx.post(f"{base}/api/tasks", json={"title": "long run"}).json()
-        httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
-        assert httpx.post(f"{base}/api/tasks/{task['id']}/execute").status_code == 202
+        task = start_long_run(base, fake, chunk_delay=0.01)
         seen = {}
         with httpx.stream("GET", f"{base}/api/tasks/{task['id']}/logs", timeout=60) as r:
             for event in iter_events(r.iter_lines()):
@@ -117,15 +123,10 @@ def test_sigterm_stops_cleanly_and_interrupts_running_tasks(tmp_path, fake):
     base = f"http://127.0.0.1:{port}"
     proc = spawn_daemon(data_dir, port, fake)
     try:
-        fake.enqueue_hang(chunk_delay=0.05, chunks=2000)
-        task = httpx.post(f"{base}/api/tasks", json={"title": "long run"}).json()
-        httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
-        httpx.post(f"{base}/api/tasks/{task['id']}/execute")
+        task = start_long_run(base, fake, chunk_delay=0.05)
         with httpx.stream("GET", f"{base}/api/tasks/{task['id']}/logs", timeout=60) as r:
             events = iter_events(r.iter_lines())
-            for event in events:
-                if event.json()["event"] == "stream":
-                    break
+            skip_until(events, "stream")
             proc.send_signal(signal.SIGTERM)
             rest = [e.json()["event"] for e in events]  # the daemon ends the stream, not a cut
         # uvicorn re-raises the signal once shut down, as daemons conventionally exit.

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import threading
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ def _import() -> None:
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("LITELLM_LOG", "ERROR")
+    # litellm's response types use TypedDict ReadOnly items; pydantic warns once per type.
+    warnings.filterwarnings("ignore", message=".*using the `ReadOnly` qualifier")
     import litellm
 
     litellm.suppress_debug_info = True

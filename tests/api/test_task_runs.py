@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from tests.helpers.sse import iter_events
+from tests.helpers.sse import iter_events, skip_until
 
 
 def queued_task(client, **fields) -> dict:
@@ -153,9 +153,7 @@ def test_cancel_stops_a_streaming_run(daemon, client, llm_env):
     client.post(f"/api/tasks/{task['id']}/execute")
     with httpx.stream("GET", f"{daemon.url}/api/tasks/{task['id']}/logs", timeout=30) as r:
         events = iter_events(r.iter_lines())
-        for event in events:
-            if event.json()["event"] == "stream":
-                break
+        skip_until(events, "stream")
         assert client.post(f"/api/tasks/{task['id']}/cancel").json() == {"success": True}
         rest = [e.json()["event"] for e in events]  # the stream ends once the task is cancelled
     assert rest[-1] == "cancelled"
@@ -245,9 +243,7 @@ def test_deleting_a_task_ends_its_log_stream(daemon, client, llm_env):
     client.post(f"/api/tasks/{task['id']}/execute")
     with httpx.stream("GET", f"{daemon.url}/api/tasks/{task['id']}/logs", timeout=30) as r:
         events = iter_events(r.iter_lines())
-        for event in events:
-            if event.json()["event"] == "stream":
-                break
+        skip_until(events, "stream")
         assert client.delete(f"/api/tasks/{task['id']}").json() == {"success": True}
         list(events)  # returns because the server ends the stream
     assert client.get(f"/api/tasks/{task['id']}").status_code == 404

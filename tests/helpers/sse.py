@@ -44,3 +44,11 @@ def iter_events(lines, comments: list | None = None):
             current.event = value
     if current.data_lines:
         yield current
+
+
+def skip_until(events, name: str) -> Event:
+    """Advance an event iterator to the first event whose JSON `event` field is `name`."""
+    for event in events:
+        if event.json()["event"] == name:
+            return event
+    raise AssertionError(f"the stream ended before a {name!r} event")
