@@ -9,8 +9,9 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; th
   echo "stagent needs Python 3.11 or newer (found: $("$PY" --version 2>&1))." >&2
   exit 1
 fi
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
-stamp="$VENV/.stagent-installed"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" 2>/dev/null | sha256sum | cut -c1-16)"
+# One stamp per extras set; the test set includes the base set, so it stamps both.
+stamp="$VENV/.stagent-installed-${EXTRAS:-base}"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Setting up $VENV (first run takes about a minute)..." >&2
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
@@ -20,4 +21,5 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     -c "$ROOT/requirements.lock" -e "$spec"
   echo "$want" > "$stamp"
+  if [ -n "$EXTRAS" ]; then echo "$want" > "$VENV/.stagent-installed-base"; fi
 fi
