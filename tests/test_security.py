@@ -418,3 +418,14 @@ def test_browser_sessions_are_capped(daemon):
     assert count == MAX_SESSIONS
     r = httpx.get(daemon.url + "/api/keys", cookies={"stagent_session": first})
     assert r.status_code == 401  # the oldest session was dropped
+
+
+def test_key_list_shows_last_use(daemon):
+    admin = {"X-API-Key": daemon.api_key}
+    created = httpx.post(daemon.url + "/api/keys", json={"name": "ci", "scopes": ["stan:execute"]},
+                         headers=admin).json()
+    listed = {k["id"]: k for k in httpx.get(daemon.url + "/api/keys", headers=admin).json()}
+    assert listed[created["id"]]["lastUsedAt"] is None
+    assert httpx.get(daemon.url + "/api/tasks", headers={"X-API-Key": created["key"]}).status_code == 200
+    listed = {k["id"]: k for k in httpx.get(daemon.url + "/api/keys", headers=admin).json()}
+    assert listed[created["id"]]["lastUsedAt"] is not None
