@@ -10,7 +10,6 @@ from starlette.routing import Route
 from ..engine import assist as assist_engine
 from ..engine.providers import RUNTIME_IDS
 from ..errors import Invalid, NotFound
-from ..events import TaskStatusChanged
 from ..store import notifications
 from ..store import tasks as store
 from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
@@ -121,89 +120,34 @@ async def get_task(request):
 async def update_task(request):
     """Update fields; a status change must follow the task status machine."""
     body = await read_body(request, TaskUpdate)
-    task_id, fields = request.path_params["id"], body.given()
-    state = request.app.state
-    if fields.get("status") in store.TERMINAL:
-        await state.runner.stop(task_id, "cancelled")  # a live run must not outlive its status
-
-    def apply(conn, emit):
-        task, previous = store.update_in(conn, task_id, fields)
-        if task["status"] != previous and task["status"] in store.TERMINAL:
-            emit(task_id, _agent(task), store.TERMINAL_LINE[task["status"]],
-                 {"message": f"status set to {task['status']} by request"})
-        return task, previous
-
-    task, previous = await state.logbus.transact(apply)
-    if task["status"] != previous:
-        state.events.publish(TaskStatusChanged(task_id, task["status"], previous))
-    return ok(task)
-
-
-def _agent(task: dict) -> str:
-    return task["assignedAgent"] or "stagent-agent"
+    return ok(await request.app.state.runner.update(request.path_params["id"], body.given()))
 
 
 @endpoint(response=SuccessOut, errors=(404,))
 async def delete_task(request):
     """Delete a task with its logs, notifications and usage rows."""
-    task_id = request.path_params["id"]
-    await request.app.state.runner.stop(task_id)
-    await store.delete_task(_db(request), task_id)
-    request.app.state.logbus.close_subscribers(task_id)  # its log is gone: end streams following it
+    await request.app.state.runner.delete(request.path_params["id"])
     return ok({"success": True})
 
 
 @endpoint(response=MessageOut, status=202, errors=(400, 404))
 async def execute_task(request):
     """Start the agent run of a queued task (fire-and-forget)."""
-    return await _start(request, resume=False)
+    await request.app.state.runner.execute(request.path_params["id"])
+    return ok({"message": "Execution started"}, 202)
 
 
 @endpoint(response=MessageOut, status=202, errors=(400, 404))
 async def resume_task(request):
     """Resume a failed or cancelled task from its saved agent session."""
-    return await _start(request, resume=True)
-
-
-async def _start(request, *, resume: bool):
-    runner = request.app.state.runner
-    task = await store.get_task_row(_db(request), request.path_params["id"])
-    if resume:
-        if not task["sessionId"]:
-            raise Invalid("Task has no agent session to resume; use Retry instead (queue it and execute).")
-        if task["resumeCount"] >= store.MAX_RESUMES:
-            raise Invalid(f"Task has been resumed {store.MAX_RESUMES} times; use Retry instead.")
-        if task["status"] not in ("failed", "cancelled"):
-            raise Invalid(f"Task cannot be resumed from status: {task['status']}")
-    elif task["status"] != "queued":
-        raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
-    try:
-        target = await runner.target_for(task)
-    except Invalid as exc:
-        if not resume:  # as the original does: a task that cannot start is marked failed
-            await store.claim(_db(request), task["id"], ("queued",))
-            await runner.set_status(task["id"], "failed", exc.message, agent=_agent(task),
-                                    payload={"message": exc.message})
-        raise
-    if resume:
-        task = await store.claim(_db(request), task["id"], ("failed", "cancelled"), count_resume=True)
-    else:
-        task = await store.claim(_db(request), task["id"], ("queued",))
-    request.app.state.events.publish(TaskStatusChanged(task["id"], "running"))
-    runner.start(task, target, resume=resume)
-    return ok({"message": "Resume started" if resume else "Execution started"}, 202)
+    await request.app.state.runner.resume(request.path_params["id"])
+    return ok({"message": "Resume started"}, 202)
 
 
 @endpoint(response=SuccessOut, errors=(404,))
 async def cancel_task(request):
     """Cancel a task; a live run stops within a second."""
-    db, runner = _db(request), request.app.state.runner
-    task = await store.get_task_row(db, request.path_params["id"])
-    if task["status"] in store.TERMINAL:
-        return ok({"success": True})
-    await runner.stop(task["id"], "cancelled")  # first, so no line of the run follows "cancelled"
-    await runner.set_status(task["id"], "cancelled", None, agent=_agent(task),
-                            payload={"message": "cancelled by request"}, only_if_running=False)
+    await request.app.state.runner.cancel(request.path_params["id"])
     return ok({"success": True})
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso
+from ..errors import Invalid
 from ..events import EventBus, TaskStatusChanged
 from ..store import tasks as task_store
 from . import llm, tools
@@ -53,15 +54,78 @@ class Runner:
     async def target_for(self, task: dict) -> ModelTarget:
         return await resolve_model(self.db, model_id=task.get("modelId"), runtime_id=task.get("assignedAgent"))
 
-    def start(self, task: dict, target: ModelTarget, *, resume: bool = False) -> None:
-        self.supervisor.start(self.run_name(task["id"]), self._run(task, target, resume))
-
     async def stop(self, task_id: str, reason: str = "cancelled") -> bool:
         """Stop a live run; `reason` is cancelled (by the user) or interrupted (shutdown)."""
         if not self.supervisor.running(self.run_name(task_id)):
             return False
         self._stop_reason[task_id] = reason
         return await self.supervisor.cancel(self.run_name(task_id))
+
+    # ---- what the task routes ask for ------------------------------------------------------
+
+    async def execute(self, task_id: str) -> None:
+        """Claim a queued task and start its run (fire-and-forget)."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if task["status"] != "queued":
+            raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
+        try:
+            target = await self.target_for(task)
+        except Invalid as exc:  # as the original does: a task that cannot start is marked failed
+            await task_store.claim(self.db, task_id, ("queued",))
+            await self.set_status(task_id, "failed", exc.message, agent=_agent(task),
+                                  payload={"message": exc.message})
+            raise
+        self._launch(await task_store.claim(self.db, task_id, ("queued",)), target, resume=False)
+
+    async def resume(self, task_id: str) -> None:
+        """Continue a failed or cancelled task's saved conversation (fire-and-forget)."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if not task["sessionId"]:
+            raise Invalid("Task has no agent session to resume; use Retry instead (queue it and execute).")
+        if task["resumeCount"] >= task_store.MAX_RESUMES:
+            raise Invalid(f"Task has been resumed {task_store.MAX_RESUMES} times; use Retry instead.")
+        if task["status"] not in ("failed", "cancelled"):
+            raise Invalid(f"Task cannot be resumed from status: {task['status']}")
+        target = await self.target_for(task)
+        task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
+        self._launch(task, target, resume=True)
+
+    def _launch(self, task: dict, target: ModelTarget, *, resume: bool) -> None:
+        self.events.publish(TaskStatusChanged(task["id"], "running"))
+        self.supervisor.start(self.run_name(task["id"]), self._run(task, target, resume))
+
+    async def cancel(self, task_id: str) -> None:
+        """Cancel a task that has not finished; a finished one is left as it is."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if task["status"] in task_store.TERMINAL:
+            return
+        await self.stop(task_id, "cancelled")  # first, so no line of the run follows "cancelled"
+        await self.set_status(task_id, "cancelled", None, agent=_agent(task),
+                              payload={"message": "cancelled by request"}, only_if_running=False)
+
+    async def update(self, task_id: str, fields: dict) -> dict:
+        """Apply a PATCH. A terminal status stops a live run and is announced by its log line."""
+        if fields.get("status") in task_store.TERMINAL:
+            await self.stop(task_id, "cancelled")  # a live run must not outlive its status
+
+        def apply(conn, emit):
+            task, previous = task_store.update_in(conn, task_id, fields)
+            if task["status"] != previous and task["status"] in task_store.TERMINAL:
+                emit(task_id, _agent(task), task_store.TERMINAL_LINE[task["status"]],
+                     {"message": f"status set to {task['status']} by request"})
+            return task, previous
+
+        task, previous = await self.logbus.transact(apply)
+        if task["status"] != previous:
+            self.events.publish(TaskStatusChanged(task_id, task["status"], previous))
+        return task
+
+    async def delete(self, task_id: str) -> None:
+        await self.stop(task_id)
+        await task_store.delete_task(self.db, task_id)
+        self.logbus.close_subscribers(task_id)  # its log is gone: end the streams following it
+
+    # ---- runs --------------------------------------------------------------------------------
 
     async def interrupt_all(self) -> None:
         """Shutdown: every live run ends as failed/`interrupted`, its final line committed."""
@@ -86,7 +150,7 @@ class Runner:
 
     async def _run(self, task: dict, target: ModelTarget, resume: bool) -> None:
         task_id = task["id"]
-        agent = task.get("assignedAgent") or "stagent-agent"
+        agent = _agent(task)
         started_at = now_iso()
         usage = {"input": 0, "output": 0, "cost": 0, "priced": True}
         status = "failed"
@@ -208,3 +272,7 @@ class Runner:
             "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
             (session_id, task_id, text, now_iso(), task_id)))
 
+
+def _agent(task: dict) -> str:
+    """The agent_type of a task's log lines: its runtime, or stagent's own agent."""
+    return task.get("assignedAgent") or "stagent-agent"
