@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -56,6 +57,29 @@ async def _warm_llm() -> None:
     log.info("litellm loaded")
 
 
+class DataDirInUse(RuntimeError):
+    pass
+
+
+def lock_data_dir(data_dir) -> int:
+    """Hold an exclusive lock on <data dir>/stagent.lock for the daemon's lifetime.
+
+    A second daemon on the same data would mark the first one's running tasks as interrupted
+    and race its scheduler; it refuses to start instead. Returns the fd (closing releases it).
+    """
+    fd = os.open(data_dir / "stagent.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise DataDirInUse(f"Another stagent (pid {holder}) is already using {data_dir}; stop it, "
+                           "or start this one with another --data-dir.") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     state = app.state
@@ -65,10 +89,11 @@ async def lifespan(app):
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         os.chmod(config.data_dir, 0o700)
+    lock_fd = lock_data_dir(config.data_dir)
 
     db = Database(config.db_path)
-    await db.open()
     try:
+        await db.open()
         await db.write_raw(migrate)
         for suffix in ("", "-wal", "-shm"):
             path = config.db_path.with_name(config.db_path.name + suffix)
@@ -108,3 +133,4 @@ async def lifespan(app):
             await key_store.flush_usage(db, state.keys)
             await llm.close_clients()
         await db.close()
+        os.close(lock_fd)

@@ -142,3 +142,13 @@ def test_sigterm_stops_cleanly_and_interrupts_running_tasks(tmp_path, fake):
         status, result = conn.execute("SELECT status, result FROM tasks WHERE id = ?", (task["id"],)).fetchone()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert (status, result) == ("failed", "interrupted")
+
+
+def test_a_second_daemon_on_the_same_data_dir_refuses_to_start(tmp_path, daemon):
+    with pytest.raises(RuntimeError):
+        Daemon(daemon.data_dir)  # its lifespan fails: the first daemon holds the lock
+    assert daemon.client.get("/api/health").status_code == 200
+    out = subprocess.run([sys.executable, "-m", "stagent", "serve", "--port", str(free_port()),
+                          "--data-dir", str(daemon.data_dir)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "Another stagent" in out.stderr and "Traceback" not in out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -31,6 +32,19 @@ def _schema_error(db_path: Path) -> str | None:
     return None
 
 
+def _lock_error(data_dir: Path) -> str | None:
+    """Another daemon holding this data dir, checked here so the refusal is one clear line."""
+    from ..lifespan import DataDirInUse, lock_data_dir
+
+    if not data_dir.is_dir():
+        return None
+    try:
+        os.close(lock_data_dir(data_dir))
+    except DataDirInUse as exc:
+        return str(exc)
+    return None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=int, envvar="STAGENT_PORT", default=3000, show_default=True)
@@ -49,7 +63,7 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, log_le
     data_dir = data_dir or (ctx.obj or {}).get("data_dir")
     config = Config.from_env(host=host, port=port, data_dir=data_dir)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    problem = _schema_error(config.db_path)
+    problem = _schema_error(config.db_path) or _lock_error(config.data_dir)
     if problem is not None:
         click.echo(f"stagent: cannot start: {problem}", err=True)
         ctx.exit(2)

@@ -23,14 +23,21 @@ class ThreadedServer:
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # not the main thread
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.exit_code = None
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit as exc:  # uvicorn exits when the app's start-up fails
+            self.exit_code = exc.code
 
     def start(self) -> ThreadedServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
+                raise RuntimeError(f"server did not start (exit code {self.exit_code})")
             time.sleep(0.02)
         return self
 
