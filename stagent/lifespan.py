@@ -1,7 +1,7 @@
 """Ordered start-up and shutdown of everything long-lived.
 
-Start: data dir → db → migrate → keys → recover interrupted tasks → log bus → runner →
-background jobs (litellm warm-up, key-usage flush). Shutdown runs in reverse: live runs end
+Start: data dir (locked) → db → migrate → keys → log bus → runner, which ends the runs a crash
+cut off as failed/`interrupted` → background jobs (litellm warm-up, key-usage flush). Shutdown runs in reverse: live runs end
 as failed/`interrupted`, background tasks are cancelled, the log buffer is flushed, the db closes.
 """
 
@@ -26,7 +26,6 @@ from .engine.supervisor import Supervisor
 from .events import EventBus
 from .store import keys as key_store
 from .store import settings
-from .store import tasks as task_store
 
 log = logging.getLogger("stagent")
 
@@ -105,14 +104,12 @@ async def lifespan(app):
         await key_store.ensure_initial_key(db, state.keys, config.api_key_path)
         state.keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
 
-        interrupted = await task_store.fail_interrupted(db)
         events = EventBus()
         logbus = LogBus(db)
         await logbus.start()
-        for task_id in interrupted:
-            logbus.append(task_id, "stagent-agent", "error", {"message": "interrupted: the daemon stopped during the run"})
         supervisor = Supervisor()
         runner = Runner(db, logbus, events, supervisor)
+        await runner.recover_interrupted()
         state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
         state.openapi = None
         state.loop = asyncio.get_running_loop()

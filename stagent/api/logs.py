@@ -13,10 +13,11 @@ from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.routing import Route
 
-from ..engine.logbus import TERMINAL_EVENTS
 from ..errors import Invalid
 from ..store import tasks as task_store
 from ._http import Body, endpoint, read_query
+
+TERMINAL_EVENTS = frozenset(task_store.TERMINAL_LINE.values())
 
 
 class LogStreamQuery(Body):

@@ -29,13 +29,16 @@ from ..db.rows import new_id, now_iso
 log = logging.getLogger("stagent.logbus")
 
 REPLAY_PAGE = 500
-TERMINAL_EVENTS = frozenset({"completed", "error", "cancelled"})
 
 
 def _payload_text(payload: Any) -> str:
     if payload is None:
         return "{}"
     return payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+
+
+def _line(task_id: str | None, agent_type: str, event: str, payload: Any = None) -> tuple:
+    return (new_id(), task_id, agent_type, event, _payload_text(payload), now_iso())
 
 
 class LogBus:
@@ -75,7 +78,7 @@ class LogBus:
                 sub.close()
 
     def append(self, task_id: str | None, agent_type: str, event: str, payload: Any = None) -> None:
-        self._pending.append((new_id(), task_id, agent_type, event, _payload_text(payload), now_iso()))
+        self._pending.append(_line(task_id, agent_type, event, payload))
         self._appended += 1
         self._pending_event.set()
 
@@ -258,8 +261,7 @@ def _write_batch(conn, *, batch: list) -> list[dict]:
         item.error = None
         conn.execute("SAVEPOINT job")
         try:
-            item.result = item.fn(conn, lambda task_id, agent, event, payload=None: _insert_line(
-                conn, (new_id(), task_id, agent, event, _payload_text(payload), now_iso()), rows))
+            item.result = item.fn(conn, lambda *line: _insert_line(conn, _line(*line), rows))
         except Exception as exc:  # the job fails alone; the batch's other lines still commit
             conn.execute("ROLLBACK TO job")
             del rows[mark:]

@@ -127,6 +127,15 @@ class Runner:
 
     # ---- runs --------------------------------------------------------------------------------
 
+    async def recover_interrupted(self) -> None:
+        """On start: runs a crash cut off end as failed/`interrupted`, each with its `error` line."""
+
+        def recover(conn, emit) -> None:
+            for task in task_store.fail_interrupted_in(conn):
+                emit(task["id"], _agent(task), "error", {"message": "interrupted: the daemon stopped during the run"})
+
+        await self.logbus.transact(recover)
+
     async def interrupt_all(self) -> None:
         """Shutdown: every live run ends as failed/`interrupted`, its final line committed."""
         for name in self.supervisor.names("task-run:"):

@@ -205,16 +205,12 @@ async def set_fields(db: Database, task_id: str, **fields) -> None:
                      (*fields.values(), now_iso(), task_id))
 
 
-async def fail_interrupted(db: Database) -> list[str]:
+def fail_interrupted_in(conn) -> list[dict]:
     """On start: tasks a crash left `running` become failed with result `interrupted`."""
-
-    def run(conn):
-        ids = [r[0] for r in conn.execute("SELECT id FROM tasks WHERE status = 'running'")]
-        conn.execute("UPDATE tasks SET status = 'failed', result = 'interrupted', updated_at = ? "
-                     "WHERE status = 'running'", (now_iso(),))
-        return ids
-
-    return await db.write(run)
+    tasks = [row_to_dict(r) for r in conn.execute("SELECT id, assigned_agent FROM tasks WHERE status = 'running'")]
+    conn.execute("UPDATE tasks SET status = 'failed', result = 'interrupted', updated_at = ? "
+                 "WHERE status = 'running'", (now_iso(),))
+    return tasks
 
 
 async def record_usage(db: Database, entry: dict) -> None:
