@@ -12,12 +12,11 @@ Scopes are checked by the handlers that document them (require_scope).
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
-from .errors import Forbidden, PayloadTooLarge, Unauthorized
+from .errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized
 
 ALL_SCOPES = (
     "admin",            # manage API keys and security settings
@@ -120,25 +119,25 @@ class SecurityMiddleware:
             headers[name.decode("latin-1")] = value.decode("latin-1")
         host = headers.get("host", "")
         if _authority(host)[0] not in self.allowed_hosts:
-            return await _reject(send, 403, f"Host '{host}' is not served here; use http://127.0.0.1 or localhost.")
+            return await _reject(send, scope, 403, f"Host '{host}' is not served here; use http://127.0.0.1 or localhost.")
         origin = headers.get("origin")
         cross_origin = ((origin is not None and not same_origin(origin, host))
                         or headers.get("sec-fetch-site") in CROSS_SITE_FETCH)
         if cross_origin and scope["method"] not in SAFE_METHODS:
-            return await _reject(send, 403, "Cross-origin requests are not allowed.")
+            return await _reject(send, scope, 403, "Cross-origin requests are not allowed.")
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
-                return await _reject(send, 400, "Invalid Content-Length header.")
+                return await _reject(send, scope, 400, "Invalid Content-Length header.")
             if int(length) > self.max_body_bytes:
-                return await _reject(send, 413, f"Request body exceeds {self.max_body_bytes} bytes.")
+                return await _reject(send, scope, 413, f"Request body exceeds {self.max_body_bytes} bytes.")
 
         principal = None
         api_key = headers.get("x-api-key")
         if api_key is not None:
             principal = self.keys.lookup(api_key)
             if principal is None:
-                return await _reject(send, 401, "Invalid or revoked API key.")
+                return await _reject(send, scope, 401, "Invalid or revoked API key.")
         elif "cookie" in headers and not cross_origin:  # the UI session counts on same-origin requests only
             cookie = SimpleCookie()
             try:
@@ -150,7 +149,7 @@ class SecurityMiddleware:
         path = scope["path"]
         if (principal is None and self.keys.require_api_key and path.startswith("/api/")
                 and path != "/api/health"):
-            return await _reject(send, 401, "This daemon requires an API key (X-API-Key header).")
+            return await _reject(send, scope, 401, "This daemon requires an API key (X-API-Key header).")
         scope["stagent.principal"] = principal
         return await self.app(scope, _limited(receive, self.max_body_bytes), send)
 
@@ -170,8 +169,11 @@ def _limited(receive, limit: int):
     return wrapped
 
 
-async def _reject(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+async def _reject(send, scope, status: int, message: str) -> None:
+    from .api._http import render_error  # the surface's own envelope (Stan, Lars) applies here too
+
+    code = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "PAYLOAD_TOO_LARGE"}[status]
+    body = render_error(scope["path"], ApiError(message, status=status, code=code)).body
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

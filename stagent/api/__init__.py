@@ -1,6 +1,15 @@
 """The whole URL surface, one list per domain, in the order of the seed documents."""
 
-from . import health, keys, logs, projects, runtimes, settings, tasks
+from . import (
+    _stan,  # noqa: F401  (registers the Stan error envelope)
+    health,
+    keys,
+    logs,
+    projects,
+    runtimes,
+    settings,
+    tasks,
+)
 
 routes = [
     *health.routes,

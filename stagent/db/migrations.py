@@ -9,24 +9,15 @@ from __future__ import annotations
 import sqlite3
 
 from ..db.rows import now_iso
+from .m002_scheduler import m002_scheduler
+from .m003_channels import m003_channels
+from .m004_conversations import m004_conversations
+from .m005_governance import m005_governance
+from .migrations_lib import run_script
 
 
 class SchemaTooNew(RuntimeError):
     pass
-
-
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Execute statements one by one: executescript() would COMMIT our open transaction."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        if not statement and line.strip().startswith("--"):
-            continue
-        statement += line
-        if sqlite3.complete_statement(statement):
-            conn.execute(statement)
-            statement = ""
-    if statement.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {statement[:80]!r}")
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
@@ -179,7 +170,8 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [m001_initial]
+# One module per later migration, so work on separate domains never edits the same file.
+MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
