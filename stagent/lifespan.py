@@ -20,7 +20,9 @@ from .api.logs import FrameCache
 from .db import Database
 from .db.migrations import migrate
 from .engine import llm
+from .engine.budgets import Budgets
 from .engine.logbus import LogBus
+from .engine.permissions import Permissions
 from .engine.runner import Runner
 from .engine.supervisor import Supervisor
 from .events import EventBus
@@ -108,9 +110,12 @@ async def lifespan(app):
         logbus = LogBus(db)
         await logbus.start()
         supervisor = Supervisor()
-        runner = Runner(db, logbus, events, supervisor)
+        permissions = Permissions(db, events)
+        budgets = Budgets(db)
+        runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets)
         await runner.recover_interrupted()
         state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
+        state.permissions, state.budgets = permissions, budgets
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()

@@ -20,7 +20,9 @@ from ..errors import Invalid
 from ..events import EventBus, TaskStatusChanged
 from ..store import tasks as task_store
 from . import llm, tools
+from .budgets import Budgets
 from .logbus import LogBus
+from .permissions import Permissions
 from .providers import ModelTarget, resolve_model
 from .supervisor import Supervisor
 
@@ -37,8 +39,11 @@ SYSTEM_PROMPT = (
 class Runner:
     def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor,
                  max_steps: int = DEFAULT_MAX_STEPS, retry_base_delay: float = 0.5,
-                 request_timeout: float = 120.0):
+                 request_timeout: float = 120.0, permissions: Permissions | None = None,
+                 budgets: Budgets | None = None):
         self.db = db
+        self.permissions = permissions or Permissions(db, events)
+        self.budgets = budgets or Budgets(db)
         self.logbus = logbus
         self.events = events
         self.supervisor = supervisor
@@ -172,6 +177,7 @@ class Runner:
             ctx = tools.ToolContext(self.db, task, working_dir, output)
             final_text = None
             for _step in range(self.max_steps):
+                await self.budgets.check_call(target, messages, project_id=task.get("projectId"))
                 completion = await llm.stream_completion(
                     target, messages, tools=tools.schemas(),
                     on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
@@ -197,7 +203,17 @@ class Runner:
                 for call in completion.tool_calls:
                     self.logbus.append(task_id, agent, "tool_start",
                                        {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
-                    result = await tools.run_tool(ctx, call["name"], call["arguments"])
+                    args = loads(call["arguments"], None)
+                    args = args if isinstance(args, dict) else {}
+                    decision = await self.permissions.check_tool(
+                        tool=call["name"], args=args, task=task,
+                        project_id=task.get("projectId"), profile=task.get("agentProfile"))
+                    if decision.allowed:
+                        raw = call["arguments"] if decision.args == args else dumps(decision.args)
+                        result = await tools.run_tool(ctx, call["name"], raw)
+                    else:
+                        result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
+
                     self.logbus.append(task_id, agent, "tool_result",
                                        {"tool": call["name"], "output": result[:2000]})
                     messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
