@@ -34,3 +34,10 @@ class Permissions:
         and waits (event-driven, no polling, no DB connection held) for the decision or the
         timeout (deny)."""
         return Decision(True, args)
+
+    async def respond(self, notification_id: str, *, behavior: str, message: str | None = None,
+                      updated_input: dict | None = None, always_allow: bool = False,
+                      permission_pattern: str | None = None) -> None:
+        """Record a human decision (allow/deny) and wake the run or chat turn waiting on it.
+        Raises NotFound for an unknown request, Conflict if it was already answered."""
+        raise NotImplementedError
