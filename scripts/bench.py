@@ -32,7 +32,7 @@ SCRIPTS_DIR = Path(__file__).resolve().parent
 # From any working directory: import the stagent of this checkout, and benchlib next to this file.
 sys.path[:0] = [str(SCRIPTS_DIR.parent), str(SCRIPTS_DIR)]
 
-from benchlib import api, cold, ingest, sse, sse_clients, sse_server  # noqa: E402
+from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_server  # noqa: E402
 from benchlib.common import RESULTS_DIR, ROOT, STAGENT_BIN, fmt, raise_nofile  # noqa: E402
 from benchlib.probes import ForeignLoad, machine_info  # noqa: E402
 from benchlib.session import BenchSession  # noqa: E402
@@ -42,7 +42,8 @@ ROLES = {"_bare_api": api.role_bare_api, "_loadgen": api.role_loadgen, "_sse_ser
          "_sse_clients": sse_clients.role_sse_clients, "_ingest": ingest.role_ingest}
 
 # The parts of a run, in order (`--only` picks some).
-SECTIONS = (("api", api.measure), ("ingest", ingest.measure), ("sse", sse.measure), ("cold", cold.measure))
+SECTIONS = (("api", api.measure), ("ingest", ingest.measure), ("sse", sse.measure), ("cold", cold.measure),
+            ("scheduler", scheduler.measure), ("chat", chat.measure))
 
 # The original Stagent, measured on this kind of machine (../shared/reference/original-stagent-measured.md).
 ORIGINAL = {
@@ -51,6 +52,7 @@ ORIGINAL = {
     "sse_100_p99": "495 ms",
     "cold_start": "1.45-1.92 s",
     "rss_idle": "212-220 MB",
+    "sched_late": "up to 60 s (60 s poll)",
 }
 
 
@@ -125,6 +127,29 @@ def print_summary(session: BenchSession, elapsed: float) -> None:
                    and (c["warmup_done_s"] is not None or bool(c["litellm_markers_after_warmup"])))
         rows.append(("RSS after litellm warm-up", fmt(c["rss_warm_mb"], " MB", 0), "", "", "< 300 MB",
                      ok(warm_ok), ORIGINAL["rss_idle"]))
+    if "scheduler" in R:
+        c = R["scheduler"]
+        rows.append((f"start with {c['schedules']:,} schedules", fmt(c["start_s"], " s", 3), "", "", "< 1 s",
+                     ok(c["start_s"] < 1.0), ""))
+        rows.append(("scheduler idle CPU", fmt(c["idle_cpu_percent"], " %", 2), "", "", "< 1 %",
+                     ok(c["idle_cpu_percent"] < 1.0), "60 s poll"))
+        rows.append(("scheduler RSS idle", fmt(c["rss_mb"], " MB", 0), "", "", "", "-", ""))
+        all_fired = c["fired"] == c["burst"]
+        rows.append((f"burst of {c['burst']:,}: lateness p50", fmt(c["lateness_p50_ms"], " ms", 1), "", "", "",
+                     "-", ""))
+        rows.append(("  lateness p99 (vs sleep + 1 insert txn)", fmt(c["lateness_p99_ms"], " ms", 1),
+                     fmt(c["baseline_p99_ms"], " ms", 1),
+                     f"{c['lateness_p99_ms'] / c['baseline_p99_ms']:.1f}" if c["baseline_p99_ms"] else "-",
+                     "< 100 ms, all fired", ok(all_fired and c["lateness_p99_ms"] < 100), ORIGINAL["sched_late"]))
+    if "chat" in R:
+        reply, ctx = R["chat"]["reply"], R["chat"]["context"]
+        for label, key in (("first token", "first"), ("whole reply", "total")):
+            added, ratio = reply[f"added_{key}_ms"], reply[f"ratio_{key}"]
+            rows.append((f"chat {label} (vs direct litellm)", fmt(reply[f"stagent_{key}_ms"], " ms", 1),
+                         fmt(reply[f"direct_{key}_ms"], " ms", 1), f"{ratio:.3f}", "<= +5 ms, <= 1.1x",
+                         ok(added <= 5 and ratio <= 1.1), ""))
+        rows.append((f"chat context stats, {ctx['messages']} messages (max)", fmt(ctx["max_ms"], " ms", 2),
+                     fmt(ctx["tokenize_all_ms"], " ms", 1), "", "< 50 ms", ok(ctx["max_ms"] < 50), ""))
     headers = ("metric", "stagent", "baseline", "ratio", "target", "", "original Stagent")
     widths = [max(len(str(r[k])) for r in [headers, *rows]) for k in range(len(headers))]
     print("\n== Summary (baseline = bare Starlette / sse-starlette / raw sqlite3, same run) ==")

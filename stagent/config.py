@@ -27,6 +27,7 @@ class Config:
     # Extra Host names to serve besides loopback (only useful with --host on another interface).
     extra_allowed_hosts: tuple[str, ...] = ()
     warm_llm: bool = True
+    scheduler: bool = True  # the bench and some tests drive fire_due() by hand instead
 
     @classmethod
     def from_env(cls, **overrides) -> Config:

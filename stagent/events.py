@@ -25,6 +25,14 @@ class NotificationCreated:
     type: str
 
 
+@dataclass(frozen=True)
+class NotificationChanged:
+    """Answered, read/unread or deleted."""
+
+    notification_id: str | None
+    task_id: str | None = None
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[tuple[tuple[type, ...], asyncio.Queue]] = set()

@@ -21,9 +21,12 @@ from .db import Database
 from .db.migrations import migrate
 from .engine import llm
 from .engine.budgets import Budgets
+from .engine.channels import ChannelDelivery
+from .engine.conversation import ConversationEngine
 from .engine.logbus import LogBus
 from .engine.permissions import Permissions
 from .engine.runner import Runner
+from .engine.scheduler import Scheduler
 from .engine.supervisor import Supervisor
 from .events import EventBus
 from .store import keys as key_store
@@ -51,6 +54,8 @@ async def _close_streams_on_shutdown(event: anyio.Event, runner: Runner, logbus:
 
 async def _warm_llm() -> None:
     await llm.ensure_loaded()
+    # The tokenizer loads on first use (~0.2 s): do it here, not on the first chat turn.
+    await asyncio.to_thread(llm.count_prompt_tokens, "gpt-4o", [{"role": "user", "content": "warm"}])
     # litellm brings ~300k long-lived objects; frozen, full collections stop walking them on
     # every pass (measured: p99 of a task GET from ~150 ms to ~10 ms under load).
     gc.collect()
@@ -111,11 +116,16 @@ async def lifespan(app):
         await logbus.start()
         supervisor = Supervisor()
         permissions = Permissions(db, events)
-        budgets = Budgets(db)
+        budgets = Budgets(db, events)
         runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets)
         await runner.recover_interrupted()
         state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
         state.permissions, state.budgets = permissions, budgets
+        state.conversations = ConversationEngine(db, runner, permissions, budgets)
+        state.channels = ChannelDelivery(db, supervisor)
+        await state.channels.start()  # resumes deliveries a crash left pending
+        state.scheduler = Scheduler(db, runner, events, logbus, supervisor,
+                                    deliver=state.channels.deliver if getattr(state, "channels", None) else None)
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()
@@ -123,6 +133,8 @@ async def lifespan(app):
 
         supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, runner, logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
+        if config.scheduler:
+            state.scheduler.start()
         if config.warm_llm:
             supervisor.start("llm-warmup", _warm_llm())
         yield
@@ -130,6 +142,8 @@ async def lifespan(app):
         runner = getattr(state, "runner", None)
         if runner is not None:
             await runner.interrupt_all()
+            if getattr(state, "channels", None) is not None:
+                await state.channels.stop()
             await state.supervisor.shutdown()
             await state.logbus.stop()
             await key_store.flush_usage(db, state.keys)

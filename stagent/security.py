@@ -104,6 +104,11 @@ def same_origin(origin: str, host: str) -> bool:
 CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
 
 
+# Reachable without a key even when keys are required: liveness, and the inbound channel
+# webhooks, which Slack and Telegram call with their own signature or secret instead.
+KEYLESS_PATHS = frozenset({"/api/health", "/api/channels/inbound/slack", "/api/channels/inbound/telegram"})
+
+
 class SecurityMiddleware:
     def __init__(self, app, *, allowed_hosts: set[str], max_body_bytes: int, keys: KeyCache):
         self.app = app
@@ -148,7 +153,7 @@ class SecurityMiddleware:
                 principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
         path = scope["path"]
         if (principal is None and self.keys.require_api_key and path.startswith("/api/")
-                and path != "/api/health"):
+                and path not in KEYLESS_PATHS):
             return await _reject(send, scope, 401, "This daemon requires an API key (X-API-Key header).")
         scope["stagent.principal"] = principal
         return await self.app(scope, _limited(receive, self.max_body_bytes), send)

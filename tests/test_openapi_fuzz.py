@@ -96,9 +96,17 @@ def _creates(operation) -> bool:
     return "201" in operation.definition.raw.get("responses", {})
 
 
+# Collections whose create needs a field generated text almost never satisfies.
+SEED_BODIES = {
+    "/api/schedules": {"name": "fuzz", "interval": "every 15 minutes", "prompt": "p"},
+    "/api/v1/stan/tasks": {"name": "fuzz", "action": "audit_workflows", "schedule": "0 9 * * *", "modelId": "m"},
+}
+
+
 class Fuzzer:
     def __init__(self, daemon):
         self.schema = schemathesis.openapi.from_url(daemon.url + "/api/openapi.json")
+        self.base_url = daemon.url
         self.session = requests.Session()
         self.session.headers["X-API-Key"] = daemon.api_key
         self.failures: list[str] = []
@@ -148,6 +156,10 @@ class Fuzzer:
         if collection is None or not _creates(collection):
             return None
         created: dict = {}
+        if collection.path in SEED_BODIES:  # random text rarely parses as a schedule
+            response = self.session.post(self.base_url + collection.path,
+                                         json=SEED_BODIES[collection.path], timeout=REQUEST_TIMEOUT)
+            return response.json()["id"] if response.status_code == 201 else None
 
         def creates(case) -> bool:
             response = self.call(case)
@@ -163,7 +175,10 @@ class Fuzzer:
         except NoSuchExample:
             self.failures.append(f"POST {collection.path}: no generated case created a resource")
         except (Exception, FailureGroup) as exc:
-            self._record(f"POST {collection.path} [seeding an id]", exc)
+            # find() replays the case that matched; a collection with unique names answers the
+            # replay 409 and find() calls that flaky, but the resource was created all the same.
+            if "id" not in created:
+                self._record(f"POST {collection.path} [seeding an id]", exc)
         return created.get("id")
 
     def fuzz(self, method: str, path: str, operation) -> None:

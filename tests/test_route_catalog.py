@@ -34,6 +34,12 @@ EXTENSIONS = {
     "DELETE /api/keys/{id}",
     "GET /api/settings/security",   # requireApiKey
     "PUT /api/settings/security",
+    "POST /api/schedules/{id}/execute",  # run now (the original's optional manual firing)
+    "GET /api/usage",               # spend by day, project, runtime or model
+    "GET /api/channels/{id}/deliveries",  # delivery history: status, attempts, last error
+    "GET /api/permissions/settings",  # the approval timeout (docs/decisions/010-permissions.md)
+    "PUT /api/permissions/settings",
+    "GET /api/notifications/stream",  # SSE of notifications as they are created or change
 }
 
 # Catalog endpoints not routed yet. Generated from the catalog minus the routes; strike entries
@@ -58,26 +64,6 @@ PENDING = {
     "GET /api/blueprints/{id}",
     "POST /api/blueprints/{id}/instantiate",
     "DELETE /api/blueprints/{id}",
-    # schedules
-    "GET /api/schedules",
-    "POST /api/schedules",
-    "GET /api/schedules/{id}",
-    "PATCH /api/schedules/{id}",
-    "DELETE /api/schedules/{id}",
-    "POST /api/schedules/parse",
-    "GET /api/schedules/{id}/heartbeat-history",
-    # chat
-    "GET /api/chat/conversations",
-    "POST /api/chat/conversations",
-    "GET /api/chat/conversations/{id}",
-    "PATCH /api/chat/conversations/{id}",
-    "DELETE /api/chat/conversations/{id}",
-    "GET /api/chat/conversations/{id}/messages",
-    "POST /api/chat/conversations/{id}/messages",
-    "POST /api/chat/conversations/{id}/respond",
-    "GET /api/chat/entities/search",
-    "GET /api/chat/models",
-    "GET /api/chat/suggested-prompts",
     # profiles
     "GET /api/profiles",
     "POST /api/profiles",
@@ -150,10 +136,6 @@ PENDING = {
     "PATCH /api/views/{id}",
     "DELETE /api/views/{id}",
     # settings
-    "GET /api/settings/budgets",
-    "POST /api/settings/budgets",
-    "GET /api/settings/pricing",
-    "POST /api/settings/pricing",
     "GET /api/settings/learning",
     "POST /api/settings/learning",
     "GET /api/settings/browser-tools",
@@ -161,30 +143,6 @@ PENDING = {
     "GET /api/settings/web-search",
     "POST /api/settings/web-search",
     "GET /api/settings/author-default",
-    # permissions
-    "GET /api/permissions",
-    "POST /api/permissions",
-    "DELETE /api/permissions",
-    "GET /api/permissions/presets",
-    "POST /api/permissions/presets",
-    "DELETE /api/permissions/presets",
-    # notifications
-    "GET /api/notifications",
-    "PATCH /api/notifications/{id}",
-    "DELETE /api/notifications/{id}",
-    "PATCH /api/notifications/mark-all-read",
-    "GET /api/notifications/pending-approvals",
-    "GET /api/notifications/pending-approvals/stream",
-    # channels
-    "GET /api/channels",
-    "POST /api/channels",
-    "GET /api/channels/{id}",
-    "PATCH /api/channels/{id}",
-    "DELETE /api/channels/{id}",
-    "POST /api/channels/{id}/test",
-    "POST /api/channels/inbound/slack",
-    "POST /api/channels/inbound/telegram",
-    "POST /api/channels/inbound/telegram/poll",
     # environment
     "POST /api/environment/scan",
     "GET /api/environment/scan",

@@ -2,12 +2,22 @@
 
 from . import (
     _stan,  # noqa: F401  (registers the Stan error envelope)
+    budgets,
+    channels,
+    chat,
     health,
     keys,
     logs,
+    notifications,
+    permissions,
     projects,
     runtimes,
+    schedules,
     settings,
+    stan_heartbeat,
+    stan_sessions,
+    stan_settings,
+    stan_tasks,
     tasks,
 )
 
@@ -18,6 +28,17 @@ routes = [
     *tasks.routes,
     *projects.routes,
     *settings.routes,
+    *budgets.routes,
     *runtimes.routes,
+    *schedules.routes,
+    *chat.routes,
+    *permissions.routes,
+    *notifications.routes,
+    *channels.routes,
     *logs.routes,
+    # Stan
+    *stan_sessions.routes,
+    *stan_settings.routes,
+    *stan_tasks.routes,
+    *stan_heartbeat.routes,
 ]

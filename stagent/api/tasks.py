@@ -10,7 +10,6 @@ from starlette.routing import Route
 from ..engine import assist as assist_engine
 from ..engine.providers import RUNTIME_IDS
 from ..errors import Invalid, NotFound
-from ..store import notifications
 from ..store import tasks as store
 from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
 from .logs import sse_log_stream
@@ -130,17 +129,23 @@ async def delete_task(request):
     return ok({"success": True})
 
 
-@endpoint(response=MessageOut, status=202, errors=(400, 404))
+@endpoint(response=MessageOut, status=202, errors=(400, 404, 429))
 async def execute_task(request):
-    """Start the agent run of a queued task (fire-and-forget)."""
-    await request.app.state.runner.execute(request.path_params["id"])
+    """Start the agent run of a queued task (fire-and-forget); 429 while a budget cap is reached."""
+    task = await store.get_task_row(_db(request), request.path_params["id"])
+    if task["status"] == "queued":  # any other status answers the runner's 400 first
+        await request.app.state.budgets.check_task(task)
+    await request.app.state.runner.execute(task["id"])
     return ok({"message": "Execution started"}, 202)
 
 
-@endpoint(response=MessageOut, status=202, errors=(400, 404))
+@endpoint(response=MessageOut, status=202, errors=(400, 404, 429))
 async def resume_task(request):
-    """Resume a failed or cancelled task from its saved agent session."""
-    await request.app.state.runner.resume(request.path_params["id"])
+    """Resume a failed or cancelled task from its saved agent session; 429 while a budget cap is reached."""
+    task = await store.get_task_row(_db(request), request.path_params["id"])
+    if task["status"] in ("failed", "cancelled"):  # any other status answers the runner's 400 first
+        await request.app.state.budgets.check_task(task)
+    await request.app.state.runner.resume(task["id"])
     return ok({"message": "Resume started"}, 202)
 
 
@@ -168,7 +173,10 @@ async def respond_task(request):
         body = RespondRequest.model_validate(data)
     except Exception:
         raise Invalid("notificationId (string) and behavior ('allow' | 'deny') are required") from None
-    await notifications.respond_permission(_db(request), request.path_params["id"], body.given())
+    await request.app.state.permissions.respond(
+        body.notification_id, behavior=body.behavior, message=body.message, updated_input=body.updated_input,
+        always_allow=bool(body.always_allow), permission_pattern=body.permission_pattern,
+        task_id=request.path_params["id"])
     return ok({"success": True})
 
 
@@ -202,13 +210,15 @@ async def task_siblings(request):
     return ok(await store.siblings(_db(request), request.path_params["id"]))
 
 
-@endpoint(body=AssistRequest, errors=(400,))
+@endpoint(body=AssistRequest, errors=(400, 429))
 async def assist_task(request):
     """AI help drafting a task: improved description, breakdown and a pattern."""
     body = await read_body(request, AssistRequest)
     if not (body.title or "").strip() and not (body.description or "").strip():
         raise Invalid("Title or description is required")
-    return ok(await assist_engine.assist(_db(request), body.title, body.description, body.assigned_agent))
+    await request.app.state.budgets.check_open(runtime_id=body.assigned_agent)
+    return ok(await assist_engine.assist(_db(request), request.app.state.budgets, body.title, body.description,
+                                         body.assigned_agent))
 
 
 routes = [

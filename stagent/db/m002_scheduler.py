@@ -63,5 +63,9 @@ def m002_scheduler(conn: sqlite3.Connection) -> None:
             fired_at TEXT NOT NULL,
             UNIQUE (schedule_id, slot)
         );
+
+        -- The tools a task's agent may use (JSON list of names); NULL: the default set.
+        -- A scheduled built-in action (audit_workflows, ...) runs with its own fixed set.
+        ALTER TABLE tasks ADD COLUMN tool_names TEXT;
         """,
     )

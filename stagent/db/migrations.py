@@ -13,6 +13,8 @@ from .m002_scheduler import m002_scheduler
 from .m003_channels import m003_channels
 from .m004_conversations import m004_conversations
 from .m005_governance import m005_governance
+from .m006_heartbeat import m006_heartbeat
+from .m007_usage_ledger import m007_usage_ledger
 from .migrations_lib import run_script
 
 
@@ -171,7 +173,8 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 
 
 # One module per later migration, so work on separate domains never edits the same file.
-MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance]
+MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
+              m006_heartbeat, m007_usage_ledger]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -10,10 +10,14 @@ import json
 import re
 
 from ..db import Database
+from ..db.rows import new_id, now_iso
 from ..errors import Invalid
+from ..store import tasks as task_store
 from . import llm
+from .budgets import Budgets
 from .providers import resolve_model
 
+MAX_TOKENS = 1500
 PATTERNS = ("single", "sequence", "planner-executor", "checkpoint", "parallel", "loop", "swarm")
 PROMPT = (
     "Improve this task for an AI agent. Reply with JSON only, keys: improvedDescription (string), "
@@ -41,21 +45,33 @@ def local_draft(title: str, description: str) -> dict:
     }
 
 
-async def assist(db: Database, title: str | None, description: str | None, runtime_id: str | None) -> dict:
+async def assist(db: Database, budgets: Budgets, title: str | None, description: str | None,
+                 runtime_id: str | None) -> dict:
+    """The draft; BudgetExceeded (429) when the model call would cross a spend cap."""
     title, description = title or "", description or ""
     draft = local_draft(title, description)
     try:
         target = await resolve_model(db, runtime_id=runtime_id if runtime_id else None)
     except Invalid:
         return draft
+    messages = [{"role": "system", "content": PROMPT},
+                {"role": "user", "content": f"Title: {title}\nDescription: {description}"}]
+    run_key = f"assist:{new_id()}"
+    max_tokens = await budgets.check_call(target, messages, max_tokens=MAX_TOKENS, run_key=run_key)
+    started = now_iso()
     try:
-        completion = await llm.complete_text(target, [
-            {"role": "system", "content": PROMPT},
-            {"role": "user", "content": f"Title: {title}\nDescription: {description}"},
-        ])
+        completion = await llm.complete_text(target, messages, max_tokens=max_tokens)
     except llm.ProviderError as exc:
         draft["reasoning"] = f"Drafted locally: the model call failed ({exc.message})."
+        await budgets.settle(run_key)
         return draft
+    cost, priced = await budgets.charge(run_key, target, completion)
+    await task_store.record_usage(db, {
+        "activity_type": "task_assist", "runtime_id": target.runtime_id, "provider_id": target.provider,
+        "model_id": target.model, "status": "completed" if priced else "unknown_pricing",
+        "input_tokens": completion.input_tokens, "output_tokens": completion.output_tokens,
+        "cost_micros": cost, "pricing_version": "litellm-local", "started_at": started, "finished_at": now_iso()})
+    await budgets.settle(run_key)
     match = re.search(r"\{.*\}", completion.text, re.S)
     try:
         answer = json.loads(match.group(0)) if match else None

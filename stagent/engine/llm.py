@@ -136,7 +136,9 @@ async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[di
         if delta is not None:
             if delta.content:
                 result.text += delta.content
-                on_text(delta.content)
+                maybe = on_text(delta.content)
+                if maybe is not None and asyncio.iscoroutine(maybe):  # a chat stream's async sink
+                    await maybe
             for call in getattr(delta, "tool_calls", None) or []:
                 slot = calls.setdefault(call.index or 0, {"id": None, "name": "", "arguments": ""})
                 if call.id:
@@ -194,6 +196,40 @@ async def complete_text(target: ModelTarget, messages: list[dict], *, max_tokens
                         timeout: float = 60.0) -> Completion:
     """A short non-tool call (assist, connection tests), with the same retry policy."""
     return await stream_completion(target, messages, timeout=timeout, attempts=2, max_tokens=max_tokens)
+
+
+def max_input_tokens(model: str) -> int | None:
+    """The model's input window from litellm's local model map, or None when unknown."""
+    assert _litellm is not None, "litellm is not loaded"
+    try:
+        return _litellm.get_model_info(model).get("max_input_tokens") or None
+    except Exception:  # litellm raises for models it does not know
+        return None
+
+
+def model_prices(model: str) -> tuple[float, float, int | None] | None:
+    """(USD per input token, USD per output token, max output tokens) from litellm's bundled
+    cost map, or None for a model it does not price. Needs litellm loaded (ensure_loaded)."""
+    cost_map = _load().model_cost
+    prefix, _, bare = model.partition("/")
+    # "openai/gpt-4o-mini" is listed as "gpt-4o-mini" with litellm_provider "openai".
+    for key, provider in ((model, None), (bare, prefix)):
+        entry = cost_map.get(key) if key else None
+        if not entry or (provider and entry.get("litellm_provider") != provider):
+            continue
+        prices = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if None not in prices:
+            return float(prices[0]), float(prices[1]), entry.get("max_output_tokens")
+    return None
+
+
+def count_prompt_tokens(model: str, messages: list[dict], tools: list[dict] | None = None) -> int:
+    """Tokens the prompt will cost, by litellm's tokenizer for the model (CPU-bound: call it in
+    a thread). Falls back to ~4 characters a token when the tokenizer cannot read the messages."""
+    try:
+        return int(_load().token_counter(model=model, messages=messages, tools=tools or None))
+    except Exception:  # a tokenizer that chokes on a message shape must not stop the run
+        return len(json.dumps(messages, default=str)) // 4 + len(json.dumps(tools or [])) // 4
 
 
 async def close_clients() -> None:

@@ -39,10 +39,10 @@ class Runtime:
 
 
 RUNTIMES: dict[str, Runtime] = {r.id: r for r in (
-    Runtime("claude-code", "Claude Code", "anthropic", "anthropic/claude-sonnet-4-20250514"),
+    Runtime("claude-code", "Claude Code", "anthropic", "anthropic/claude-sonnet-4-5"),
     Runtime("openai-codex-app-server", "OpenAI Codex App Server", "openai", "openai/gpt-4.1",
             frozenset({"mcpServers", "profileTests", "profileAssist"})),
-    Runtime("anthropic-direct", "Anthropic Direct", "anthropic", "anthropic/claude-sonnet-4-20250514",
+    Runtime("anthropic-direct", "Anthropic Direct", "anthropic", "anthropic/claude-sonnet-4-5",
             frozenset({"profileTests"})),
     Runtime("openai-direct", "OpenAI Direct", "openai", "openai/gpt-4.1",
             frozenset({"mcpServers", "profileTests", "profileAssist"})),

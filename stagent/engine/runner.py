@@ -17,10 +17,15 @@ from pathlib import Path
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso
 from ..errors import Invalid
-from ..events import EventBus, TaskStatusChanged
+from ..events import EventBus, NotificationCreated, TaskStatusChanged
+from ..store import notifications as notification_store
 from ..store import tasks as task_store
-from . import llm, tools
-from .budgets import Budgets
+from . import (
+    actions,  # noqa: F401  (registers the built-in actions' tools)
+    llm,
+    tools,
+)
+from .budgets import BudgetExceeded, Budgets
 from .logbus import LogBus
 from .permissions import Permissions
 from .providers import ModelTarget, resolve_model
@@ -51,6 +56,7 @@ class Runner:
         self.retry_base_delay = retry_base_delay
         self.request_timeout = request_timeout
         self._stop_reason: dict[str, str] = {}
+        self._waiting: set[str] = set()  # runs paused on a permission request
 
     @staticmethod
     def run_name(task_id: str) -> str:
@@ -95,6 +101,10 @@ class Runner:
         task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
         self._launch(task, target, resume=True)
 
+    def start_claimed(self, task: dict, target: ModelTarget) -> None:
+        """Start a task already moved to `running` in the caller's transaction (a scheduled firing)."""
+        self._launch(task, target, resume=False)
+
     def _launch(self, task: dict, target: ModelTarget, *, resume: bool) -> None:
         self.events.publish(TaskStatusChanged(task["id"], "running"))
         self.supervisor.start(self.run_name(task["id"]), self._run(task, target, resume))
@@ -133,13 +143,34 @@ class Runner:
     # ---- runs --------------------------------------------------------------------------------
 
     async def recover_interrupted(self) -> None:
-        """On start: runs a crash cut off end as failed/`interrupted`, each with its `error` line."""
+        """On start: runs a crash cut off end as failed/`interrupted`, each with its `error` line
+        and a task_failed alert. Runs paused on a permission request stay `running` and wait
+        again; the answer continues them from their saved conversation."""
+        waiting = set(await notification_store.waiting_task_ids(self.db))
 
-        def recover(conn, emit) -> None:
-            for task in task_store.fail_interrupted_in(conn):
-                emit(task["id"], _agent(task), "error", {"message": "interrupted: the daemon stopped during the run"})
+        def recover(conn, emit) -> list[dict]:
+            alerts = []
+            for task in task_store.fail_interrupted_in(conn, keep=waiting):
+                message = "interrupted: the daemon stopped during the run"
+                emit(task["id"], _agent(task), "error", {"message": message})
+                alerts.append(notification_store.task_finished_in(conn, task["id"], "failed", message))
+            return alerts
 
-        await self.logbus.transact(recover)
+        for alert in await self.logbus.transact(recover):
+            self.events.publish(NotificationCreated(alert["id"], alert["taskId"], alert["type"]))
+        await self.permissions.close_orphaned(waiting)
+        for task_id in waiting:
+            await self._continue_after_restart(task_id)
+
+    async def _continue_after_restart(self, task_id: str) -> None:
+        task = await task_store.get_task_row(self.db, task_id)
+        try:
+            target = await self.target_for(task)
+        except Invalid as exc:
+            await self.permissions.close_requests(task_id, exc.message)
+            await self._fail(task_id, _agent(task), exc.message)
+            return
+        self.supervisor.start(self.run_name(task_id), self._run(task, target, True, after_restart=True))
 
     async def interrupt_all(self) -> None:
         """Shutdown: every live run ends as failed/`interrupted`, its final line committed."""
@@ -148,45 +179,66 @@ class Runner:
         await self.logbus.flush()
 
     async def set_status(self, task_id: str, status: str, result: str | None, *, agent: str,
-                         payload: dict, only_if_running: bool = True) -> bool:
-        """Commit a terminal status together with the log line that announces it."""
+                         payload: dict, only_if_running: bool = True, ledger: dict | None = None) -> bool:
+        """Commit a terminal status together with the log line that announces it (and the run's
+        usage row, so a client that sees the status also sees the spend)."""
 
-        def finish(conn, emit) -> bool:
+        def finish(conn, emit) -> tuple[bool, dict | None]:
             changed = task_store.finish_in(conn, task_id, status, result, only_if_running=only_if_running)
-            if changed:
-                emit(task_id, agent, task_store.TERMINAL_LINE[status], payload)
-            return changed
+            if not changed:
+                return False, None
+            if ledger is not None:
+                task_store.record_usage_in(conn, ledger)
+            emit(task_id, agent, task_store.TERMINAL_LINE[status], payload)
+            return True, notification_store.task_finished_in(
+                conn, task_id, status, result if status == "completed" else payload.get("message", result))
 
-        changed = await self.logbus.transact(finish)
+        changed, alert = await self.logbus.transact(finish)
         if changed:
             self.events.publish(TaskStatusChanged(task_id, status))
+        if alert:
+            self.events.publish(NotificationCreated(alert["id"], task_id, alert["type"]))
         return changed
 
-    async def _run(self, task: dict, target: ModelTarget, resume: bool) -> None:
+    async def _run(self, task: dict, target: ModelTarget, resume: bool, after_restart: bool = False) -> None:
         task_id = task["id"]
         agent = _agent(task)
         started_at = now_iso()
         usage = {"input": 0, "output": 0, "cost": 0, "priced": True}
-        status = "failed"
+        status, recorded = "failed", False
+
+        def ledger(final: str) -> dict | None:
+            return self._ledger_entry(task, target, usage, final, started_at, resume)
         try:
             working_dir = await self._working_dir(task)
-            session_id, messages = await self._load_session(task, resume)
+            session_id, messages = await self._load_session(task, resume, after_restart)
             self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
                                {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
             output = {"text": None}
-            ctx = tools.ToolContext(self.db, task, working_dir, output)
+            names = loads(await self.db.scalar("SELECT tool_names FROM tasks WHERE id = ?", (task_id,)))
+            allowed = frozenset(names) if isinstance(names, list) else None
+            ctx = tools.ToolContext(self.db, task, working_dir, output, allowed)
+            if after_restart:  # the calls the run was paused on (one of them waits for its answer)
+                await self._call_tools(ctx, agent, session_id, messages, _unanswered_calls(messages), announce=False)
+                await self._save_session(session_id, task_id, messages)
+                # e.g. a pattern added meanwhile allowed the call: its request must not stay open
+                await self.permissions.close_requests(task_id, "Superseded: the run went on without this answer")
             final_text = None
             for _step in range(self.max_steps):
-                await self.budgets.check_call(target, messages, project_id=task.get("projectId"))
+                max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
+                                                           tools=tools.schemas(allowed), task_id=task_id)
                 completion = await llm.stream_completion(
-                    target, messages, tools=tools.schemas(),
+                    target, messages, tools=tools.schemas(allowed),
                     on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
                     on_retry=lambda attempt, err, delay: self.logbus.append(
                         task_id, agent, "retry",
                         {"attempt": attempt, "message": err.message, "delaySeconds": round(delay, 2)}),
                     base_delay=self.retry_base_delay,
                     timeout=self.request_timeout,
+                    max_tokens=max_tokens,
                 )
+                completion.cost_micros, completion.priced = await self.budgets.charge(
+                    task_id, target, completion, project_id=task.get("projectId"))
                 usage["input"] += completion.input_tokens
                 usage["output"] += completion.output_tokens
                 usage["cost"] += completion.cost_micros
@@ -200,73 +252,105 @@ class Runner:
                     {"id": c["id"], "type": "function",
                      "function": {"name": c["name"], "arguments": c["arguments"]}}
                     for c in completion.tool_calls]})
-                for call in completion.tool_calls:
-                    self.logbus.append(task_id, agent, "tool_start",
-                                       {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
-                    args = loads(call["arguments"], None)
-                    args = args if isinstance(args, dict) else {}
-                    decision = await self.permissions.check_tool(
-                        tool=call["name"], args=args, task=task,
-                        project_id=task.get("projectId"), profile=task.get("agentProfile"))
-                    if decision.allowed:
-                        raw = call["arguments"] if decision.args == args else dumps(decision.args)
-                        result = await tools.run_tool(ctx, call["name"], raw)
-                    else:
-                        result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
-
-                    self.logbus.append(task_id, agent, "tool_result",
-                                       {"tool": call["name"], "output": result[:2000]})
-                    messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+                await self._call_tools(ctx, agent, session_id, messages, completion.tool_calls)
                 await self._save_session(session_id, task_id, messages)
             else:
                 raise llm.ProviderError(f"Step limit reached ({self.max_steps} model turns) without a final answer")
             result = output["text"] if output["text"] is not None else final_text
             status = "completed"
             self._log_usage(task_id, agent, target, usage)
-            await self.set_status(task_id, "completed", result, agent=agent,
-                                  payload={"result": (result or "")[:1000]})
+            recorded = await self.set_status(task_id, "completed", result, agent=agent,
+                                             payload={"result": (result or "")[:1000]}, ledger=ledger("completed"))
         except asyncio.CancelledError:
             reason = self._stop_reason.pop(task_id, "interrupted")
             status = "cancelled" if reason == "cancelled" else "failed"
-            if reason != "cancelled":
+            if reason == "cancelled":
+                await self.permissions.close_requests(task_id, "The task was cancelled")
+            elif task_id not in self._waiting:  # a run paused on a request continues after a restart
                 await self.set_status(task_id, "failed", "interrupted", agent=agent,
                                       payload={"message": "interrupted: the daemon stopped"})
             raise
         except llm.ProviderError as exc:
-            await self._fail(task_id, agent, exc.message)
+            recorded = await self._fail(task_id, agent, exc.message, ledger("failed"))
+        except BudgetExceeded as exc:  # checked before the call: the provider never saw it
+            message = f"budget_exceeded: {exc.message}"
+            recorded = await self.set_status(task_id, "failed", message, agent=agent, ledger=ledger("failed"),
+                                             payload={"message": message, "code": "budget_exceeded"})
         except Exception as exc:  # a bug must still end the task, never leave it running
             log.exception("task %s crashed", task_id)
-            await self._fail(task_id, agent, f"internal error: {type(exc).__name__}: {exc}")
+            recorded = await self._fail(task_id, agent, f"internal error: {type(exc).__name__}: {exc}",
+                                        ledger("failed"))
         finally:
-            await self._record_usage(task, target, usage, status, started_at, resume)
+            self._waiting.discard(task_id)
+            self.permissions.end_run(task_id)
+            if not recorded and (entry := ledger(status)) is not None:
+                await task_store.record_usage(self.db, entry)
+            await self.budgets.settle(task_id, task_id=task_id)
             await self.logbus.flush()
 
-    async def _fail(self, task_id: str, agent: str, message: str) -> None:
-        await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message})
+    async def _call_tools(self, ctx: tools.ToolContext, agent: str, session_id: str, messages: list[dict],
+                          calls: list[dict], announce: bool = True) -> None:
+        """Run one step's tool calls, each checked by Permissions first. A call that asks logs
+        `permission_request` and saves the conversation before it waits (a restart continues
+        from there); the answer is logged as `permission_response`. A denial is the tool's
+        result, so the model learns it and the run goes on."""
+        task = ctx.task
+        task_id = task["id"]
+        for call in calls:
+            if announce:
+                self.logbus.append(task_id, agent, "tool_start",
+                                   {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
+            args = loads(call["arguments"], None)
+            args = args if isinstance(args, dict) else {}
+
+            async def on_request(notification: dict, call: dict = call, args: dict = args) -> None:
+                self._waiting.add(task_id)
+                self.logbus.append(task_id, agent, "permission_request", {
+                    "notificationId": notification["id"], "tool": call["name"], "input": args,
+                    "expiresAt": notification["expiresAt"]})
+                await self._save_session(session_id, task_id, messages)
+
+            decision = await self.permissions.check_tool(
+                tool=call["name"], args=args, task=task, project_id=task.get("projectId"),
+                profile=task.get("agentProfile"), on_request=on_request, tool_call_id=call["id"])
+            self._waiting.discard(task_id)  # not on cancel: _run must see that the run was paused
+            if decision.request_id:
+                self.logbus.append(task_id, agent, "permission_response", {
+                    "notificationId": decision.request_id, "tool": call["name"],
+                    "behavior": "allow" if decision.allowed else "deny", "message": decision.message})
+            if decision.allowed:
+                raw = call["arguments"] if decision.args == args else dumps(decision.args)
+                result = await tools.run_tool(ctx, call["name"], raw)
+            else:
+                result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
+            self.logbus.append(task_id, agent, "tool_result", {"tool": call["name"], "output": result[:2000]})
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+
+    async def _fail(self, task_id: str, agent: str, message: str, ledger: dict | None = None) -> bool:
+        return await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message},
+                                     ledger=ledger)
 
     def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: dict) -> None:
         self.logbus.append(task_id, agent, "usage", {
             "model": target.model, "inputTokens": usage["input"], "outputTokens": usage["output"],
             "costMicros": usage["cost"]})
 
-    async def _record_usage(self, task, target, usage, status, started_at, resume) -> None:
+    @staticmethod
+    def _ledger_entry(task, target, usage, status, started_at, resume) -> dict | None:
         if usage["input"] == 0 and usage["output"] == 0:
-            return
+            return None
         ledger_status = status if status in ("completed", "failed", "cancelled") else "failed"
         if ledger_status == "completed" and not usage["priced"]:
             ledger_status = "unknown_pricing"
-        try:
-            await task_store.record_usage(self.db, {
-                "task_id": task["id"], "project_id": task.get("projectId"),
-                "workflow_id": task.get("workflowId"), "schedule_id": task.get("scheduleId"),
-                "activity_type": "task_resume" if resume else "task_run",
-                "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
-                "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
-                "cost_micros": usage["cost"], "pricing_version": "litellm-local",
-                "started_at": started_at, "finished_at": now_iso(),
-            })
-        except Exception:  # pragma: no cover - the task row may be gone (deleted mid-run)
-            log.warning("could not record usage for task %s", task["id"])
+        return {
+            "task_id": task["id"], "project_id": task.get("projectId"),
+            "workflow_id": task.get("workflowId"), "schedule_id": task.get("scheduleId"),
+            "activity_type": "task_resume" if resume else "task_run",
+            "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
+            "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
+            "cost_micros": usage["cost"], "pricing_version": "litellm-local",
+            "started_at": started_at, "finished_at": now_iso(),
+        }
 
     async def _working_dir(self, task: dict) -> Path | None:
         if not task.get("projectId"):
@@ -274,11 +358,17 @@ class Runner:
         wd = await self.db.scalar("SELECT working_directory FROM projects WHERE id = ?", (task["projectId"],))
         return Path(wd).expanduser() if wd else None
 
-    async def _load_session(self, task: dict, resume: bool) -> tuple[str, list[dict]]:
+    async def _load_session(self, task: dict, resume: bool, after_restart: bool = False) -> tuple[str, list[dict]]:
         if resume and task.get("sessionId"):
             stored = await self.db.scalar("SELECT messages FROM agent_sessions WHERE id = ?", (task["sessionId"],))
             messages = loads(stored, None)
+            if messages and after_restart:
+                return task["sessionId"], messages  # continues where it paused, as if never stopped
             if messages:
+                # A run stopped while paused on a request: its calls must still get a result.
+                messages.extend({"role": "tool", "tool_call_id": call["id"],
+                                 "content": "Not run: the previous run stopped before this call."}
+                                for call in _unanswered_calls(messages))
                 messages.append({"role": "user", "content": "The previous run stopped before it finished. "
                                  "Continue from where it left off and give the final answer."})
                 return task["sessionId"], messages
@@ -296,6 +386,20 @@ class Runner:
             "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
             "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
             (session_id, task_id, text, now_iso(), task_id)))
+
+
+def _unanswered_calls(messages: list[dict]) -> list[dict]:
+    """The tool calls of the last assistant message that have no result yet."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "tool":
+            continue
+        if message.get("role") != "assistant" or not message.get("tool_calls"):
+            return []
+        answered = {m.get("tool_call_id") for m in messages[index + 1:]}
+        return [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                for c in message["tool_calls"] if c["id"] not in answered]
+    return []
 
 
 def _agent(task: dict) -> str:

@@ -29,6 +29,7 @@ class ToolContext:
     task: dict
     working_dir: Path | None
     output: dict  # {"text": str | None}: update_output writes the task's result here
+    allowed: frozenset[str] | None = None  # a task with a fixed tool set (built-in actions)
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ def tool(name: str, description: str, properties: dict, required: tuple[str, ...
     return register
 
 
-def schemas() -> list[dict]:
-    return [t.schema() for t in TOOLS.values()]
+def schemas(names: frozenset[str] | None = None) -> list[dict]:
+    return [t.schema() for t in TOOLS.values() if names is None or t.name in names]
 
 
 async def run_tool(ctx: ToolContext, name: str, raw_arguments: str) -> str:
     """Run one tool call; every failure becomes an error string for the model."""
     spec = TOOLS.get(name)
-    if spec is None:
+    if spec is None or (ctx.allowed is not None and name not in ctx.allowed):
         return f"error: unknown tool '{name}'"
     try:
         arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}

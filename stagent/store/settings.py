@@ -34,6 +34,11 @@ REGISTRY: dict[str, Setting] = {s.key: s for s in (
     Setting("runtime.defaultModel", env="STAGENT_DEFAULT_MODEL"),
     Setting("routing.preference", "latency"),
     Setting("security.requireApiKey", "false"),
+    Setting("stan.heartbeat.enabled", "true"),
+    Setting("stan.heartbeat.checks", '["workflows","deployments","credits"]'),
+    Setting("stan.heartbeat.intervalMinutes", "30"),
+    Setting("stan.heartbeat.deliveryChannels", "[]"),  # extension: channel ids that get its alerts
+    Setting("stan.heartbeat.modelsProbe", ""),  # the last models probe (JSON), reused until the next day
 )}
 
 

@@ -205,29 +205,42 @@ async def set_fields(db: Database, task_id: str, **fields) -> None:
                      (*fields.values(), now_iso(), task_id))
 
 
-def fail_interrupted_in(conn) -> list[dict]:
-    """On start: tasks a crash left `running` become failed with result `interrupted`."""
-    tasks = [row_to_dict(r) for r in conn.execute("SELECT id, assigned_agent FROM tasks WHERE status = 'running'")]
-    conn.execute("UPDATE tasks SET status = 'failed', result = 'interrupted', updated_at = ? "
-                 "WHERE status = 'running'", (now_iso(),))
+def fail_interrupted_in(conn, keep: frozenset[str] | set[str] = frozenset()) -> list[dict]:
+    """On start: tasks a crash left `running` become failed with result `interrupted`, except
+    those in `keep` (paused for a permission answer: they continue)."""
+    tasks = [row_to_dict(r) for r in conn.execute("SELECT id, assigned_agent FROM tasks WHERE status = 'running'")
+             if r["id"] not in keep]
+    now = now_iso()
+    conn.executemany("UPDATE tasks SET status = 'failed', result = 'interrupted', updated_at = ? WHERE id = ?",
+                     [(now, task["id"]) for task in tasks])
     return tasks
 
 
-async def record_usage(db: Database, entry: dict) -> None:
+def usage_insert(entry: dict):
     cols = ("id", "task_id", "project_id", "workflow_id", "schedule_id", "activity_type", "runtime_id",
             "provider_id", "model_id", "status", "input_tokens", "output_tokens", "total_tokens",
             "cost_micros", "pricing_version", "started_at", "finished_at")
     values = {**{c: None for c in cols}, **entry, "id": new_id()}
     values["total_tokens"] = (values["input_tokens"] or 0) + (values["output_tokens"] or 0)
 
-    def insert(conn):
-        conn.execute(
-            f"INSERT INTO usage_ledger ({', '.join(cols)}) "
-            f"SELECT {', '.join('?' * len(cols))} WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?)",
-            (*[values[c] for c in cols], values["task_id"]),
-        )
+    # Spend is kept even when its task or project was deleted meanwhile (the link becomes NULL).
+    marks = ["(SELECT id FROM tasks WHERE id = ?)" if c == "task_id" else
+             "(SELECT id FROM projects WHERE id = ?)" if c == "project_id" else "?" for c in cols]
 
-    await db.write(insert)
+    def insert(conn):
+        conn.execute(f"INSERT INTO usage_ledger ({', '.join(cols)}) VALUES ({', '.join(marks)})",
+                     [values[c] for c in cols])
+
+    return insert
+
+
+async def record_usage(db: Database, entry: dict) -> None:
+    await db.write(usage_insert(entry))
+
+
+def record_usage_in(conn, entry: dict) -> None:
+    """The ledger row inside the caller's transaction (with a task's final status)."""
+    usage_insert(entry)(conn)
 
 
 # ---- read-only views ---------------------------------------------------------------------
@@ -272,7 +285,8 @@ async def provenance(db: Database, task_id: str) -> dict:
         logs = conn.execute("SELECT event, payload, timestamp FROM agent_logs WHERE task_id = ? "
                             "AND event NOT IN ('stream', 'content_block_delta') ORDER BY seq",
                             (task_id,)).fetchall()
-        approvals = conn.execute("SELECT title, tool_name, response, created_at FROM notifications "
+        approvals = conn.execute("SELECT id, title, tool_name, tool_input, response, created_at, expires_at "
+                                 "FROM notifications "
                                  "WHERE task_id = ? AND type = 'permission_required' ORDER BY created_at",
                                  (task_id,)).fetchall()
         usage = conn.execute("SELECT model_id, cost_micros, total_tokens, finished_at, status "
@@ -285,7 +299,12 @@ async def provenance(db: Database, task_id: str) -> dict:
     for a in approvals:
         response = json.loads(a["response"]) if a["response"] else None
         timeline.append({"timestamp": a["created_at"], "type": "approval", "event": a["tool_name"] or "approval",
-                         "detail": a["title"], "status": (response or {}).get("behavior", "pending")})
+                         "detail": a["title"], "status": (response or {}).get("behavior", "pending"),
+                         "notificationId": a["id"]})
+    # The request a running task is paused on, if any (an extension of the catalog's shape).
+    pending = next(({"notificationId": a["id"], "toolName": a["tool_name"], "toolInput": a["tool_input"],
+                     "createdAt": a["created_at"], "expiresAt": a["expires_at"]}
+                    for a in approvals if a["response"] is None), None)
     for u in usage:
         timeline.append({"timestamp": u["finished_at"], "type": "cost", "event": u["model_id"] or "usage",
                          "detail": f"{u['total_tokens']} tokens, ${u['cost_micros'] / 1e6:.6f}",
@@ -298,6 +317,6 @@ async def provenance(db: Database, task_id: str) -> dict:
         "initiator": task["source_type"] or "manual", "agentProfile": task["agent_profile"],
         "runtime": task["assigned_agent"], "createdAt": task["created_at"], "completedAt": completed_at,
         "timeline": timeline, "totalCost": total_micros / 1e6, "totalCostMicros": total_micros,
-        "approvalCount": len(approvals),
+        "approvalCount": len(approvals), "pendingApproval": pending,
         "toolCallCount": sum(1 for r in logs if r["event"] == "tool_start"),
     }

@@ -369,3 +369,15 @@ def test_security_setting_survives_a_restart(daemon, client):
             assert again.get("/api/tasks", headers=admin).status_code == 200
     finally:
         server.stop()
+
+
+def test_required_keys_leave_the_signed_inbound_webhooks_reachable(daemon, client):
+    admin = {"X-API-Key": daemon.api_key}
+    client.put("/api/settings/security", json={"requireApiKey": True}, headers=admin)
+    # Slack and Telegram call these with their own signature or secret, never with our key.
+    r = client.post("/api/channels/inbound/slack?configId=missing", json={"type": "event_callback"})
+    assert r.status_code == 404 and r.json() == {"error": "Channel not found"}
+    r = client.post("/api/channels/inbound/telegram?configId=missing&secret=s", json={"update_id": 1})
+    assert r.status_code == 404
+    assert client.post("/api/channels/inbound/telegram/poll?configId=missing").status_code == 401
+    assert client.get("/api/channels").status_code == 401

@@ -66,6 +66,7 @@ def test_tool_calls_run_inside_the_working_directory_and_loop_until_done(daemon,
     (work / "notes.txt").write_text("the secret word is mango")
     (tmp_path / "outside.txt").write_text("must not be readable")
     project = client.post("/api/projects", json={"name": "p", "workingDirectory": str(work)}).json()
+    client.post("/api/permissions", json={"pattern": "create_task"})  # it would ask (decisions/010)
     llm_env.enqueue_tool_calls([("list_files", {}, "c1"), ("read_file", {"path": "notes.txt"}, "c2")])
     llm_env.enqueue_tool_call("read_file", {"path": "../outside.txt"}, call_id="c3")
     llm_env.enqueue_tool_call("create_task", {"title": "Follow up on mango"}, call_id="c4")

@@ -81,7 +81,7 @@ def test_patch_fields_and_unknown_status(client):
     assert client.patch("/api/tasks/none", json={"title": "x"}).status_code == 404
 
 
-def test_delete_cascades_logs_usage_and_notifications(client, daemon):
+def test_delete_cascades_logs_and_notifications_but_keeps_spend(client, daemon):
     task = create(client)
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
         conn.execute("INSERT INTO agent_logs (id, task_id, agent_type, event, payload, timestamp) "
@@ -92,8 +92,10 @@ def test_delete_cascades_logs_usage_and_notifications(client, daemon):
                      "VALUES ('n1', ?, 'task_completed', 't', '2026-01-01T00:00:00.000Z')", (task["id"],))
     assert client.delete(f"/api/tasks/{task['id']}").json() == {"success": True}
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
-        for table in ("agent_logs", "usage_ledger", "notifications"):
+        for table in ("agent_logs", "notifications"):
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        # The month's spend must not drop when a task is deleted (it would dodge a budget).
+        assert conn.execute("SELECT id, task_id FROM usage_ledger").fetchall() == [("u1", None)]
     assert client.delete(f"/api/tasks/{task['id']}").status_code == 404
 
 
@@ -171,3 +173,7 @@ def test_assist_asks_the_model(client, llm_env):
     body = client.post("/api/tasks/assist", json={"title": "Research three vendors"}).json()
     assert body["improvedDescription"] == "Better" and body["recommendedPattern"] == "parallel"
     assert body["breakdown"] == ["a", "b"]
+    assert llm_env.requests[0]["max_tokens"] == 1500
+    rows = client.get("/api/usage?groupBy=model").json()["rows"]  # the call is in the ledger
+    assert [(r["key"], r["inputTokens"], r["outputTokens"], r["unknownPricingEntries"]) for r in rows] == [
+        ("openai/fake", 11, 7, 1)]

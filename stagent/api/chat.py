@@ -1,0 +1,363 @@
+"""/api/chat: 11 endpoints. Conversations, history, the streamed reply (SSE), permission
+answers, @-mention search, the model catalogue and suggested prompts.
+
+The reply stream: validation, an unknown conversation, a missing provider or a budget cap
+answer as ordinary JSON before the stream starts; then `data: <json>` frames, each with an
+`id:` (the turn's eventId, increasing across the conversation) and `: keepalive` comments.
+The turn runs under the supervisor, so a client that goes away does not cut the reply short:
+it is stored, and GET …/messages?after= reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+from pydantic import Field
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..db.rows import new_id
+from ..engine import chat_tools
+from ..engine.conversation import CHAT_MODEL_IDS, litellm_model
+from ..engine.providers import RUNTIME_IDS
+from ..errors import ApiError, Conflict, Invalid, NotFound
+from ..store import conversations as store
+from ..store import settings
+from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
+
+ConversationStatus = Literal["active", "archived"]
+RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
+assert set(RuntimeId.__args__) == set(RUNTIME_IDS)
+
+
+class ConversationCreate(Body):
+    runtime_id: RuntimeId
+    project_id: str | None = None
+    title: str | None = Field(default=None, max_length=200)
+    model_id: str | None = Field(default=None, max_length=200)
+
+
+class ConversationUpdate(Body):
+    title: str | None = Field(default=None, max_length=200)
+    status: ConversationStatus = None
+    model_id: str | None = Field(default=None, max_length=200)
+    runtime_id: RuntimeId = None
+
+
+class ConversationListQuery(Body):
+    status: ConversationStatus | None = None
+    project_id: str | None = None
+    limit: Int | None = Field(default=None, ge=1, le=1000)
+    mode: str = "chat"  # extension: Stan's conversations are mode `workflows`; `all` lists every mode
+
+
+class MessagesQuery(Body):
+    after: str | None = None
+    limit: Int | None = Field(default=None, ge=1, le=1000)
+    include_steps: bool = False  # extension: also the tool results and tool-call steps
+
+
+class Mention(Body):
+    entity_type: str = Field(max_length=50)
+    entity_id: str = Field(max_length=200)
+    label: str | None = Field(default=None, max_length=500)
+
+
+class MessageSend(Body):
+    content: str = Field(min_length=1, max_length=200_000)
+    mentions: list[Mention] | None = Field(default=None, max_length=20)
+
+
+class RespondRequest(Body):
+    request_id: str = Field(min_length=1)
+    behavior: Literal["allow", "deny"]
+    message_id: str | None = None
+    updated_input: dict | None = None
+    message: str | None = None
+    always_allow: bool | None = None
+    permission_pattern: str | None = None
+    tool_name: str | None = None
+    tool_input: dict | None = None
+
+
+class EntitySearchQuery(Body):
+    q: str = Field(default="", max_length=200)
+    limit: Int = Field(default=20, ge=1)
+
+
+class ConversationOut(Out):
+    id: str
+    projectId: str | None
+    title: str | None
+    runtimeId: str | None
+    modelId: str | None
+    status: Literal["active", "archived"]
+    createdAt: str
+    updatedAt: str
+
+
+class MessageOut(Out):
+    id: str
+    conversationId: str
+    role: str
+    content: str
+    metadata: str | None
+    status: str
+    createdAt: str
+
+
+def _engine(request):
+    return request.app.state.conversations
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in store.CONVERSATION_STATUSES:
+        raise Invalid(f"Invalid status. Must be one of: {', '.join(store.CONVERSATION_STATUSES)}")
+
+
+def _check_runtime(runtime_id: str) -> None:
+    if runtime_id not in RUNTIME_IDS:
+        raise Invalid(f"Invalid runtimeId. Must be one of: {', '.join(RUNTIME_IDS)}")
+
+
+@endpoint(query=ConversationListQuery, response=list[ConversationOut], errors=(400,))
+async def list_conversations(request):
+    """Conversations, most recently updated first."""
+    _check_status(request.query_params.get("status"))
+    query = read_query(request, ConversationListQuery)
+    return ok(await _engine(request).list(status=query.status, project_id=query.project_id, limit=query.limit,
+                                          mode=None if query.mode == "all" else query.mode))
+
+
+@endpoint(body=ConversationCreate, response=ConversationOut, status=201, errors=(400,))
+async def create_conversation(request):
+    """Create a conversation (status active)."""
+    data = await read_json(request)
+    runtime_id = data.get("runtimeId") if isinstance(data, dict) else None
+    if isinstance(data, dict) and (runtime_id is None or runtime_id == ""):
+        raise Invalid("runtimeId is required")  # the documented plain messages first
+    if isinstance(runtime_id, str):
+        _check_runtime(runtime_id)
+    body = await read_body(request, ConversationCreate)
+    conv = await _engine(request).create(mode="chat", runtime_id=body.runtime_id, project_id=body.project_id,
+                                         title=body.title, model_id=body.model_id)
+    return ok(conv, 201)
+
+
+@endpoint(response=ConversationOut, errors=(404,))
+async def get_conversation(request):
+    """One conversation with its messageCount."""
+    return ok(await _engine(request).get(request.path_params["id"]))
+
+
+@endpoint(body=ConversationUpdate, response=ConversationOut, errors=(400, 404))
+async def update_conversation(request):
+    """Rename, archive, or change the model/runtime of a conversation."""
+    data = await read_json(request)
+    if isinstance(data, dict) and isinstance(data.get("runtimeId"), str):
+        _check_runtime(data["runtimeId"])
+    if isinstance(data, dict) and isinstance(data.get("status"), str):
+        _check_status(data["status"])
+    fields = (await read_body(request, ConversationUpdate)).given()
+    return ok(await _engine(request).update(request.path_params["id"], **fields))
+
+
+@endpoint(status=204, errors=(404,))
+async def delete_conversation(request):
+    """Delete a conversation with its messages (a reply in progress is stopped)."""
+    await _engine(request).delete(request.path_params["id"])
+    return Response(status_code=204)
+
+
+@endpoint(query=MessagesQuery, response=list[MessageOut], errors=(400, 404))
+async def list_messages(request):
+    """History in order; `after` is a message id cursor."""
+    query = read_query(request, MessagesQuery)
+    return ok(await _engine(request).messages(request.path_params["id"], limit=query.limit, after=query.after,
+                                              visible_only=not query.include_steps))
+
+
+@endpoint(body=MessageSend, errors=(400, 404, 429), content_type="text/event-stream")
+async def send_message(request):
+    """Send a user message; the assistant's turn streams back as SSE."""
+    body = await read_body(request, MessageSend)
+    if not body.content.strip():
+        raise Invalid("Validation failed", field_errors={"content": ["Content must not be blank"]}, form_errors=[])
+    app, conversation_id = request.app, request.path_params["id"]
+    engine = _engine(request)
+    conv = await engine.get(conversation_id)
+    extra = [f"This conversation belongs to project {conv['projectId']}."] if conv.get("projectId") else []
+    if body.mentions:
+        extra.append(await chat_tools.describe_mentions(app.state.db, [m.model_dump(by_alias=True)
+                                                                       for m in body.mentions]))
+    tool_context = chat_tools.ChatToolContext(app.state.db, app.state.runner, conv)
+    queue: asyncio.Queue = asyncio.Queue()
+    streamed: list[str] = []
+
+    async def sink(event: dict) -> None:
+        if event["type"] == "delta":
+            streamed.append(event["content"])
+        elif event["type"] == "done":
+            event = {**event, "quickAccess": await chat_tools.quick_access(
+                app.state.db, tool_context.touched, "".join(streamed))}
+        queue.put_nowait(event)
+
+    failures: list[ApiError] = []
+
+    async def turn() -> None:
+        try:
+            await engine.send(conversation_id, body.content, tools=chat_tools.TOOLS, tool_context=tool_context,
+                              system_extra="\n\n".join(p for p in extra if p), on_event=sink)
+        except ApiError as exc:  # before the stream: the JSON answer; during it: already an error event
+            failures.append(exc)
+        finally:
+            queue.put_nowait(None)
+
+    name = f"chat-turn:{conversation_id}:{new_id()}"
+    app.state.supervisor.start(name, turn())
+    first = await queue.get()
+    if first is None:  # the turn could not start: answer with the error as JSON
+        raise failures[0] if failures else ApiError("The reply could not start; see the daemon log.")
+    return _stream(app, name, queue, first)
+
+
+def _stream(app, name: str, queue: asyncio.Queue, first: dict) -> EventSourceResponse:
+    shutdown = app.state.sse_shutdown
+
+    async def next_event() -> dict | None:
+        if not queue.empty() or shutdown.is_set():
+            return await queue.get()
+        getter = asyncio.ensure_future(queue.get())
+        stopper = asyncio.ensure_future(shutdown.wait())
+        try:
+            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        await app.state.supervisor.cancel(name)  # the daemon is stopping: end the turn, send its error
+        return await queue.get()
+
+    async def frames():
+        event = first
+        while event is not None:
+            yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+                                  id=str(event["eventId"]))
+            if event["type"] in ("done", "error"):
+                return
+            event = await next_event()
+
+    return EventSourceResponse(
+        frames(),
+        ping=app.state.config.sse_keepalive_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=2.0,
+    )
+
+
+@endpoint(body=RespondRequest, errors=(400, 404))
+async def respond(request):
+    """Answer a permission request of the live turn; `stale` when nothing waits on it any more."""
+    conversation_id = request.path_params["id"]
+    await _engine(request).get(conversation_id)
+    data = await read_json(request)
+    if not isinstance(data, dict) or not isinstance(data.get("requestId"), str) or not data["requestId"]:
+        raise Invalid("requestId is required")
+    body = await read_body(request, RespondRequest)
+    permissions = request.app.state.permissions
+    waiting = permissions.waiting_on(body.request_id)
+    message = body.message
+    if body.behavior == "deny" and not message:
+        message = "User denied this action"
+    try:
+        await permissions.respond(
+            body.request_id, behavior=body.behavior, message=message,
+            updated_input=body.updated_input if body.behavior == "allow" else None,
+            always_allow=bool(body.always_allow), permission_pattern=body.permission_pattern,
+            conversation_id=conversation_id)
+    except Conflict:  # answered already (by someone else, or it timed out)
+        return ok({"ok": True, "stale": True})
+    except NotFound:
+        raise NotFound("Permission request not found") from None
+    return ok({"ok": True, "stale": not waiting})
+
+
+@endpoint(query=EntitySearchQuery, errors=(400,))
+async def search_entities(request):
+    """@-mention autocomplete over projects, tasks, workflows, documents, schedules, tables."""
+    query = read_query(request, EntitySearchQuery)
+    results = await store.search_entities(request.app.state.db, query.q.strip(), min(query.limit, 30))
+    return ok({"results": results})
+
+
+MODELS = [
+    {"id": "haiku", "label": "Claude Haiku", "provider": "anthropic", "tier": "Fast", "costLabel": "$"},
+    {"id": "sonnet", "label": "Claude Sonnet", "provider": "anthropic", "tier": "Balanced", "costLabel": "$$"},
+    {"id": "opus", "label": "Claude Opus", "provider": "anthropic", "tier": "Best", "costLabel": "$$$"},
+    {"id": "gpt-5.4-mini", "label": "GPT-5.4 Mini", "provider": "openai", "tier": "Fast", "costLabel": "$"},
+    {"id": "gpt-5.3-codex", "label": "GPT-5.3 Codex", "provider": "openai", "tier": "Balanced", "costLabel": "$$"},
+    {"id": "gpt-5.4", "label": "GPT-5.4", "provider": "openai", "tier": "Best", "costLabel": "$$$"},
+]
+assert {m["id"] for m in MODELS} == set(CHAT_MODEL_IDS)
+
+
+@endpoint()
+async def list_models(request):
+    """The chat model catalogue: built-in models plus the configured default and Ollama model."""
+    models = [dict(m) for m in MODELS]
+    found = await settings.resolve_many(request.app.state.db, ["runtime.defaultModel", "ollama.defaultModel"])
+    default, ollama = found["runtime.defaultModel"][0], found["ollama.defaultModel"][0]
+    extra = []
+    if default and default not in CHAT_MODEL_IDS:
+        extra.append(default)
+    if ollama:
+        extra.append(f"ollama:{ollama}")
+    for model_id in extra:
+        model = litellm_model(model_id)
+        provider = model.split("/", 1)[0] if "/" in model else "other"
+        models.append({"id": model_id, "label": model_id, "provider": provider, "tier": "Balanced",
+                       "costLabel": "Free" if provider == "ollama" else "$$"})
+    return ok(models)
+
+
+SUGGESTED_PROMPTS = [
+    {"id": "explore", "label": "Explore", "icon": "compass", "prompts": [
+        {"label": "What's in progress?", "prompt": "Which tasks are running or queued right now?"},
+        {"label": "Project overview", "prompt": "Give me an overview of my projects and their open tasks."}]},
+    {"id": "create", "label": "Create", "icon": "plus", "prompts": [
+        {"label": "Plan a task", "prompt": "Create a task to "},
+        {"label": "New project", "prompt": "Create a project called "}]},
+    {"id": "automate", "label": "Automate", "icon": "clock", "prompts": [
+        {"label": "What runs when?", "prompt": "List my schedules and when they fire next."},
+        {"label": "Workflows", "prompt": "Which workflows do I have, and what state are they in?"}]},
+    {"id": "debug", "label": "Debug", "icon": "bug", "prompts": [
+        {"label": "Failed tasks", "prompt": "Which tasks failed recently, and why?"}]},
+]
+
+
+@endpoint()
+async def suggested_prompts(request):
+    """Prompt categories for the composer."""
+    return ok(SUGGESTED_PROMPTS)
+
+
+routes = [
+    Route("/api/chat/conversations", list_conversations, methods=["GET"]),
+    Route("/api/chat/conversations", create_conversation, methods=["POST"]),
+    Route("/api/chat/conversations/{id}", get_conversation, methods=["GET"]),
+    Route("/api/chat/conversations/{id}", update_conversation, methods=["PATCH"]),
+    Route("/api/chat/conversations/{id}", delete_conversation, methods=["DELETE"]),
+    Route("/api/chat/conversations/{id}/messages", list_messages, methods=["GET"]),
+    Route("/api/chat/conversations/{id}/messages", send_message, methods=["POST"]),
+    Route("/api/chat/conversations/{id}/respond", respond, methods=["POST"]),
+    Route("/api/chat/entities/search", search_entities, methods=["GET"]),
+    Route("/api/chat/models", list_models, methods=["GET"]),
+    Route("/api/chat/suggested-prompts", suggested_prompts, methods=["GET"]),
+]

@@ -1,0 +1,294 @@
+"""/api/notifications: the inbox (4), pending approvals and their SSE stream (2), and an SSE
+stream of every notification as it is created or changes (extension).
+
+SSE ids come from the notification clock (m005): it advances on every insert, change and
+delete. A pending-approvals frame's id is the clock it was read at; reconnecting with that
+Last-Event-ID sends nothing until the set changes. A notification-stream event's id is the
+row's own clock value, so Last-Event-ID replays exactly what changed after it. Streams wake
+on the event bus (no polling); they re-check the clock at each keepalive, which also catches
+rows written by code that did not publish an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
+from starlette.routing import Route
+
+from ..db.rows import loads
+from ..engine.patterns import suggest
+from ..errors import Invalid
+from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
+from ..store import notifications as store
+from ._http import Body, Out, endpoint, ok, read_json
+
+SUMMARY_MAX = 120
+ACTION_IDS = ["allow_once", "always_allow", "deny", "open_inbox"]
+
+
+class ListQuery(Body):
+    unread: str | None = None
+    type: str | None = None
+    count_only: str | None = None
+
+
+class ReadIn(Body):
+    read: bool = True
+
+
+class NotificationOut(Out):
+    id: str
+    taskId: str | None
+    type: str
+    title: str
+    body: str | None
+    read: bool
+    toolName: str | None
+    toolInput: str | None
+    response: str | None
+    respondedAt: str | None
+    createdAt: str
+
+
+class SuccessOut(Out):
+    success: bool
+
+
+class CountOut(Out):
+    count: int
+
+
+def _db(request):
+    return request.app.state.db
+
+
+@endpoint(query=ListQuery, response=list[NotificationOut] | CountOut)
+async def list_notifications(request):
+    """The inbox, newest first (max 100); `unread=true`, `type=<type>`, `countOnly=true` → {count}."""
+    q = request.query_params
+    unread, kind = q.get("unread") == "true", q.get("type") or None
+    if q.get("countOnly") == "true":
+        return ok({"count": await store.count(_db(request), unread=unread, type=kind)})
+    return ok(await store.list_notifications(_db(request), unread=unread, type=kind))
+
+
+@endpoint(body=ReadIn, response=NotificationOut, errors=(400, 404))
+async def update_notification(request):
+    """Mark one read (default) or unread."""
+    data = await read_json(request)
+    read = data.get("read", True) if isinstance(data, dict) else None
+    if not isinstance(read, bool):
+        raise Invalid("read must be a boolean")
+    notification = await store.set_read(_db(request), request.path_params["id"], read)
+    request.app.state.events.publish(NotificationChanged(notification["id"], notification["taskId"]))
+    return ok(notification)
+
+
+@endpoint(response=SuccessOut)
+async def delete_notification(request):
+    """Delete one (200 also when it does not exist). A waiting permission request is denied."""
+    gone = await store.delete(_db(request), request.path_params["id"])
+    if gone is not None:
+        request.app.state.permissions.dismissed(gone)
+        request.app.state.events.publish(NotificationChanged(gone["id"], gone["taskId"]))
+    return ok({"success": True})
+
+
+@endpoint(response=SuccessOut)
+async def mark_all_read(request):
+    """Mark every unread notification read."""
+    if await store.mark_all_read(_db(request)):
+        request.app.state.events.publish(NotificationChanged(None))
+    return ok({"success": True})
+
+
+# ---- pending approvals -------------------------------------------------------------------
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 1] + "…"
+
+
+def _summary(tool: str | None, tool_input) -> str:
+    """One line for a toast: the command or path when there is one, else the first string."""
+    if not isinstance(tool_input, dict) or not tool_input:
+        return "Review the requested tool invocation."
+    for key in ("command", "cmd", "file_path", "path", "url", "query"):
+        if isinstance(tool_input.get(key), str) and tool_input[key].strip():
+            return _truncate(tool_input[key].strip())
+    first = next((v for v in tool_input.values() if isinstance(v, str)), None)
+    if first is not None:
+        return _truncate(first)
+    key, value = next(iter(tool_input.items()))
+    return _truncate(f"{key}: {json.dumps(value)}")
+
+
+def _label(tool: str | None) -> str:
+    if not tool:
+        return "Tool"
+    if tool.startswith("mcp__"):
+        _, server, name = (tool.split("__", 2) + ["server", "tool"])[:3]
+        return f"MCP {server}/{name}"
+    return tool
+
+
+def approval_payload(row: dict) -> dict:
+    """The catalog's pending-approval item, plus the docs' `id`/`message` and the extensions
+    conversationId, expiresAt and suggestedPattern (what "always allow" would save)."""
+    tool_input = loads(row["toolInput"], None)
+    tool_input = tool_input if isinstance(tool_input, dict) else None
+    proposal = row["type"] != "permission_required"
+    workflow_id = row["workflowId"] or ((tool_input or {}).get("workflowId") if not row["taskId"] else None)
+    if proposal:
+        deep_link = f"/profiles/{row['toolName']}"
+    elif row["taskId"]:
+        deep_link = f"/tasks/{row['taskId']}"
+    elif workflow_id:
+        deep_link = f"/workflows/{workflow_id}"
+    elif row["conversationId"]:
+        deep_link = f"/chat/{row['conversationId']}"
+    else:
+        deep_link = "/inbox"
+    return {
+        "channel": "in_app", "notificationId": row["id"], "id": row["id"], "taskId": row["taskId"],
+        "workflowId": workflow_id, "conversationId": row["conversationId"], "toolName": row["toolName"],
+        "permissionLabel": "Context Proposal" if proposal else _label(row["toolName"]),
+        "compactSummary": (f'Learned patterns proposed for profile "{row["toolName"]}"' if proposal
+                           else _summary(row["toolName"], tool_input)),
+        "deepLink": deep_link,
+        "supportedActionIds": ["allow_once", "deny"] if proposal else list(ACTION_IDS),
+        "title": row["title"], "body": row["body"], "message": row["body"], "taskTitle": row["taskTitle"],
+        "workflowName": row["workflowName"], "toolInput": tool_input, "createdAt": row["createdAt"],
+        "read": row["read"], "notificationType": row["type"], "expiresAt": row["expiresAt"],
+        "suggestedPattern": None if proposal or not row["toolName"] else suggest(row["toolName"], tool_input or {}),
+    }
+
+
+async def _pending(request) -> tuple[int, list[dict]]:
+    clock, rows = await store.pending_rows(_db(request))
+    return clock, [approval_payload(row) for row in rows]
+
+
+@endpoint(response=list[dict])
+async def pending_approvals(request):
+    """Unanswered approvals (permission requests, context proposals), newest first, max 20."""
+    return ok((await _pending(request))[1])
+
+
+def _last_event_id(request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid("Last-Event-ID must be an integer notification sequence number") from None
+    if value < 0:
+        raise Invalid("Last-Event-ID must not be negative")
+    return value
+
+
+async def _next_change(subscription, shutdown, timeout: float) -> bool:
+    """Wait for a notification event (or `timeout`, the safety re-check); False on shutdown."""
+    if shutdown.is_set():
+        return False
+    get = asyncio.ensure_future(subscription.get())
+    stop = asyncio.ensure_future(shutdown.wait())
+    try:
+        await asyncio.wait({get, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        get.cancel()
+        stop.cancel()
+    while not subscription.queue.empty():  # one re-read covers a burst
+        subscription.queue.get_nowait()
+    return not shutdown.is_set()
+
+
+def _sse(request, events) -> EventSourceResponse:
+    app = request.app
+    return EventSourceResponse(
+        events,
+        ping=app.state.config.sse_keepalive_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        shutdown_event=app.state.sse_shutdown,
+        shutdown_grace_period=2.0,
+    )
+
+
+def _subscribe(request):
+    return request.app.state.events.subscribe(NotificationCreated, NotificationChanged, TaskStatusChanged)
+
+
+def _frame(event_id: int, data) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data, separators=(",", ":"), ensure_ascii=False), id=str(event_id))
+
+
+@endpoint(content_type="text/event-stream", errors=(400,))
+async def stream_pending_approvals(request):
+    """SSE: the pending-approvals array, first at once, then whenever the set changes."""
+    last = _last_event_id(request)
+    subscription = _subscribe(request)
+    shutdown, keepalive = request.app.state.sse_shutdown, request.app.state.config.sse_keepalive_seconds
+
+    def signature(items: list[dict]) -> list[tuple]:
+        return [(item["notificationId"], item["createdAt"]) for item in items]
+
+    async def events():
+        try:
+            clock, items = await _pending(request)
+            if last != clock:  # a client resuming at this very clock already has this set
+                yield _frame(clock, items)
+            sent, seen = signature(items), clock
+            while await _next_change(subscription, shutdown, keepalive):
+                if await store.clock(_db(request)) == seen:
+                    continue
+                seen, items = await _pending(request)
+                if signature(items) != sent:
+                    sent = signature(items)
+                    yield _frame(seen, items)
+        finally:
+            subscription.close()
+
+    return _sse(request, events())
+
+
+@endpoint(content_type="text/event-stream", errors=(400,))
+async def stream_notifications(request):
+    """SSE (extension): each notification as it is created or changes, id = its clock value.
+    Without Last-Event-ID (or `after`) it starts from now."""
+    last = _last_event_id(request)
+    if last is None and request.query_params.get("after"):
+        try:
+            last = max(0, int(request.query_params["after"]))
+        except ValueError:
+            raise Invalid("after must be an integer notification sequence number") from None
+    subscription = _subscribe(request)
+    shutdown, keepalive = request.app.state.sse_shutdown, request.app.state.config.sse_keepalive_seconds
+
+    async def events():
+        try:
+            after = last if last is not None else await store.clock(_db(request))
+            while True:
+                for seq, notification in await store.changed_since(_db(request), after):
+                    after = seq
+                    yield _frame(seq, notification)
+                if not await _next_change(subscription, shutdown, keepalive):
+                    return
+        finally:
+            subscription.close()
+
+    return _sse(request, events())
+
+
+routes = [
+    Route("/api/notifications", list_notifications, methods=["GET"]),
+    Route("/api/notifications/mark-all-read", mark_all_read, methods=["PATCH"]),
+    Route("/api/notifications/pending-approvals", pending_approvals, methods=["GET"]),
+    Route("/api/notifications/pending-approvals/stream", stream_pending_approvals, methods=["GET"]),
+    Route("/api/notifications/stream", stream_notifications, methods=["GET"]),
+    Route("/api/notifications/{id}", update_notification, methods=["PATCH"]),
+    Route("/api/notifications/{id}", delete_notification, methods=["DELETE"]),
+]

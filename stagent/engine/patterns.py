@@ -1,0 +1,203 @@
+"""The permission pattern language, the presets, and the original's tool names mapped onto ours.
+
+A pattern allows tool calls (docs/decisions/010-permissions.md has the whole table):
+
+    Read                  every call of the tool; a bare name may glob: `mcp__*`
+    Read(*)               the same
+    Bash(command:git *)   the input field `command` starts with "git " (a trailing `*` is a prefix)
+    Tool(field:value)     the field equals value
+    Bash(git *)           the docs' short form: the tool's main field (Bash → command, Write → path)
+    Write(src/**)         `**` matches anything; `*` before the end matches within one path segment
+
+A name is the original's (Read, LS, Bash, ...) or stagent's own (read_file, create_task) or
+`mcp__stagent__<tool>` (how the original's chat exposed its own tools); ALIASES maps the first
+onto ours, field names included, so a pattern written for the original means the same here.
+Pure functions only: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Alias:
+    original: str               # the original's tool name
+    tool: str                   # stagent's tool it stands for
+    fields: dict[str, str]      # the original's input field -> ours
+    main: str | None            # our field the short form `Tool(value)` matches
+
+
+# Rows whose stagent tool does not exist yet keep their meaning ready for when it does.
+ALIASES: tuple[Alias, ...] = (
+    Alias("Read", "read_file", {"file_path": "path"}, "path"),
+    Alias("LS", "list_files", {}, "path"),
+    Alias("Glob", "list_files", {}, "path"),
+    Alias("Grep", "search_files", {}, "pattern"),
+    Alias("Write", "write_file", {"file_path": "path"}, "path"),
+    Alias("Edit", "edit_file", {"file_path": "path"}, "path"),
+    Alias("Bash", "run_command", {}, "command"),
+    Alias("WebFetch", "web_fetch", {}, "url"),
+    Alias("WebSearch", "web_search", {}, "query"),
+)
+
+# The field the short form matches for stagent's own names (`read_file(docs/*)`).
+MAIN_FIELD = {"read_file": "path", "list_files": "path", "create_task": "title",
+              "update_output": "content", "create_project": "name", "execute_task": "taskId",
+              "search_files": "pattern", "write_file": "path", "edit_file": "path",
+              "run_command": "command", "web_fetch": "url", "web_search": "query"}
+
+# Allowed without asking: they only read inside the project's folder, or set the running
+# task's own result (the original auto-allows Read, Grep and Glob the same way). Everything
+# else (create_task, create_project, execute_task, ...) asks unless a pattern allows it.
+SAFE_TOOLS = frozenset({"read_file", "list_files", "search_files", "update_output",
+                        # read-only views of stagent's own state (engine/actions.py, chat_tools.py)
+                        "list_tasks", "list_schedules", "list_workflows", "spend_summary", "heartbeat_checks",
+                        "list_projects", "get_project", "get_task",
+                        # Stan's workflow-builder tools only edit workflow drafts, and the Stan
+                        # API has no way to answer a permission request
+                        "create_workflow", "get_workflow", "set_active_workflow", "add_workflow_node",
+                        "remove_workflow_node", "connect_nodes", "disconnect_nodes", "set_node_config",
+                        "rename_workflow"})
+
+MCP_PREFIX = "mcp__stagent__"
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    name: str
+    description: str
+    risk: str
+    patterns: tuple[str, ...]
+
+
+_READ = ("Read", "Glob", "Grep", "LS", "NotebookRead")
+_GIT = (*_READ, "Write", "Edit", "Bash(command:git *)")
+PRESETS: tuple[Preset, ...] = (
+    Preset("read-only", "Read Only", "Safe read operations — no file mutations or shell commands",
+           "low", _READ),
+    Preset("git-safe", "Git Safe", "Read operations plus file editing and git commands", "medium", _GIT),
+    Preset("full-auto", "Full Auto", "All tools auto-approved — maximum agent autonomy", "high",
+           (*_GIT[:7], "Bash", "NotebookEdit", "WebFetch", "WebSearch")),
+)
+PRESETS_BY_ID = {p.id: p for p in PRESETS}
+
+
+class PatternError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str                   # a tool name, possibly with `*`
+    field: str | None = None    # Tool(field:value)
+    value: str | None = None    # None: every call; with field None: the short form
+
+
+_SYNTAX = re.compile(r"^([A-Za-z0-9_.*-]+)(?:\((.*)\))?$", re.S)
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.*)$", re.S)
+
+
+@lru_cache(maxsize=2048)
+def parse(text: str) -> Pattern:
+    match = _SYNTAX.match(text.strip())
+    if not match:
+        raise PatternError(f"Invalid pattern: {text!r} (expected Tool, Tool(*), Tool(field:value) or Tool(value))")
+    name, spec = match.group(1), match.group(2)
+    if spec is None or spec.strip() in ("", "*"):
+        return Pattern(name)
+    field = _FIELD.match(spec)
+    if field:
+        return Pattern(name, field.group(1), field.group(2))
+    return Pattern(name, None, spec)
+
+
+def is_valid(text: str) -> bool:
+    try:
+        parse(text)
+    except PatternError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _glob(value: str) -> re.Pattern:
+    out, i = [], 0
+    while i < len(value):
+        if value.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif value[i] == "*":
+            out.append(".*" if i == len(value) - 1 else "[^/]*")
+            i += 1
+        else:
+            out.append(re.escape(value[i]))
+            i += 1
+    return re.compile("".join(out), re.S)
+
+
+def _value_matches(wanted: str, actual) -> bool:
+    if actual is None:
+        return False
+    text = actual if isinstance(actual, str) else json.dumps(actual)
+    if "*" not in wanted:
+        return text == wanted or _strip_dot(text) == _strip_dot(wanted)
+    return bool(_glob(wanted).fullmatch(text) or _glob(wanted).fullmatch(_strip_dot(text)))
+
+
+def _strip_dot(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
+def names_of(tool: str) -> dict[str, Alias | None]:
+    """Every name a call of `tool` answers to, with the alias that maps the original's fields."""
+    names: dict[str, Alias | None] = {tool: None, MCP_PREFIX + tool: None}
+    for alias in ALIASES:
+        if alias.tool == tool:
+            names.setdefault(alias.original, alias)
+    return names
+
+
+def matches(pattern: str | Pattern, tool: str, args: dict) -> bool:
+    try:
+        p = parse(pattern) if isinstance(pattern, str) else pattern
+    except PatternError:
+        return False  # a malformed stored pattern allows nothing
+    for name, alias in names_of(tool).items():
+        if not (p.name == name or ("*" in p.name and _glob(p.name.replace("*", "**")).fullmatch(name))):
+            continue
+        if p.value is None:
+            return True
+        if p.field is not None:
+            field = alias.fields.get(p.field, p.field) if alias else p.field
+        else:
+            field = alias.main if alias else MAIN_FIELD.get(tool)
+        if field is not None and _value_matches(p.value, args.get(field)):
+            return True
+    return False
+
+
+def allowed_by(patterns: list[str], tool: str, args: dict) -> str | None:
+    """The first pattern that allows this call, or None."""
+    for pattern in patterns:
+        if matches(pattern, tool, args):
+            return pattern
+    return None
+
+
+def suggest(tool: str, args: dict) -> str:
+    """The pattern "always allow" saves when the client names none: a command tool gets its
+    first word (`run_command(command:git *)`), anything else the bare tool name."""
+    field = MAIN_FIELD.get(tool)
+    if tool == "run_command" and isinstance(args.get(field), str) and args[field].strip():
+        return f"{tool}(command:{args[field].split()[0]} *)"
+    return tool
+
+
+def preset_active(preset: Preset, allow: list[str]) -> bool:
+    present = set(allow)
+    return all(p in present for p in preset.patterns)

@@ -1,0 +1,158 @@
+"""Workflow records: create, get, list, edit the definition, rename, delete.
+
+A workflow's `definition` is JSON text in the row (the catalog's WorkflowDefinition: `pattern` +
+`steps[]`, plus `triggers[]` for Stan's trigger nodes); these functions hand it out parsed.
+A definition edit is a read-modify-write inside ONE writer transaction, so two edits never lose
+each other's changes. The run states (`_state`, `_loopState`) belong to the Workflows engine;
+an edit of a finished workflow drops them and puts it back to `draft`, as the catalog's PATCH does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..db import Database
+from ..db.rows import new_id, now_iso, row_to_dict
+from ..errors import Conflict, Invalid, NotFound
+
+T = TypeVar("T")
+
+PATTERNS = ("sequence", "planner-executor", "checkpoint", "loop", "parallel", "swarm")
+STATUSES = ("draft", "active", "paused", "completed", "failed")
+EDITABLE = ("draft", "completed", "failed")
+NAME_MAX = 200
+RUN_STATE_KEYS = ("_state", "_loopState")
+
+
+def empty_definition(pattern: str = "sequence") -> dict:
+    return {"pattern": pattern, "steps": [], "triggers": []}
+
+
+def _parse(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        value = {}
+    if not isinstance(value, dict):
+        value = {}
+    value.setdefault("pattern", "sequence")
+    value.setdefault("steps", [])
+    value.setdefault("triggers", [])
+    return value
+
+
+def _workflow(row: sqlite3.Row) -> dict:
+    workflow = row_to_dict(row)
+    workflow["definition"] = _parse(workflow.get("definition"))
+    return workflow
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("Workflow name must not be blank")
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise Invalid(f"Workflow name must be at most {NAME_MAX} characters")
+    return name
+
+
+def _fetch(conn: sqlite3.Connection, workflow_id: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"Workflow {workflow_id} not found", code="WORKFLOW_NOT_FOUND")
+    return row
+
+
+async def create_workflow(db: Database, *, name: str, definition: dict | None = None,
+                          project_id: str | None = None) -> dict:
+    """A new `draft`; a draft may have no steps (the at-least-one rule applies on execute)."""
+    name = _clean_name(name)
+    definition = definition or empty_definition()
+    if definition.get("pattern") not in PATTERNS:
+        raise Invalid(f"Unknown workflow pattern '{definition.get('pattern')}'. "
+                      f"Use one of: {', '.join(PATTERNS)}")
+    workflow_id, now = new_id(), now_iso()
+
+    def insert(conn):
+        if project_id is not None and conn.execute(
+                "SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+            raise Invalid(f"Project {project_id} not found")
+        conn.execute(
+            "INSERT INTO workflows (id, project_id, name, definition, status, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (workflow_id, project_id, name, json.dumps(definition), "draft", now, now))
+        return _fetch(conn, workflow_id)
+
+    return _workflow(await db.write(insert))
+
+
+async def get_workflow(db: Database, workflow_id: str) -> dict:
+    return _workflow(await db.read(lambda conn: _fetch(conn, workflow_id)))
+
+
+async def list_workflows(db: Database, *, project_id: str | None = None,
+                         limit: int | None = None) -> list[dict]:
+    """Newest first."""
+    sql, params = "SELECT * FROM workflows", []
+    if project_id is not None:
+        sql += " WHERE project_id = ?"
+        params.append(project_id)
+    sql += " ORDER BY created_at DESC, rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_workflow(r) for r in await db.fetchall(sql, params)]
+
+
+def _check_editable(row: sqlite3.Row) -> None:
+    if row["status"] not in EDITABLE:
+        raise Conflict(f"Workflow '{row['name']}' is {row['status']}; it can be edited when it is "
+                       "not running (draft, completed or failed).", code="WORKFLOW_NOT_EDITABLE")
+
+
+async def edit_definition(db: Database, workflow_id: str,
+                          change: Callable[[dict], T]) -> tuple[dict, T]:
+    """Apply `change(definition)` (mutating it) in one transaction; returns (workflow, result).
+
+    `change` runs on the writer thread: plain Python on the dict, no I/O. If it raises, nothing
+    is written.
+    """
+
+    def edit(conn):
+        row = _fetch(conn, workflow_id)
+        _check_editable(row)
+        definition = _parse(row["definition"])
+        for key in RUN_STATE_KEYS:
+            definition.pop(key, None)
+        result = change(definition)
+        conn.execute("UPDATE workflows SET definition = ?, status = 'draft', updated_at = ? WHERE id = ?",
+                     (json.dumps(definition), now_iso(), workflow_id))
+        return _fetch(conn, workflow_id), result
+
+    row, result = await db.write(edit)
+    return _workflow(row), result
+
+
+async def rename_workflow(db: Database, workflow_id: str, name: str) -> dict:
+    name = _clean_name(name)
+
+    def rename(conn):
+        _fetch(conn, workflow_id)
+        conn.execute("UPDATE workflows SET name = ?, updated_at = ? WHERE id = ?",
+                     (name, now_iso(), workflow_id))
+        return _fetch(conn, workflow_id)
+
+    return _workflow(await db.write(rename))
+
+
+async def delete_workflow(db: Database, workflow_id: str) -> None:
+    def delete(conn):
+        row = _fetch(conn, workflow_id)
+        if row["status"] == "active":
+            raise Conflict("Workflow is running; stop it before deleting it.")
+        conn.execute("DELETE FROM workflows WHERE id = ?", (workflow_id,))
+
+    await db.write(delete)
