@@ -54,8 +54,6 @@ async def _close_streams_on_shutdown(event: anyio.Event, runner: Runner, logbus:
 
 async def _warm_llm() -> None:
     await llm.ensure_loaded()
-    # The tokenizer loads on first use (~0.2 s): do it here, not on the first chat turn.
-    await asyncio.to_thread(llm.count_prompt_tokens, "gpt-4o", [{"role": "user", "content": "warm"}])
     # litellm brings ~300k long-lived objects; frozen, full collections stop walking them on
     # every pass (measured: p99 of a task GET from ~150 ms to ~10 ms under load).
     gc.collect()

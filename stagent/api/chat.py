@@ -197,13 +197,15 @@ async def send_message(request):
     tool_context = chat_tools.ChatToolContext(app.state.db, app.state.runner, conv)
     queue: asyncio.Queue = asyncio.Queue()
     streamed: list[str] = []
+    recent = asyncio.ensure_future(chat_tools.recent_entities(app.state.db))
+    recent.add_done_callback(lambda f: f.cancelled() or f.exception())  # a turn may never reach `done`
 
     async def sink(event: dict) -> None:
         if event["type"] == "delta":
             streamed.append(event["content"])
         elif event["type"] == "done":
             event = {**event, "quickAccess": await chat_tools.quick_access(
-                app.state.db, tool_context.touched, "".join(streamed))}
+                recent, tool_context.touched, "".join(streamed))}
         queue.put_nowait(event)
 
     failures: list[ApiError] = []
@@ -215,6 +217,7 @@ async def send_message(request):
         except ApiError as exc:  # before the stream: the JSON answer; during it: already an error event
             failures.append(exc)
         finally:
+            recent.cancel()
             queue.put_nowait(None)
 
     name = f"chat-turn:{conversation_id}:{new_id()}"
@@ -227,30 +230,28 @@ async def send_message(request):
 
 def _stream(app, name: str, queue: asyncio.Queue, first: dict) -> EventSourceResponse:
     shutdown = app.state.sse_shutdown
+    stopping = object()  # queued when the daemon stops, so a delta costs one queue.get and no more
 
-    async def next_event() -> dict | None:
-        if not queue.empty() or shutdown.is_set():
-            return await queue.get()
-        getter = asyncio.ensure_future(queue.get())
-        stopper = asyncio.ensure_future(shutdown.wait())
-        try:
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-        if getter.done():
-            return getter.result()
-        getter.cancel()
-        await app.state.supervisor.cancel(name)  # the daemon is stopping: end the turn, send its error
-        return await queue.get()
+    async def watch_shutdown() -> None:
+        await shutdown.wait()
+        queue.put_nowait(stopping)
 
     async def frames():
-        event = first
-        while event is not None:
-            yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
-                                  id=str(event["eventId"]))
-            if event["type"] in ("done", "error"):
-                return
-            event = await next_event()
+        watcher = asyncio.ensure_future(watch_shutdown())
+        try:
+            event = first
+            while event is not None:
+                if event is stopping:  # end the turn; it sends its error event, then None
+                    await app.state.supervisor.cancel(name)
+                    event = await queue.get()
+                    continue
+                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+                                      id=str(event["eventId"]))
+                if event["type"] in ("done", "error"):
+                    return
+                event = await queue.get()
+        finally:
+            watcher.cancel()
 
     return EventSourceResponse(
         frames(),

@@ -7,6 +7,7 @@ use, so what the assistant says it did is exactly what the API shows afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,12 +177,18 @@ async def describe_mentions(db: Database, mentions: list[dict]) -> str:
     return "The user mentioned these items; their current state:\n" + "\n".join(blocks)
 
 
-async def quick_access(db: Database, touched: list[dict], reply_text: str) -> list[dict]:
+def recent_entities(db: Database) -> Awaitable[list[dict]]:
+    """The recent entities a reply may name; start it with the turn, so `done` does not wait."""
+    return store.search_entities(db, "", 30)
+
+
+async def quick_access(recent: Awaitable[list[dict]], touched: list[dict], reply_text: str) -> list[dict]:
     """Links for the entities the tools returned, plus recent ones the reply names (by label)."""
     found = list(touched)
     lowered = reply_text.lower()
+    recent = await recent
     if lowered:
-        for entity in await store.search_entities(db, "", 30):
+        for entity in recent:
             label = entity["label"] or ""
             if len(label) >= 3 and label.lower() in lowered:
                 found.append(entity)

@@ -9,6 +9,7 @@ timeouts, 429, 5xx and broken streams back off exponentially and honour Retry-Af
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -198,6 +199,7 @@ async def complete_text(target: ModelTarget, messages: list[dict], *, max_tokens
     return await stream_completion(target, messages, timeout=timeout, attempts=2, max_tokens=max_tokens)
 
 
+@functools.lru_cache(maxsize=256)  # the bundled model map never changes while we run
 def max_input_tokens(model: str) -> int | None:
     """The model's input window from litellm's local model map, or None when unknown."""
     assert _litellm is not None, "litellm is not loaded"
