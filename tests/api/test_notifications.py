@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import Daemon
 from tests.engine.test_approvals import start_task, wait_for_request
+from tests.helpers.processes import assert_stopped_cleanly, daemon_process
 from tests.helpers.servers import free_port
 from tests.helpers.sse import iter_events
-from tests.test_crash import spawn_daemon
 
 
 def failed_task(client, title: str = "no provider") -> dict:
@@ -235,8 +235,7 @@ def test_notification_stream_replays_after_last_event_id(daemon, client):
 @pytest.mark.serial
 def test_streams_end_cleanly_when_the_daemon_stops(tmp_path, fake):
     port = free_port()
-    proc = spawn_daemon(tmp_path / "data", port, fake)
-    try:
+    with daemon_process(tmp_path / "data", port, fake) as proc:
         url = f"http://127.0.0.1:{port}"
         with open_stream(url, "/api/notifications/pending-approvals/stream") as pending, \
                 open_stream(url, "/api/notifications/stream") as changes:
@@ -244,11 +243,7 @@ def test_streams_end_cleanly_when_the_daemon_stops(tmp_path, fake):
             assert next(events).json() == []
             proc.send_signal(signal.SIGTERM)
             assert list(events) == [] and list(iter_events(changes.iter_lines())) == []  # ended, not cut
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
+        assert_stopped_cleanly(proc)
 
 
 @pytest.mark.parametrize("path", ["/api/notifications/pending-approvals/stream", "/api/notifications/stream"])

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from tests.conftest import Daemon
+from tests.helpers.processes import daemon_process
 from tests.helpers.servers import free_port
 from tests.helpers.sse import iter_events
-from tests.test_crash import spawn_daemon
 
 
 def start_task(client, title: str = "Plan the follow-ups", **fields) -> dict:
@@ -302,8 +302,7 @@ def test_a_pattern_added_while_the_daemon_was_down_lets_the_paused_call_run(tmp_
 def test_sigkill_while_waiting_keeps_the_run_resumable(tmp_path, fake):
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = spawn_daemon(data_dir, port, fake)
-    try:
+    with daemon_process(data_dir, port, fake) as proc:
         fake.enqueue_tool_call("create_task", {"title": "Survives kill"}, call_id="k1")
         fake.enqueue_text("Finished after the crash.")
         task = httpx.post(f"{base}/api/tasks", json={"title": "crashy"}).json()
@@ -312,13 +311,8 @@ def test_sigkill_while_waiting_keeps_the_run_resumable(tmp_path, fake):
         request = wait_for_request(base, task["id"])
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
 
-    proc = spawn_daemon(data_dir, port, fake)
-    try:
+    with daemon_process(data_dir, port, fake) as proc:
         assert httpx.get(f"{base}/api/tasks/{task['id']}").json()["status"] == "running"
         r = httpx.post(f"{base}/api/tasks/{task['id']}/respond",
                        json={"notificationId": request["notificationId"], "behavior": "allow"})
@@ -328,10 +322,6 @@ def test_sigkill_while_waiting_keeps_the_run_resumable(tmp_path, fake):
         assert events[-1] == "completed"
         assert httpx.get(f"{base}/api/tasks/{task['id']}").json()["result"] == "Finished after the crash."
         assert any(t["title"] == "Survives kill" for t in httpx.get(f"{base}/api/tasks").json())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        proc.stderr.close()
 
 
 def test_a_chat_turn_that_ends_while_waiting_closes_its_request(daemon, client):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Daemon
+from tests.helpers.processes import daemon_process
 from tests.helpers.receiver import Receiver
 from tests.helpers.scheduling import (
     history,
@@ -23,7 +24,6 @@ from tests.helpers.scheduling import (
     wait_until,
 )
 from tests.helpers.servers import free_port
-from tests.test_crash import spawn_daemon
 
 T0 = utc(2026, 6, 1, 12, 0)
 
@@ -236,16 +236,11 @@ def test_a_firing_claimed_before_a_kill_never_fires_again(tmp_path, fake):
     with sqlite3.connect(data_dir / "stagent.db") as conn:  # its slot passed two minutes ago
         conn.execute("UPDATE schedules SET next_fire_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 minutes')")
     fake.enqueue_hang(chunk_delay=0.05, chunks=5000)
-    proc = spawn_daemon(data_dir, port, fake)
     base = f"http://127.0.0.1:{port}"
-    try:
+    with daemon_process(data_dir, port, fake) as proc:
         task = wait_until(lambda: [t for t in httpx.get(f"{base}/api/tasks").json() if t["status"] == "running"])[0]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        proc.stderr.close()
     daemon = Daemon(data_dir, scheduler=False)
     try:
         start_scheduler(daemon, datetime.now(UTC))
