@@ -1,4 +1,4 @@
-"""6. Chat: what stagent adds to one streamed reply, and context stats on a long conversation.
+"""5. Chat: what stagent adds to one streamed reply, and context stats on a long conversation.
 
 Reply: a real `stagent serve` (core 0) answers POST /api/chat/conversations/{id}/messages (SSE)
 from the scripted fake provider of tests/fakes/provider.py, run as its own process (core 1).
@@ -177,7 +177,7 @@ async def _context_stats(data_dir) -> dict:
 
 
 def measure(session: BenchSession) -> None:
-    print("\n== 6. Chat: one streamed reply through stagent vs a direct litellm call; context stats ==", flush=True)
+    print("\n== 5. Chat: one streamed reply through stagent vs a direct litellm call; context stats ==", flush=True)
     samples = 10 if session.quick else 30
     provider_port, port = free_port(), free_port()
     provider = _spawn_provider(session, provider_port)

@@ -1,4 +1,4 @@
-"""5. Scheduler: 10,000 active schedules in a real `stagent serve` — start-up time with them,
+"""4. Scheduler: 10,000 active schedules in a real `stagent serve` — start-up time with them,
 scheduler CPU and RSS while idle, and firing lateness for a burst of 1,000 schedules due in the
 same second.
 
@@ -83,7 +83,7 @@ def baseline_lateness(tmp: Path) -> list[float]:
 
 
 def measure(session: BenchSession) -> None:
-    print(f"\n== 5. Scheduler: {TOTAL:,} active schedules, a burst of {BURST:,} due in the same second ==", flush=True)
+    print(f"\n== 4. Scheduler: {TOTAL:,} active schedules, a burst of {BURST:,} due in the same second ==", flush=True)
     data_dir = session.tmp / "sched-data"
     port = free_port()
     proc = daemon.spawn_stagent(session, "sched-init", data_dir, port, SERVER_CORE)

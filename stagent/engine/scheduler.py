@@ -59,6 +59,7 @@ class Scheduler:
         self.deliver = deliver  # ChannelDelivery.deliver, when channels are available
         self._wake = asyncio.Event()
         self._stan_next: datetime | None = None
+        self._stan_last: datetime | None = None
         self._stan_config_changed = True
         self.fired = 0  # firings started since start (bench and tests read it)
 
@@ -74,6 +75,7 @@ class Scheduler:
 
     def set_clock(self, clock) -> None:
         self.clock = clock
+        self._stan_last = None
         self.wake(heartbeat_config_changed=True)
 
     # ---- the loop --------------------------------------------------------------------------
@@ -321,13 +323,17 @@ class Scheduler:
     async def _stan_tick(self, now: datetime) -> None:
         from .heartbeat_checks import load_config, run_stan_heartbeat
 
-        if self._stan_config_changed:
+        if self._stan_last is None:
+            self._stan_last = now  # the first tick comes one interval after start
+        if self._stan_config_changed:  # re-plan from the last tick, not from when we noticed
             self._stan_config_changed = False
             config = await load_config(self.db)
-            self._stan_next = (now + timedelta(minutes=config["intervalMinutes"])) if config["enabled"] else None
+            self._stan_next = (self._stan_last + timedelta(minutes=config["intervalMinutes"])
+                               if config["enabled"] else None)
         if self._stan_next is None or now < self._stan_next:
             return
         config = await load_config(self.db)
+        self._stan_last = now
         self._stan_next = (now + timedelta(minutes=config["intervalMinutes"])) if config["enabled"] else None
         if config["enabled"] and not self.supervisor.running("stan-heartbeat"):
             self.supervisor.start("stan-heartbeat", run_stan_heartbeat(
