@@ -21,6 +21,7 @@ from .db import Database
 from .db.migrations import migrate
 from .engine import llm
 from .engine.budgets import Budgets
+from .engine.channel_approvals import ChannelApprovals
 from .engine.channels import ChannelDelivery
 from .engine.conversation import ConversationEngine
 from .engine.logbus import LogBus
@@ -122,6 +123,7 @@ async def lifespan(app):
         state.conversations = ConversationEngine(db, runner, permissions, budgets)
         state.channels = ChannelDelivery(db, supervisor)
         await state.channels.start()  # resumes deliveries a crash left pending
+        state.channel_approvals = ChannelApprovals(db, events, permissions, state.channels, supervisor, config.base_url).start()
         state.scheduler = Scheduler(db, runner, events, logbus, supervisor,
                                     deliver=state.channels.deliver if getattr(state, "channels", None) else None)
         state.openapi = None

@@ -104,9 +104,20 @@ def same_origin(origin: str, host: str) -> bool:
 CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
 
 
-# Reachable without a key even when keys are required: liveness, and the inbound channel
-# webhooks, which Slack and Telegram call with their own signature or secret instead.
+# Reachable without a key even when keys are required: liveness, the inbound channel webhooks,
+# which Slack and Telegram call with their own signature or secret instead, and a webhook
+# channel's signed decision callback, /api/channels/<id>/callback.
 KEYLESS_PATHS = frozenset({"/api/health", "/api/channels/inbound/slack", "/api/channels/inbound/telegram"})
+_CALLBACK_PREFIX, _CALLBACK_SUFFIX = "/api/channels/", "/callback"
+
+
+def keyless(path: str) -> bool:
+    if path in KEYLESS_PATHS:
+        return True
+    if not (path.startswith(_CALLBACK_PREFIX) and path.endswith(_CALLBACK_SUFFIX)):
+        return False
+    channel_id = path[len(_CALLBACK_PREFIX):-len(_CALLBACK_SUFFIX)]
+    return bool(channel_id) and "/" not in channel_id
 
 
 class SecurityMiddleware:
@@ -153,7 +164,7 @@ class SecurityMiddleware:
                 principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
         path = scope["path"]
         if (principal is None and self.keys.require_api_key and path.startswith("/api/")
-                and path not in KEYLESS_PATHS):
+                and not keyless(path)):
             return await _reject(send, scope, 401, "This daemon requires an API key (X-API-Key header).")
         scope["stagent.principal"] = principal
         return await self.app(scope, _limited(receive, self.max_body_bytes), send)

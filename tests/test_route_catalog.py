@@ -37,6 +37,7 @@ EXTENSIONS = {
     "POST /api/schedules/{id}/execute",  # run now (the original's optional manual firing)
     "GET /api/usage",               # spend by day, project, runtime or model
     "GET /api/channels/{id}/deliveries",  # delivery history: status, attempts, last error
+    "POST /api/channels/{id}/callback",  # a webhook channel's signed permission decision
     "GET /api/permissions/settings",  # the approval timeout (docs/decisions/010-permissions.md)
     "PUT /api/permissions/settings",
     "GET /api/notifications/stream",  # SSE of notifications as they are created or change

@@ -1,7 +1,9 @@
-"""/api/channels: 9 endpoints, plus GET /api/channels/{id}/deliveries.
+"""/api/channels: 9 endpoints, plus GET /api/channels/{id}/deliveries and the signed
+POST /api/channels/{id}/callback (a webhook channel's decision on a permission request).
 
-The inbound routes are called by Slack and Telegram, not by a browser: they carry no API key,
-and the signing secret / webhook secret is their authentication.
+The inbound routes and the callback are called by Slack, Telegram and the user's own systems,
+not by a browser: they carry no API key, and the signing secret / webhook secret is their
+authentication.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Annotated, Literal
 from pydantic import Field, WithJsonSchema
 from starlette.routing import Route
 
-from ..engine.channels import parse_slack_event, parse_telegram_update, verify_slack_signature
+from ..db.rows import loads
+from ..engine.channel_approvals import ACTIONS, require_decisions
+from ..engine.channels import parse_slack_event, verify_signature, verify_slack_signature
 from ..errors import Forbidden, Invalid, Unauthorized
 from ..store import channels as store
 from ._http import Body, Int, Out, endpoint, ok, read_body
@@ -70,6 +74,12 @@ class PollBody(Body):
     offset: Int | None = Field(default=None, ge=0)
 
 
+class CallbackIn(Body):
+    notification_id: str = Field(min_length=1, max_length=100)
+    action: Literal[ACTIONS]
+    message: str | None = Field(default=None, max_length=2000)  # told to the model on deny
+
+
 class ChannelOut(Out):
     id: str
     channelType: ChannelType
@@ -109,6 +119,12 @@ class OkOut(Out):
 class SlackOut(Out):
     ok: bool | None = None
     challenge: str | None = None  # the answer to url_verification
+
+
+class CallbackOut(Out):
+    success: bool
+    behavior: Literal["allow", "deny"]
+    permissionPattern: str | None = None  # saved by always_allow
 
 
 class PollOut(Out):
@@ -236,9 +252,9 @@ async def inbound_telegram(request):
             or request.headers.get("x-telegram-bot-api-secret-token") or "")
     if not hmac.compare_digest(sent.encode(), str(expected).encode()):
         raise Forbidden("Invalid secret")
-    message = parse_telegram_update(_json_object(await request.body()))
-    if message is not None and channel["status"] == "active":
-        await request.app.state.channels.receive(channel, message)
+    update = _json_object(await request.body())
+    if channel["status"] == "active":  # a message is stored, a button press decides (channel_approvals)
+        await request.app.state.channels.receive_telegram(channel, update)
     return ok({"ok": True})
 
 
@@ -254,6 +270,31 @@ async def poll_telegram(request):
     return ok(await request.app.state.channels.poll_telegram(channel_id, body.offset))
 
 
+@endpoint(body=CallbackIn, response=CallbackOut, errors=(400, 401, 403, 404, 409))
+async def webhook_callback(request):
+    """A bidirectional webhook channel answers a permission request it was sent (extension).
+    Signed as our webhooks are: `X-Stagent-Signature: sha256=<HMAC-SHA256 of the raw body with
+    the channel's secret>` and `X-Stagent-Timestamp` (unix seconds, within 5 minutes)."""
+    channel = await store.get_channel_raw(_db(request), request.path_params["id"])
+    if channel is None:
+        raise store.channel_not_found()
+    if channel["channelType"] != "webhook":
+        raise Invalid("Channel is not a webhook channel")
+    secret = channel["config"].get("secret")
+    if not secret:
+        raise Unauthorized("This channel has no secret; add one to accept signed callbacks")
+    if not verify_signature(secret, request.headers.get("x-stagent-timestamp"),
+                            request.headers.get("x-stagent-signature"), await request.body()):
+        raise Forbidden("Invalid signature")
+    require_decisions(channel)
+    body = await read_body(request, CallbackIn)
+    row = await request.app.state.channel_approvals.decide(channel, body.notification_id, body.action,
+                                                           message=body.message)
+    response = loads(row["response"], {})
+    return ok({"success": True, "behavior": response["behavior"],
+               "permissionPattern": response.get("permissionPattern")})
+
+
 routes = [
     Route("/api/channels", list_channels, methods=["GET"]),
     Route("/api/channels", create_channel, methods=["POST"]),
@@ -265,4 +306,5 @@ routes = [
     Route("/api/channels/{id}", delete_channel, methods=["DELETE"]),
     Route("/api/channels/{id}/test", test_channel, methods=["POST"]),
     Route("/api/channels/{id}/deliveries", list_deliveries, methods=["GET"]),
+    Route("/api/channels/{id}/callback", webhook_callback, methods=["POST"]),
 ]

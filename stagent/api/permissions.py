@@ -1,4 +1,5 @@
-"""/api/permissions: the allow-list and its presets (6), plus the approval timeout (extension).
+"""/api/permissions: the allow-list and its presets (6), plus the approval settings (extension):
+the timeout and the channels that get permission requests (engine/channel_approvals.py).
 
 `projectId` or `profileId` (query on GET, body on POST/DELETE) address that project's or
 profile's additions instead of the global list (an extension; the catalog has one list).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 from starlette.routing import Route
 
-from ..engine import patterns
+from ..engine import channel_approvals, patterns
 from ..engine.permissions import DEFAULT_TIMEOUT_SECONDS
 from ..errors import Invalid, NotFound
 from ..store import permissions as store
@@ -17,6 +18,7 @@ from ._http import Body, Out, endpoint, ok, read_body, read_json
 
 MAX_PATTERN = 500
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_APPROVAL_CHANNELS = 50
 
 
 class PatternIn(Body):
@@ -58,11 +60,14 @@ class SuccessOut(Out):
 
 
 class ApprovalSettings(Body):
-    request_timeout_seconds: float = Field(gt=0, le=MAX_TIMEOUT_SECONDS)
+    # Optional, but never null; a field not sent keeps its value.
+    request_timeout_seconds: float = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    approval_channels: list[str] = Field(default=None, max_length=MAX_APPROVAL_CHANNELS)
 
 
 class ApprovalSettingsOut(Out):
     requestTimeoutSeconds: float
+    approvalChannels: list[str]
 
 
 def _db(request):
@@ -157,18 +162,29 @@ async def disable_preset(request):
     return ok({"success": True})
 
 
+async def _approval_settings(db) -> dict:
+    return {"requestTimeoutSeconds": await store.timeout_seconds(db, DEFAULT_TIMEOUT_SECONDS),
+            "approvalChannels": await channel_approvals.approval_channels(db)}
+
+
 @endpoint(response=ApprovalSettingsOut)
 async def get_approval_settings(request):
-    """How long a permission request waits for an answer before it is denied (extension)."""
-    return ok({"requestTimeoutSeconds": await store.timeout_seconds(_db(request), DEFAULT_TIMEOUT_SECONDS)})
+    """How long a permission request waits for an answer before it is denied, and the channels
+    it is sent to (extension)."""
+    return ok(await _approval_settings(_db(request)))
 
 
 @endpoint(body=ApprovalSettings, response=ApprovalSettingsOut, errors=(400,))
 async def set_approval_settings(request):
-    """Set the approval timeout; it applies to requests made from now on (extension)."""
+    """Set the approval timeout and/or the approval channels (400 for an unknown channel id);
+    they apply to requests made from now on (extension)."""
     body = await read_body(request, ApprovalSettings)
-    await store.set_timeout_seconds(_db(request), body.request_timeout_seconds)
-    return ok({"requestTimeoutSeconds": await store.timeout_seconds(_db(request), DEFAULT_TIMEOUT_SECONDS)})
+    fields = body.given()
+    if "approval_channels" in fields:  # first: a refused id saves nothing
+        await channel_approvals.set_approval_channels(_db(request), fields["approval_channels"])
+    if "request_timeout_seconds" in fields:
+        await store.set_timeout_seconds(_db(request), fields["request_timeout_seconds"])
+    return ok(await _approval_settings(_db(request)))
 
 
 routes = [

@@ -33,6 +33,7 @@ TELEGRAM_API = "https://api.telegram.org"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0
 SLACK_MAX_SKEW = 300  # seconds between Slack's request timestamp and our clock
+SIGNATURE_MAX_SKEW = 300  # the same for X-Stagent-Timestamp on a signed callback
 TEST_MESSAGE = ("Stagent channel test", "Connection OK: this channel can receive stagent messages.")
 
 
@@ -59,6 +60,22 @@ def sign(secret: str, raw: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
+def verify_signature(secret: str, timestamp: str | None, signature: str | None, raw: bytes,
+                     now: float | None = None) -> bool:
+    """A signed callback, in the scheme our webhooks send: `sign(secret, raw)` and a unix-seconds
+    X-Stagent-Timestamp within ±5 minutes (constant-time compare)."""
+    if not _unix_seconds(timestamp) or not signature:
+        return False
+    if abs((now if now is not None else time.time()) - int(timestamp)) > SIGNATURE_MAX_SKEW:
+        return False
+    return hmac.compare_digest(sign(secret, raw).encode(), signature.encode())
+
+
+def _unix_seconds(value: str | None) -> bool:
+    # isdigit alone accepts '²' (a latin-1 header byte), which int() refuses.
+    return bool(value) and value.isascii() and value.isdigit()
+
+
 def _text(message: Message) -> str:
     subject = f"*{message.subject}*" if message.format == "markdown" and message.subject else message.subject
     return "\n\n".join(part for part in (subject, message.body) if part)
@@ -83,7 +100,10 @@ def _request(channel_type: str, config: dict, message: Message) -> tuple[str, di
         return config["webhookUrl"], headers, json.dumps({"text": _text(message)}).encode()
     if channel_type == "telegram":
         url = f"{_telegram_base(config)}/bot{config['botToken']}/sendMessage"
-        return url, headers, json.dumps({"chat_id": config["chatId"], "text": _text(message)}).encode()
+        payload = {"chat_id": config["chatId"], "text": _text(message)}
+        if message.metadata.get("replyMarkup"):  # inline buttons (channel_approvals)
+            payload["reply_markup"] = message.metadata["replyMarkup"]
+        return url, headers, json.dumps(payload).encode()
     raise SendError(f"Unknown channel type: {channel_type}", retryable=False)
 
 
@@ -153,7 +173,7 @@ async def send(client, channel: dict, message: Message) -> None:
 def verify_slack_signature(secret: str, timestamp: str | None, signature: str | None,
                            raw: bytes, now: float | None = None) -> bool:
     """Slack's `v0` scheme: HMAC-SHA256 over `v0:<ts>:<body>`, timestamp within ±5 minutes."""
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not _unix_seconds(timestamp) or not signature:
         return False
     if abs((now if now is not None else time.time()) - int(timestamp)) > SLACK_MAX_SKEW:
         return False
@@ -199,6 +219,7 @@ def _str(value) -> str | None:
 # ---- the delivery engine ---------------------------------------------------------------
 
 InboundHook = Callable[[dict], Awaitable[None]]
+CallbackQueryHook = Callable[[dict, dict], Awaitable[None]]  # (channel, Telegram callback_query)
 
 
 class ChannelDelivery:
@@ -211,6 +232,8 @@ class ChannelDelivery:
         self.timeout = timeout
         # Set by the conversation work: called with each new inbound message.
         self.on_inbound: InboundHook | None = None
+        # Set by channel_approvals: called with a Telegram button press (awaited).
+        self.on_callback_query: CallbackQueryHook | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._client = None
 
@@ -326,6 +349,29 @@ class ChannelDelivery:
             self.supervisor.start(f"channel-inbound:{inbound_id}", hook(event))
         return True
 
+    async def receive_telegram(self, channel: dict, update: dict) -> bool:
+        """One Telegram update: a button press goes to `on_callback_query`, a person's text
+        message to `receive`. False when nothing took it."""
+        query = update.get("callback_query")
+        if isinstance(query, dict):
+            if self.on_callback_query is None:
+                return False
+            await self.on_callback_query(channel, query)
+            return True
+        message = parse_telegram_update(update)
+        return message is not None and await self.receive(channel, message)
+
+    async def answer_callback_query(self, channel: dict, query_id: str, text: str) -> None:
+        """Stop the pressed button's spinner and show `text` (best effort, no retries)."""
+        import httpx
+
+        config = channel["config"]
+        url = f"{_telegram_base(config)}/bot{config['botToken']}/answerCallbackQuery"
+        try:
+            await self.client.post(url, json={"callback_query_id": query_id, "text": text[:200]})
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            log.warning("answerCallbackQuery failed: %s", _redact(str(exc), config))
+
     async def poll_telegram(self, channel_id: str, offset: int | None) -> dict:
         """One getUpdates round for a Telegram channel; confirms what it read."""
         import httpx
@@ -356,8 +402,7 @@ class ChannelDelivery:
             return {"processed": 0, "total": 0, "nextOffset": offset}
         processed = 0
         for update in updates:
-            message = parse_telegram_update(update)
-            if message is not None and await self.receive(channel, message):
+            if await self.receive_telegram(channel, update):
                 processed += 1
         next_offset = max(u["update_id"] for u in updates) + 1
         try:  # confirm, so Telegram stops returning them; a failure only means a re-read (deduplicated)

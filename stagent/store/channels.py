@@ -329,6 +329,14 @@ async def list_deliveries(db: Database, channel_id: str, limit: int = 50) -> lis
     return [_delivery(r) for r in rows]
 
 
+async def sent_request(db: Database, channel_id: str, notification_id: str) -> bool:
+    """Whether a permission request (delivery source `permission_request`) went to this channel:
+    a channel may answer only the requests it was sent."""
+    return bool(await db.scalar(
+        "SELECT 1 FROM channel_deliveries WHERE channel_id = ? AND source = 'permission_request' "
+        "AND json_extract(metadata, '$.notificationId') = ? LIMIT 1", (channel_id, notification_id)))
+
+
 async def recent_failures(db: Database, since_iso: str) -> list[dict]:
     """Deliveries that failed for good since the given time, newest first, with their channel."""
     rows = await db.fetchall(

@@ -39,6 +39,7 @@ REGISTRY: dict[str, Setting] = {s.key: s for s in (
     Setting("stan.heartbeat.intervalMinutes", "30"),
     Setting("stan.heartbeat.deliveryChannels", "[]"),  # extension: channel ids that get its alerts
     Setting("stan.heartbeat.modelsProbe", ""),  # the last models probe (JSON), reused until the next day
+    Setting("permissions.approvalChannels", "[]"),  # extension: channel ids that get permission requests
 )}
 
 

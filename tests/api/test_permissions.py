@@ -160,10 +160,10 @@ def test_presets_apply_to_a_project_list(client):
 # ---- the approval timeout (extension) -----------------------------------------------------------
 
 def test_the_approval_timeout_setting(client):
-    assert client.get("/api/permissions/settings").json() == {"requestTimeoutSeconds": 600.0}
+    assert client.get("/api/permissions/settings").json() == {"requestTimeoutSeconds": 600.0, "approvalChannels": []}
     r = client.put("/api/permissions/settings", json={"requestTimeoutSeconds": 90})
-    assert r.status_code == 200 and r.json() == {"requestTimeoutSeconds": 90.0}
+    assert r.status_code == 200 and r.json() == {"requestTimeoutSeconds": 90.0, "approvalChannels": []}
     for bad in (0, -1, "10", None, 10 ** 9):
         r = client.put("/api/permissions/settings", json={"requestTimeoutSeconds": bad})
         assert r.status_code == 400 and "requestTimeoutSeconds" in r.json()["error"]["fieldErrors"]
-    assert client.get("/api/permissions/settings").json() == {"requestTimeoutSeconds": 90.0}
+    assert client.get("/api/permissions/settings").json() == {"requestTimeoutSeconds": 90.0, "approvalChannels": []}
