@@ -124,8 +124,7 @@ async def lifespan(app):
         state.channels = ChannelDelivery(db, supervisor)
         await state.channels.start()  # resumes deliveries a crash left pending
         state.channel_approvals = ChannelApprovals(db, events, permissions, state.channels, supervisor, config.base_url).start()
-        state.scheduler = Scheduler(db, runner, events, logbus, supervisor,
-                                    deliver=state.channels.deliver if getattr(state, "channels", None) else None)
+        state.scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=state.channels.deliver)
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()
@@ -142,6 +141,8 @@ async def lifespan(app):
         runner = getattr(state, "runner", None)
         if runner is not None:
             await runner.interrupt_all()
+            for job in ("scheduler", "scheduler-runs", "scheduler-queues"):  # nothing may queue a delivery
+                await state.supervisor.cancel(job)                           # after channels stop
             if getattr(state, "channels", None) is not None:
                 await state.channels.stop()
             await state.supervisor.shutdown()

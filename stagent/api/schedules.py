@@ -19,6 +19,7 @@ from ._http import Body, Int, Out, endpoint, ok, read_body
 
 RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
 Hour = Int
+MAX_MICROS = 10**15  # a billion dollars a day: any larger number is a mistake
 
 
 class ChecklistItem(Body):
@@ -42,8 +43,8 @@ class ScheduleFields(Body):
     active_hours_start: Hour | None = Field(default=None, ge=0, le=23)
     active_hours_end: Hour | None = Field(default=None, ge=0, le=23)
     active_timezone: str | None = Field(default=None, max_length=64)
-    heartbeat_budget_per_day: Int | None = Field(default=None, ge=0)  # micro-dollars, as stored
-    heartbeat_budget_per_day_usd: float | None = Field(default=None, ge=0)  # extension: dollars
+    heartbeat_budget_per_day: Int | None = Field(default=None, ge=0, le=MAX_MICROS)  # micro-dollars, as stored
+    heartbeat_budget_per_day_usd: float | None = Field(default=None, ge=0, le=MAX_MICROS / 1e6)  # extension
 
 
 class ScheduleCreate(ScheduleFields):
@@ -51,8 +52,8 @@ class ScheduleCreate(ScheduleFields):
     interval: str = Field(min_length=1, max_length=200)
     type: Literal["scheduled", "heartbeat"] = "scheduled"
     recurs: bool = True
-    max_firings: Int | None = Field(default=None, ge=1)
-    expires_in_hours: float | None = Field(default=None, gt=0)
+    max_firings: Int | None = Field(default=None, ge=1, le=2**31)
+    expires_in_hours: float | None = Field(default=None, gt=0, le=876_000)  # 100 years
     document_ids: list[str] | None = None
 
 

@@ -86,7 +86,7 @@ async def update_heartbeat(request):
         await channel_store.require_ids(state.db, body.delivery_channels)
     config = await heartbeat.save_config(state.db, enabled=body.enabled, checks=body.checks,
                                          interval_minutes=body.interval_minutes,
-                                         delivery_channels=body.delivery_channels, events=state.events)
+                                         delivery_channels=body.delivery_channels)
     state.scheduler.wake(heartbeat_config_changed=True)  # the next tick follows the new interval
     return ok(config)
 

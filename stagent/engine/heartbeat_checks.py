@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..db import Database
@@ -48,13 +48,6 @@ SEVERITY = {"ok": 0, "warn": 1, "error": 2}
 KEYS = {"enabled": "stan.heartbeat.enabled", "checks": "stan.heartbeat.checks",
         "intervalMinutes": "stan.heartbeat.intervalMinutes", "probe": "stan.heartbeat.modelsProbe",
         "deliveryChannels": "stan.heartbeat.deliveryChannels"}
-
-
-@dataclass(frozen=True)
-class StanHeartbeatConfigChanged:
-    enabled: bool
-    interval_minutes: int
-    checks: tuple[str, ...]
 
 
 # ---- configuration -------------------------------------------------------------------------
@@ -87,8 +80,7 @@ def check_names(checks: list[str]) -> list[str]:
 
 
 async def save_config(db: Database, *, enabled: bool | None = None, checks: list[str] | None = None,
-                      interval_minutes: int | None = None, delivery_channels: list[str] | None = None,
-                      events: EventBus | None = None) -> dict:
+                      interval_minutes: int | None = None, delivery_channels: list[str] | None = None) -> dict:
     """Change the fields given (None keeps one) and return the whole configuration."""
     values: dict[str, str] = {}
     if enabled is not None:
@@ -103,11 +95,7 @@ async def save_config(db: Database, *, enabled: bool | None = None, checks: list
         values[KEYS["deliveryChannels"]] = dumps(list(dict.fromkeys(delivery_channels)))
     if values:
         await settings.set_many(db, values)
-    config = await load_config(db)
-    if values and events is not None:
-        events.publish(StanHeartbeatConfigChanged(config["enabled"], config["intervalMinutes"],
-                                                  tuple(config["checks"])))
-    return config
+    return await load_config(db)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -370,11 +358,11 @@ async def run_stan_heartbeat(db: Database, *, trigger: str, models_probe: bool,
     at most once per local calendar day (between probes the last result is reported)."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}")
-    started = now or datetime.now(UTC)
+    started, clock = now or datetime.now(UTC), time.monotonic()
     config = await load_config(db)
     probe = models_probe and (trigger == "manual" or await _probe_due(db, started))
     report = await run_checks(db, config["checks"], now=started, models_probe=probe)
-    finished = now or datetime.now(UTC)
+    finished = started + timedelta(seconds=time.monotonic() - clock)  # probes can take seconds
 
     def record(conn) -> str | None:
         previous = conn.execute("SELECT results FROM stan_heartbeat_runs ORDER BY started_at DESC, rowid DESC "

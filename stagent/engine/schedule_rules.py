@@ -30,16 +30,34 @@ def zone_of(schedule: dict) -> str:
     return schedule.get("timeZone") or local_zone_name()
 
 
+WINDOW_SEARCH_DAYS = 8  # a cron that misses the active hours for a week never meets them
+
+
 def next_slot(schedule: dict, after: datetime) -> str | None:
-    """The first slot strictly after `after`, honouring a heartbeat's active hours."""
+    """The first slot strictly after `after`, honouring a heartbeat's active hours; None when
+    the cron never fires inside them."""
     cron, tz = schedule["cronExpression"], zone_of(schedule)
     if schedule.get("type") != "heartbeat" or not has_window(schedule):
         return to_iso(next_fire_times(cron, tz, 1, after=after)[0])
-    # Look ahead for a slot inside the window (bounded: a window that cron never hits ends it).
-    for slot in next_fire_times(cron, tz, 500, after=after):
+    limit = after + timedelta(days=WINDOW_SEARCH_DAYS)
+    while after < limit:
+        slot = next_fire_times(cron, tz, 1, after=after)[0]
         if in_active_hours(schedule, slot):
             return to_iso(slot)
+        # Jump to just before the window next opens, instead of walking every slot outside it.
+        after = max(slot, window_opens(schedule, slot) - timedelta(microseconds=1))
     return None
+
+
+def window_opens(schedule: dict, moment: datetime) -> datetime:
+    """The next time (after `moment`) the active-hours window opens."""
+    zone = ZoneInfo(schedule.get("activeTimezone") or "UTC")
+    local = moment.astimezone(zone)
+    opening = datetime.combine(local.date(), datetime.min.time(), zone).replace(hour=schedule["activeHoursStart"])
+    if opening <= local:
+        opening = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                                   zone).replace(hour=schedule["activeHoursStart"])
+    return opening.astimezone(UTC)
 
 
 def has_window(schedule: dict) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from ..db import Database
-from ..db.rows import dumps, loads, to_iso
+from ..db.rows import loads, to_iso
 from ..errors import ApiError, Conflict, NotFound
 from ..events import EventBus, TaskStatusChanged
 from ..store import schedules as store
@@ -66,6 +66,12 @@ class Scheduler:
     def start(self) -> None:
         self.supervisor.start("scheduler", self._loop())
         self.supervisor.start("scheduler-runs", self._follow_runs())
+        self.supervisor.start("scheduler-queues", self._resume_queues())
+
+    async def _resume_queues(self) -> None:
+        """Queued firings whose run ahead was ended by a restart get no end event: start them."""
+        for schedule_id in await store.with_orphaned_queue(self.db):
+            await self._start_queued(schedule_id)
 
     def wake(self, *, heartbeat_config_changed: bool = False) -> None:
         """Schedules or the heartbeat configuration changed: recompute the next wake-up."""
@@ -111,23 +117,35 @@ class Scheduler:
             if not due:
                 return started
             targets = await self._targets(due)
-            slots: dict = {}  # schedules due together often share a cron: compute each next slot once
+            nexts = self._next_slots(due, now)  # cron work stays out of the write transaction
             launches = await self.db.write(
-                lambda conn, due=due, targets=targets, slots=slots: [
-                    self._fire_in(conn, s, now, targets, slots) for s in due])
-            for launch in launches:
-                if launch is None:
-                    continue
-                task, target, error = launch
+                lambda conn, due=due, targets=targets, nexts=nexts: [
+                    self._fire_in(conn, s, now, targets, nexts[s["id"]]) for s in due])
+            for launch in filter(None, launches):
                 started += 1
-                if error is None:
-                    self.runner.start_claimed(task, target)
-                else:  # the run cannot start (no provider configured...): visible on the task
-                    await self.runner.set_status(task["id"], "failed", error, agent=task.get("assignedAgent")
-                                                 or "stagent-agent", payload={"message": error})
+                await self._launch(*launch)
             self.fired += started
             if len(due) < BATCH:
                 return started
+
+    @staticmethod
+    def _next_slots(due: list[dict], now: datetime) -> dict[str, str | None]:
+        by_rule: dict = {}  # schedules due together often share a cron: compute each once
+        nexts = {}
+        for schedule in due:
+            key = (schedule["cronExpression"], schedule.get("timeZone"), schedule.get("type"),
+                   schedule.get("activeHoursStart"), schedule.get("activeHoursEnd"), schedule.get("activeTimezone"))
+            if key not in by_rule:
+                by_rule[key] = rules.next_slot(schedule, now)
+            nexts[schedule["id"]] = by_rule[key]
+        return nexts
+
+    async def _launch(self, task: dict, target, error: str | None) -> None:
+        if error is None:
+            self.runner.start_claimed(task, target)
+        else:  # the run cannot start (no provider configured...): visible on the task
+            await self.runner.set_status(task["id"], "failed", error, agent=task.get("assignedAgent") or "stagent-agent",
+                                         payload={"message": error})
 
     async def _targets(self, due: list[dict]) -> dict:
         targets = {}
@@ -140,14 +158,10 @@ class Scheduler:
                     targets[key] = (None, exc.message)
         return targets
 
-    def _fire_in(self, conn, schedule: dict, now: datetime, targets: dict, slots: dict):
+    def _fire_in(self, conn, schedule: dict, now: datetime, targets: dict, next_slot: str | None):
         """Decide and record one due schedule inside the batch transaction."""
         slot = schedule["nextFireAt"]
-        key = (schedule["cronExpression"], schedule.get("timeZone"), schedule.get("type"),
-               schedule.get("activeHoursStart"), schedule.get("activeHoursEnd"), schedule.get("activeTimezone"))
-        if key not in slots:
-            slots[key] = rules.next_slot(schedule, now)
-        changes: dict = {"next_fire_at": slots[key]}
+        changes: dict = {"next_fire_at": next_slot}
         if schedule.get("expiresAt") and schedule["expiresAt"] <= to_iso(now):
             store.set_in(conn, schedule["id"], {"status": "expired", "next_fire_at": None})
             return None
@@ -155,16 +169,24 @@ class Scheduler:
             store.claim_slot(conn, schedule, slot, "missed", reason="the daemon was not running at this time")
             store.set_in(conn, schedule["id"], changes)
             return None
-        skip_reason = self._skip_reason(conn, schedule, now, changes)
-        if skip_reason or not store.claim_slot(conn, schedule, slot, "started"):
+        live = store.live_statuses(conn, schedule["id"])
+        skip_reason = self._skip_reason(schedule, live, now, changes)
+        queue = bool(live)  # only reached with the queue policy
+        if skip_reason or not store.claim_slot(conn, schedule, slot, "queued" if queue else "started"):
             if skip_reason:
                 store.claim_slot(conn, schedule, slot, "skipped", reason=skip_reason)
             store.set_in(conn, schedule["id"], changes)
             return None
+        task = self._record_firing(conn, schedule, slot, now, changes, status="queued" if queue else "running")
+        if queue:
+            return None
+        return (task, *targets[(schedule.get("modelId"), schedule.get("assignedAgent"))])
 
+    def _record_firing(self, conn, schedule: dict, slot: str, now: datetime, changes: dict, *, status: str,
+                       manual: bool = False) -> dict:
+        """The firing's task and the schedule's counters; one-shots complete, maxFirings expires."""
         number = schedule["firingCount"] + 1
-        queue = schedule.get("overlapPolicy") == "queue" and store.live_task_ids(conn, schedule["id"])
-        task = self._create_task(conn, schedule, number, "queued" if queue else "running")
+        task = self._create_task(conn, schedule, number, status, manual=manual)
         store.attach_task(conn, schedule["id"], slot, task["id"])
         changes.update(firing_count=number, last_fired_at=to_iso(now))
         if not schedule.get("recurs", True):
@@ -172,44 +194,36 @@ class Scheduler:
         elif schedule.get("maxFirings") and number >= schedule["maxFirings"]:
             changes.update(status="expired", next_fire_at=None)
         store.set_in(conn, schedule["id"], changes)
-        if queue:
-            conn.execute("UPDATE schedule_firings SET outcome = 'queued' WHERE schedule_id = ? AND slot = ?",
-                         (schedule["id"], slot))
-            return None
-        target, error = targets[(schedule.get("modelId"), schedule.get("assignedAgent"))]
-        return task, target, error
+        return task
 
     async def fire_now(self, schedule_id: str) -> dict:
-        """A manual firing ("run now"): its own slot, counted like any other; 409 while one runs."""
+        """A manual firing ("run now"): its own slot, counted like any other; 409 while one runs,
+        or when the schedule has completed or expired."""
         schedule = await store.get(self.db, schedule_id)
         target, error = (await self._targets([schedule]))[(schedule.get("modelId"), schedule.get("assignedAgent"))]
-        now = to_iso(self.clock.now())
+        now = self.clock.now()
 
         def fire(conn) -> dict:
             fresh = store.select(conn, schedule_id)
             if fresh is None:
                 raise NotFound("Schedule not found")
-            if store.live_task_ids(conn, schedule_id):
+            if fresh["status"] not in ("active", "paused"):
+                raise Conflict(f"The schedule is {fresh['status']}; it fires no more.")
+            if store.live_statuses(conn, schedule_id):
                 raise Conflict("A firing of this schedule is still running; wait for it to finish or cancel it.")
-            number = fresh["firingCount"] + 1
-            slot = f"manual:{now}"
+            slot = f"manual:{to_iso(now)}"
             store.claim_slot(conn, fresh, slot, "manual")
-            task = self._create_task(conn, fresh, number, "running", manual=True)
-            store.attach_task(conn, schedule_id, slot, task["id"])
-            store.update_in(conn, schedule_id, {"firing_count": number, "last_fired_at": now})
-            return task
+            return self._record_firing(conn, fresh, slot, now, {}, status="running", manual=True)
 
         task = await self.db.write(fire)
-        if error is None:
-            self.runner.start_claimed(task, target)
-        else:
-            await self.runner.set_status(task["id"], "failed", error, agent=task.get("assignedAgent") or "stagent-agent",
-                                         payload={"message": error})
+        await self._launch(task, target, error)
         return task
 
-    def _skip_reason(self, conn, schedule: dict, now: datetime, changes: dict) -> str | None:
-        if schedule.get("overlapPolicy", "skip") == "skip" and store.live_task_ids(conn, schedule["id"]):
+    def _skip_reason(self, schedule: dict, live: set[str], now: datetime, changes: dict) -> str | None:
+        if live and schedule.get("overlapPolicy", "skip") == "skip":
             return "the previous firing is still running"
+        if "queued" in live:  # the queue policy keeps one firing waiting, not one per slot
+            return "a firing is already queued"
         if schedule.get("type") != "heartbeat":
             return None
         if not rules.in_active_hours(schedule, now):
@@ -241,7 +255,7 @@ class Scheduler:
             "source_type": "heartbeat" if heartbeat else "scheduled",
         })
         if tool_names is not None:
-            conn.execute("UPDATE tasks SET tool_names = ? WHERE id = ?", (dumps(tool_names), task["id"]))
+            store.set_tool_names(conn, task["id"], tool_names)
         return task
 
     # ---- after a run -----------------------------------------------------------------------
@@ -258,17 +272,14 @@ class Scheduler:
                     log.exception("after-run handling failed for task %s", event.task_id)
 
     async def _run_finished(self, task_id: str) -> None:
-        row = await self.db.fetchone(
-            "SELECT t.id, t.title, t.status, t.result, t.source_type, s.id AS schedule_id, s.type, "
-            "s.delivery_channels FROM tasks t JOIN schedules s ON s.id = t.schedule_id WHERE t.id = ?",
-            (task_id,))
+        row = await store.finished_run(self.db, task_id)
         if row is None:
             return
         failed = row["status"] == "failed"
-        await self.db.write(lambda conn: conn.execute(
-            "UPDATE schedules SET failure_streak = CASE WHEN ? THEN failure_streak + 1 ELSE 0 END, "
-            "last_failure_reason = CASE WHEN ? THEN ? ELSE last_failure_reason END WHERE id = ?",
-            (failed, failed, (row["result"] or "")[:500], row["schedule_id"])))
+        # A heartbeat's spend counts against its day whatever the outcome of the run.
+        await self.db.write(lambda conn: store.record_run_end_in(
+            conn, row["schedule_id"], failed=failed, reason=row["result"],
+            cost=row["cost"] if row["type"] == "heartbeat" else 0))
         action_needed = True
         if row["type"] == "heartbeat" and row["status"] == "completed":
             action_needed = await self._record_heartbeat(row)
@@ -277,24 +288,15 @@ class Scheduler:
 
     async def _record_heartbeat(self, row) -> bool:
         action_needed, items, parsed = rules.heartbeat_verdict(row["result"])
-        cost = await self.db.scalar("SELECT COALESCE(SUM(cost_micros), 0) FROM usage_ledger WHERE task_id = ?",
-                                    (row["id"],))
-        now = to_iso(self.clock.now())
         flagged = [i.get("id") for i in items if i.get("status") == "action_needed"]
         sentence = (f"Action needed on {', '.join(map(str, flagged)) or 'the checklist'}" if action_needed
                     else "All checklist items ok; nothing to do")
         if not parsed:
             sentence += " (the answer was not the JSON asked for, so it counts as action needed)"
+        at = to_iso(self.clock.now())
 
         def record(conn, emit):
-            if action_needed:
-                conn.execute("UPDATE schedules SET last_action_at = ?, suppression_count = 0, "
-                             "heartbeat_spent_today = heartbeat_spent_today + ? WHERE id = ?",
-                             (now, cost, row["schedule_id"]))
-            else:
-                conn.execute("UPDATE schedules SET suppression_count = suppression_count + 1, "
-                             "heartbeat_spent_today = heartbeat_spent_today + ? WHERE id = ?",
-                             (cost, row["schedule_id"]))
+            store.record_verdict_in(conn, row["schedule_id"], action_needed=action_needed, at=at)
             emit(row["id"], "heartbeat", "heartbeat_action" if action_needed else "heartbeat_suppressed",
                  {"message": sentence, "items": items})
 

@@ -6,26 +6,16 @@ Every change that moves a fire time wakes the scheduler, so it never sleeps past
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..db import Database
 from ..db.rows import to_iso
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..store import channels as channel_store
 from ..store import schedules as store
 from . import schedule_rules as rules
-from .schedule_parse import parse_interval
+from .schedule_parse import parse_interval, zone
 
 MICROS_PER_USD = 1_000_000
-
-
-def check_zone(name: str | None, field: str) -> None:
-    if name is None:
-        return
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"{field} must be an IANA time zone such as Europe/Berlin, got '{name}'") from None
 
 
 def _normalise(fields: dict, current: dict | None) -> dict:
@@ -36,7 +26,8 @@ def _normalise(fields: dict, current: dict | None) -> dict:
     if "active_timezone" in out and out["active_timezone"] is None:
         out["active_timezone"] = "UTC"  # null resets it to the default
     for field in ("time_zone", "active_timezone"):
-        check_zone(out.get(field), "timeZone" if field == "time_zone" else "activeTimezone")
+        if out.get(field) is not None:
+            zone(out[field])  # Invalid (INVALID_TIMEZONE) for a name that is not IANA
     if "heartbeat_budget_per_day_usd" in out:
         usd = out.pop("heartbeat_budget_per_day_usd")
         out["heartbeat_budget_per_day"] = None if usd is None else round(usd * MICROS_PER_USD)
@@ -76,7 +67,7 @@ async def create(db: Database, scheduler, fields: dict) -> dict:
     await _check_refs(db, values)
     probe = {_camel(k): v for k, v in values.items()}
     probe.setdefault("type", "scheduled")
-    values["next_fire_at"] = rules.next_slot(probe, now)
+    values["next_fire_at"] = _first_slot(probe, now)
     schedule = await db.write(lambda conn: store.insert_in(conn, values))
     if scheduler:
         scheduler.wake()
@@ -86,26 +77,41 @@ async def create(db: Database, scheduler, fields: dict) -> dict:
 async def update(db: Database, scheduler, schedule_id: str, fields: dict) -> dict:
     current = await store.get(db, schedule_id)
     values = _normalise(fields, current)
-    status = values.get("status")
-    if status is not None and status != current["status"]:
-        allowed = {"paused": "active", "active": "paused"}
-        if allowed.get(status) != current["status"]:
-            raise Conflict(f"Cannot change status from {current['status']} to {status}")
-    elif status is not None:
-        values.pop("status")
     await _check_refs(db, values)
-    merged = {**current, **{_camel(k): v for k, v in values.items()}}
     now = scheduler.clock.now() if scheduler else datetime.now(UTC)
-    if merged["status"] == "paused":
-        values["next_fire_at"] = None
-    elif merged["status"] == "active" and (status == "active" or {"cron_expression", "time_zone",
-                                                                  "active_hours_start", "active_hours_end",
-                                                                  "active_timezone"} & set(values)):
-        values["next_fire_at"] = rules.next_slot(merged, now)
-    schedule = await db.write(lambda conn: store.update_in(conn, schedule_id, values))
+    moves = {"cron_expression", "time_zone", "active_hours_start", "active_hours_end", "active_timezone"}
+
+    def apply(conn) -> dict:
+        # Re-read in the transaction: the scheduler may have fired (and completed) it meanwhile.
+        fresh = store.select(conn, schedule_id)
+        if fresh is None:
+            raise NotFound("Schedule not found")
+        changes = dict(values)
+        status = changes.get("status")
+        if status == fresh["status"]:
+            changes.pop("status")
+        elif status is not None and {"paused": "active", "active": "paused"}.get(status) != fresh["status"]:
+            raise Conflict(f"Cannot change status from {fresh['status']} to {status}")
+        merged = {**fresh, **{_camel(k): v for k, v in changes.items()}}
+        if merged["status"] == "paused":
+            changes["next_fire_at"] = None
+        elif merged["status"] == "active" and ("status" in changes or moves & set(changes)):
+            changes["next_fire_at"] = _first_slot(merged, now)
+        return store.update_in(conn, schedule_id, changes)
+
+    schedule = await db.write(apply)
     if scheduler:
         scheduler.wake()
     return schedule
+
+
+def _first_slot(schedule: dict, now: datetime) -> str:
+    slot = rules.next_slot(schedule, now)
+    if slot is None:
+        raise Invalid(f"This schedule never fires inside its active hours ({schedule['activeHoursStart']}–"
+                      f"{schedule['activeHoursEnd']} {schedule.get('activeTimezone') or 'UTC'}) within "
+                      f"{rules.WINDOW_SEARCH_DAYS} days: widen the window or change the interval.")
+    return slot
 
 
 async def set_status(db: Database, scheduler, schedule_id: str, status: str) -> dict:

@@ -127,11 +127,46 @@ def attach_task(conn, schedule_id: str, slot: str, task_id: str) -> None:
                  (task_id, schedule_id, slot))
 
 
-def live_task_ids(conn, schedule_id: str) -> list[str]:
-    """Earlier firings still queued or running (the overlap check)."""
-    return [r[0] for r in conn.execute(
-        "SELECT id FROM tasks WHERE schedule_id = ? AND status IN ('queued', 'running') "
-        "ORDER BY created_at", (schedule_id,))]
+def live_statuses(conn, schedule_id: str) -> set[str]:
+    """The statuses of earlier firings still queued or running (the overlap check)."""
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT status FROM tasks WHERE schedule_id = ? AND status IN ('queued', 'running')",
+        (schedule_id,))}
+
+
+def set_tool_names(conn, task_id: str, names: list[str]) -> None:
+    conn.execute("UPDATE tasks SET tool_names = ? WHERE id = ?", (dumps(names), task_id))
+
+
+async def finished_run(db: Database, task_id: str):
+    """A finished task of a schedule, with what its follow-up needs; None for other tasks."""
+    return await db.fetchone(
+        "SELECT t.id, t.title, t.status, t.result, s.id AS schedule_id, s.type, s.delivery_channels, "
+        "(SELECT COALESCE(SUM(cost_micros), 0) FROM usage_ledger WHERE task_id = t.id) AS cost "
+        "FROM tasks t JOIN schedules s ON s.id = t.schedule_id WHERE t.id = ?", (task_id,))
+
+
+def record_run_end_in(conn, schedule_id: str, *, failed: bool, reason: str | None, cost: int) -> None:
+    conn.execute(
+        "UPDATE schedules SET failure_streak = CASE WHEN ?1 THEN failure_streak + 1 ELSE 0 END, "
+        "last_failure_reason = CASE WHEN ?1 THEN ?2 ELSE last_failure_reason END, "
+        "heartbeat_spent_today = heartbeat_spent_today + ?3 WHERE id = ?4",
+        (failed, (reason or "")[:500], cost if cost else 0, schedule_id))
+
+
+def record_verdict_in(conn, schedule_id: str, *, action_needed: bool, at: str) -> None:
+    if action_needed:
+        conn.execute("UPDATE schedules SET last_action_at = ?, suppression_count = 0 WHERE id = ?", (at, schedule_id))
+    else:
+        conn.execute("UPDATE schedules SET suppression_count = suppression_count + 1 WHERE id = ?", (schedule_id,))
+
+
+async def with_orphaned_queue(db: Database) -> list[str]:
+    """Schedules whose queued firings wait with nothing running (a restart ended the run ahead)."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT schedule_id FROM tasks t WHERE status = 'queued' AND schedule_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM tasks r WHERE r.schedule_id = t.schedule_id AND r.status = 'running')")
+    return [r[0] for r in rows]
 
 
 async def oldest_queued_task(db: Database, schedule_id: str) -> str | None:

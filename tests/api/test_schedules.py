@@ -60,6 +60,11 @@ def test_heartbeat_schedule_defaults_and_history(client):
     ({"name": "x", "interval": "hourly", "prompt": "p", "projectId": "nope"}, "Project not found"),
     ({"name": "x", "interval": "hourly", "prompt": "p", "deliveryChannels": ["nope"]}, "Unknown delivery channel"),
     ({"name": "x", "interval": "hourly", "prompt": "p", "missedPolicy": "always"}, "missedPolicy"),
+    # Found in review: numbers too large for a date or an SQLite integer were 500s.
+    ({"name": "x", "interval": "hourly", "prompt": "p", "expiresInHours": 1e300}, "expiresInHours"),
+    ({"name": "x", "interval": "hourly", "prompt": "p", "maxFirings": 2**70}, "maxFirings"),
+    ({"name": "x", "interval": "hourly", "type": "heartbeat", "heartbeatChecklist": CHECKLIST,
+      "heartbeatBudgetPerDay": 2**70}, "heartbeatBudgetPerDay"),
 ])
 def test_create_validation_is_a_plain_400_that_changes_nothing(client, body, words):
     r = client.post("/api/schedules", json=body)

@@ -61,6 +61,7 @@ def test_a_due_schedule_fires_once_as_a_task_with_its_logs(sched, fake):
     # Moving within the same slot window fires nothing more.
     clock.set(utc(2026, 6, 1, 12, 20))
     clock.set(utc(2026, 6, 1, 12, 29, 59))
+    clock.settle()
     assert len(schedule_tasks(client, schedule["id"])) == 1
 
 
@@ -145,6 +146,7 @@ def test_pause_stops_firing_and_resume_does_not_catch_up(sched):
     paused = client.patch(f"/api/schedules/{schedule['id']}", json={"status": "paused"}).json()
     assert paused["status"] == "paused" and paused["nextFireAt"] is None
     clock.set(utc(2026, 6, 1, 14, 0))
+    clock.settle()
     assert client.patch(f"/api/schedules/{schedule['id']}", json={"status": "paused"}).status_code == 200
     resumed = client.patch(f"/api/schedules/{schedule['id']}", json={"status": "active"}).json()
     assert resumed["nextFireAt"] == iso(utc(2026, 6, 1, 14, 15))
@@ -282,6 +284,7 @@ def test_the_stan_heartbeat_ticks_on_its_interval(sched):
 
     assert client.get("/api/v1/stan/heartbeat").json()["intervalMinutes"] == 30
     clock.set(utc(2026, 6, 1, 12, 29))
+    clock.settle()
     assert runs() == []
     clock.set(utc(2026, 6, 1, 12, 30))
     first = wait_until(runs, what="the first tick")
@@ -289,9 +292,60 @@ def test_the_stan_heartbeat_ticks_on_its_interval(sched):
     assert client.put("/api/v1/stan/heartbeat", json={"intervalMinutes": 60}).status_code == 200
     clock.set(utc(2026, 6, 1, 13, 0))
     clock.set(utc(2026, 6, 1, 13, 29))
+    clock.settle()
     assert len(runs()) == 1
     clock.set(utc(2026, 6, 1, 13, 30))
     wait_until(lambda: len(runs()) == 2, what="the tick an hour after the change")
     client.put("/api/v1/stan/heartbeat", json={"enabled": False})
     clock.set(utc(2026, 6, 1, 20, 0))
+    clock.settle()
     assert len(runs()) == 2
+
+
+def test_a_queued_firing_starts_after_a_restart_ended_the_run_ahead(tmp_path, llm_env):
+    fake = llm_env
+    daemon, clock = scheduled_daemon(tmp_path / "data", T0)
+    schedule = create(daemon.client, interval="every minute", overlapPolicy="queue")
+    fake.enqueue_hang(chunk_delay=0.05, chunks=2000)
+    clock.set(utc(2026, 6, 1, 12, 1))
+    first = wait_until(lambda: schedule_tasks(daemon.client, schedule["id"]))[0]
+    daemon.wait_for_status(first["id"], {"running"})
+    for minute in (2, 3, 4):  # one firing waits; later slots do not pile up more
+        clock.set(utc(2026, 6, 1, 12, minute))
+        clock.settle()
+    tasks = schedule_tasks(daemon.client, schedule["id"])
+    assert sorted(t["status"] for t in tasks) == ["queued", "running"]
+    assert [h["outcome"] for h in history(daemon.client, schedule["id"])][:2] == ["skipped", "skipped"]
+    daemon.stop()  # the running firing ends as interrupted; no end event reaches a scheduler
+    fake.script.clear()
+    daemon, clock = scheduled_daemon(tmp_path / "data", utc(2026, 6, 1, 12, 4, 30))
+    try:
+        queued = next(t for t in tasks if t["status"] == "queued")
+        assert daemon.wait_for_status(queued["id"], {"completed"})["result"] == "ok"
+    finally:
+        daemon.stop()
+
+
+def test_run_now_counts_towards_max_firings(sched):
+    daemon, _clock = sched
+    client = daemon.client
+    schedule = create(client, maxFirings=1)
+    task = client.post(f"/api/schedules/{schedule['id']}/execute").json()["task"]
+    daemon.wait_for_status(task["id"], {"completed"})
+    after = client.get(f"/api/schedules/{schedule['id']}").json()
+    assert (after["status"], after["nextFireAt"], after["firingCount"]) == ("expired", None, 1)
+    r = client.post(f"/api/schedules/{schedule['id']}/execute")
+    assert r.status_code == 409 and "expired" in r.json()["error"]
+
+
+def test_a_narrow_heartbeat_window_finds_its_next_slot_or_is_refused(sched):
+    daemon, _clock = sched
+    client = daemon.client
+    body = {"name": "Night", "type": "heartbeat", "timeZone": "UTC", "activeTimezone": "UTC",
+            "heartbeatChecklist": [{"id": "a", "instruction": "check", "priority": "low"}]}
+    r = client.post("/api/schedules", json={**body, "interval": "every minute", "activeHoursStart": 3,
+                                            "activeHoursEnd": 4})
+    assert r.status_code == 201 and r.json()["nextFireAt"] == iso(utc(2026, 6, 2, 3, 0))
+    r = client.post("/api/schedules", json={**body, "interval": "0 3 * * 1", "activeHoursStart": 9,
+                                            "activeHoursEnd": 17})
+    assert r.status_code == 400 and "never fires inside its active hours" in r.json()["error"]
