@@ -26,6 +26,7 @@ from ..store import notifications as store
 from ._http import Body, Out, endpoint, ok, read_json
 
 SUMMARY_MAX = 120
+MAX_SEQ = 2 ** 63 - 1  # the largest integer SQLite holds
 ACTION_IDS = ["allow_once", "always_allow", "deny", "open_inbox"]
 
 
@@ -177,14 +178,21 @@ async def pending_approvals(request):
     return ok((await _pending(request))[1])
 
 
+def _sequence(raw: str, name: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be an integer notification sequence number") from None
+    if value > MAX_SEQ:
+        raise Invalid(f"{name} must be at most {MAX_SEQ}")
+    return value
+
+
 def _last_event_id(request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid("Last-Event-ID must be an integer notification sequence number") from None
+    value = _sequence(raw, "Last-Event-ID")
     if value < 0:
         raise Invalid("Last-Event-ID must not be negative")
     return value
@@ -219,6 +227,8 @@ def _sse(request, events) -> EventSourceResponse:
 
 
 def _subscribe(request):
+    """Only inside a stream's generator: a HEAD request or a client gone before the first
+    frame never starts it, and a subscription made outside it would never be closed."""
     return request.app.state.events.subscribe(NotificationCreated, NotificationChanged, TaskStatusChanged)
 
 
@@ -230,14 +240,13 @@ def _frame(event_id: int, data) -> ServerSentEvent:
 async def stream_pending_approvals(request):
     """SSE: the pending-approvals array, first at once, then whenever the set changes."""
     last = _last_event_id(request)
-    subscription = _subscribe(request)
     shutdown, keepalive = request.app.state.sse_shutdown, request.app.state.config.sse_keepalive_seconds
 
     def signature(items: list[dict]) -> list[tuple]:
         return [(item["notificationId"], item["createdAt"]) for item in items]
 
     async def events():
-        try:
+        with _subscribe(request) as subscription:  # before the first read: no change is missed
             clock, items = await _pending(request)
             if last != clock:  # a client resuming at this very clock already has this set
                 yield _frame(clock, items)
@@ -249,8 +258,6 @@ async def stream_pending_approvals(request):
                 if signature(items) != sent:
                     sent = signature(items)
                     yield _frame(seen, items)
-        finally:
-            subscription.close()
 
     return _sse(request, events())
 
@@ -261,24 +268,21 @@ async def stream_notifications(request):
     Without Last-Event-ID (or `after`) it starts from now."""
     last = _last_event_id(request)
     if last is None and request.query_params.get("after"):
-        try:
-            last = max(0, int(request.query_params["after"]))
-        except ValueError:
-            raise Invalid("after must be an integer notification sequence number") from None
-    subscription = _subscribe(request)
+        last = max(0, _sequence(request.query_params["after"], "after"))
+    # "From now" is read before the 200 goes out: a change the client could see happen after
+    # its request was answered is always sent.
+    start = last if last is not None else await store.clock(_db(request))
     shutdown, keepalive = request.app.state.sse_shutdown, request.app.state.config.sse_keepalive_seconds
 
     async def events():
-        try:
-            after = last if last is not None else await store.clock(_db(request))
+        after = start
+        with _subscribe(request) as subscription:  # before the first read: no change is missed
             while True:
                 for seq, notification in await store.changed_since(_db(request), after):
                     after = seq
                     yield _frame(seq, notification)
                 if not await _next_change(subscription, shutdown, keepalive):
                     return
-        finally:
-            subscription.close()
 
     return _sse(request, events())
 

@@ -16,7 +16,6 @@ from ..errors import Invalid, NotFound
 from ..store import permissions as store
 from ._http import Body, Out, endpoint, ok, read_body, read_json
 
-MAX_PATTERN = 500
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_APPROVAL_CHANNELS = 50
 
@@ -84,14 +83,19 @@ def _key(data: dict) -> str:
     return store.allow_key(project, profile)
 
 
-async def _pattern_body(request) -> tuple[str, str]:
+async def _pattern_body(request, *, new: bool) -> tuple[str, str]:
+    """(pattern, settings key). A `new` pattern must be valid; one to remove need only be a
+    string, so anything stored (empty, malformed, too long) can still be removed."""
     data = await read_json(request)
     pattern = data.get("pattern") if isinstance(data, dict) else None
-    if not isinstance(pattern, str) or not pattern.strip():
+    if not isinstance(pattern, str) or (new and not pattern.strip()):
         raise Invalid("pattern (string) is required")
-    pattern = pattern.strip()
-    if len(pattern) > MAX_PATTERN or not patterns.is_valid(pattern):
-        raise Invalid(f"Invalid pattern: {pattern[:100]!r}. Use Tool, Tool(*), Tool(field:value) or Tool(value)")
+    if new:
+        try:
+            pattern = patterns.validate(pattern)
+        except patterns.PatternError:
+            raise Invalid(f"Invalid pattern: {pattern.strip()[:100]!r}. Use Tool, Tool(*), Tool(field:value) "
+                          f"or Tool(value), at most {patterns.MAX_PATTERN} characters") from None
     return pattern, _key(data)
 
 
@@ -117,16 +121,17 @@ async def list_permissions(request):
 @endpoint(body=PatternIn, response=SuccessOut, errors=(400,))
 async def add_permission(request):
     """Add a pattern (no duplicates)."""
-    pattern, key = await _pattern_body(request)
+    pattern, key = await _pattern_body(request, new=True)
     await store.update_allow(_db(request), key, lambda current: current if pattern in current else [*current, pattern])
     return ok({"success": True})
 
 
 @endpoint(body=PatternIn, response=SuccessOut, errors=(400,))
 async def remove_permission(request):
-    """Remove a pattern (JSON body on DELETE)."""
-    pattern, key = await _pattern_body(request)
-    await store.update_allow(_db(request), key, lambda current: [p for p in current if p != pattern])
+    """Remove a pattern (JSON body on DELETE): the exact string, or the form POST stored it in."""
+    pattern, key = await _pattern_body(request, new=False)
+    await store.update_allow(_db(request), key,
+                             lambda current: [p for p in current if p not in (pattern, pattern.strip())])
     return ok({"success": True})
 
 

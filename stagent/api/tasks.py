@@ -54,7 +54,7 @@ class TaskListQuery(Body):
 class AssistRequest(Body):
     title: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    assigned_agent: str | None = None
+    assigned_agent: RuntimeId | None = None
 
 
 class TaskOut(Out):
@@ -132,20 +132,14 @@ async def delete_task(request):
 @endpoint(response=MessageOut, status=202, errors=(400, 404, 429))
 async def execute_task(request):
     """Start the agent run of a queued task (fire-and-forget); 429 while a budget cap is reached."""
-    task = await store.get_task_row(_db(request), request.path_params["id"])
-    if task["status"] == "queued":  # any other status answers the runner's 400 first
-        await request.app.state.budgets.check_task(task)
-    await request.app.state.runner.execute(task["id"])
+    await request.app.state.runner.execute(request.path_params["id"], check_budget=True)
     return ok({"message": "Execution started"}, 202)
 
 
 @endpoint(response=MessageOut, status=202, errors=(400, 404, 429))
 async def resume_task(request):
     """Resume a failed or cancelled task from its saved agent session; 429 while a budget cap is reached."""
-    task = await store.get_task_row(_db(request), request.path_params["id"])
-    if task["status"] in ("failed", "cancelled"):  # any other status answers the runner's 400 first
-        await request.app.state.budgets.check_task(task)
-    await request.app.state.runner.resume(task["id"])
+    await request.app.state.runner.resume(request.path_params["id"], check_budget=True)
     return ok({"message": "Resume started"}, 202)
 
 
@@ -212,11 +206,11 @@ async def task_siblings(request):
 
 @endpoint(body=AssistRequest, errors=(400, 429))
 async def assist_task(request):
-    """AI help drafting a task: improved description, breakdown and a pattern."""
+    """AI help drafting a task: improved description, breakdown and a pattern; 429 when the model
+    call would cross a budget cap (the check before every provider call)."""
     body = await read_body(request, AssistRequest)
     if not (body.title or "").strip() and not (body.description or "").strip():
         raise Invalid("Title or description is required")
-    await request.app.state.budgets.check_open(runtime_id=body.assigned_agent)
     return ok(await assist_engine.assist(_db(request), request.app.state.budgets, body.title, body.description,
                                          body.assigned_agent))
 

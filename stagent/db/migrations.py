@@ -15,6 +15,7 @@ from .m004_conversations import m004_conversations
 from .m005_governance import m005_governance
 from .m006_heartbeat import m006_heartbeat
 from .m007_usage_ledger import m007_usage_ledger
+from .m008_governance_fixes import m008_governance_fixes
 from .migrations_lib import run_script
 
 
@@ -174,7 +175,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 
 # One module per later migration, so work on separate domains never edits the same file.
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
-              m006_heartbeat, m007_usage_ledger]
+              m006_heartbeat, m007_usage_ledger, m008_governance_fixes]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

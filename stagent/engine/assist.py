@@ -15,6 +15,7 @@ from ..errors import Invalid
 from ..store import tasks as task_store
 from . import llm
 from .budgets import Budgets
+from .pricing import PRICING_VERSION
 from .providers import resolve_model
 
 MAX_TOKENS = 1500
@@ -59,19 +60,21 @@ async def assist(db: Database, budgets: Budgets, title: str | None, description:
     run_key = f"assist:{new_id()}"
     max_tokens = await budgets.check_call(target, messages, max_tokens=MAX_TOKENS, run_key=run_key)
     started = now_iso()
-    try:
-        completion = await llm.complete_text(target, messages, max_tokens=max_tokens)
-    except llm.ProviderError as exc:
-        draft["reasoning"] = f"Drafted locally: the model call failed ({exc.message})."
+    try:  # the reservation made by check_call is released however this ends (a cancel too)
+        try:
+            completion = await llm.complete_text(target, messages, max_tokens=max_tokens)
+        except llm.ProviderError as exc:
+            draft["reasoning"] = f"Drafted locally: the model call failed ({exc.message})."
+            return draft
+        cost, priced = await budgets.charge(run_key, target, completion)
+        await task_store.record_usage(db, {
+            "activity_type": "task_assist", "runtime_id": target.runtime_id, "provider_id": target.provider,
+            "model_id": target.model, "status": "completed" if priced else "unknown_pricing",
+            "input_tokens": completion.input_tokens, "output_tokens": completion.output_tokens,
+            "cost_micros": cost, "pricing_version": PRICING_VERSION, "started_at": started,
+            "finished_at": now_iso()})
+    finally:
         await budgets.settle(run_key)
-        return draft
-    cost, priced = await budgets.charge(run_key, target, completion)
-    await task_store.record_usage(db, {
-        "activity_type": "task_assist", "runtime_id": target.runtime_id, "provider_id": target.provider,
-        "model_id": target.model, "status": "completed" if priced else "unknown_pricing",
-        "input_tokens": completion.input_tokens, "output_tokens": completion.output_tokens,
-        "cost_micros": cost, "pricing_version": "litellm-local", "started_at": started, "finished_at": now_iso()})
-    await budgets.settle(run_key)
     match = re.search(r"\{.*\}", completion.text, re.S)
     try:
         answer = json.loads(match.group(0)) if match else None

@@ -11,8 +11,11 @@ Invariants:
 - what a run has spent but not yet written to usage_ledger counts ("in flight"), and a checked
   call reserves its predicted cost until it is charged, so neither a long run nor concurrent
   runs can slip past a cap between ledger writes;
+- the spend read, the comparison and the reservation happen in one locked section, so
+  concurrent calls see each other's reservations;
 - a warning (≥ the alert threshold) and a "reached" alert go out at most once per scope and
-  window; a run stopped by its budget always gets its own alert.
+  window (remembered in memory too, so a call in warning costs no write); a run stopped by
+  its budget always gets its own alert.
 
 Month-to-date spend is cached in memory and re-read after a ledger write (`settle`,
 `ledger_changed`), when a window rolls over, or after SPEND_TTL seconds at most.
@@ -130,9 +133,12 @@ class Budgets:
         self._spend: dict[str, Counter] | None = None
         self._spend_tag: tuple = ()
         self._generation = 0
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()          # spend: ledger cache, runs in flight, reservations
+        self._policy_lock = asyncio.Lock()   # set_policy's read-modify-write
         self._runs: dict[str, _Run] = {}
         self._project_names: dict[str, str] = {}
+        self._alerted: set[tuple[str, str]] = set()  # once-per-window alerts known to be recorded
+        self._alert_epoch = 0                          # bumped when the policy resets that record
 
     # ---- the policy ------------------------------------------------------------------------
 
@@ -150,6 +156,11 @@ class Budgets:
         """Merge `changes` ({overall?, runtimes?, projects?, alertThreshold?}; a cap key left out
         keeps its value, None clears it; a project set to None loses its caps) and store it.
         The once-per-window alert record starts afresh, as the original does."""
+        async with self._policy_lock:  # two changes at once must both be kept
+            await self._set_policy(changes)
+        self.ledger_changed()  # re-read with the new projects' names
+
+    async def _set_policy(self, changes: dict) -> None:
         policy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (await self.policy()).items()}
         wanted = [p for p, caps in (changes.get("projects") or {}).items() if caps]
         known = await usage_store.project_names(self.db, wanted)
@@ -172,7 +183,8 @@ class Budgets:
         self._policy_updated = await usage_store.write_json(
             self.db, usage_store.POLICY_KEY, policy, also_clear=(usage_store.ALERT_STATE_KEY,))
         self._policy = policy
-        self.ledger_changed()  # re-read with the new projects' names
+        self._alerted.clear()
+        self._alert_epoch += 1
 
     # ---- checks --------------------------------------------------------------------------------
 
@@ -195,32 +207,45 @@ class Budgets:
             allowance = max_tokens or min(OUTPUT_ALLOWANCE, price.max_output_tokens or OUTPUT_ALLOWANCE)
             prompt = await asyncio.to_thread(llm.count_prompt_tokens, target.model, messages, tools)
             predicted = math.ceil((prompt * price.input_per_token + allowance * price.output_per_token) * MICROS)
-        statuses = await self._statuses(policy, scopes, exclude_run=run_key)
+        # Read, compare and reserve with no await in between (alerts go out after): concurrent
+        # calls each see the others' reservations, so they cannot all take the last dollar.
+        async with self._lock:
+            statuses = await self._statuses_locked(policy, scopes, exclude_run=run_key)
+            refusal = self._refusal(statuses, predicted)
+            if refusal is None and run_key is not None:
+                self._runs.setdefault(run_key, _Run(_run_scope_ids(target, project_id))).reserved = predicted
+        if refusal is not None:
+            status, error, reached = refusal
+            if reached and task_id is None:
+                await self._alert_reached(status, None)
+            else:  # a stopped run always gets its own alert, tied to its task
+                await self._alert(f"Task stopped by the {status['scopeLabel']} {status['window']} budget",
+                                  error.message, task_id)
+            raise error
+        await self._alert_thresholds(statuses, task_id)
+        return allowance
+
+    def _refusal(self, statuses: list[dict], predicted: int) -> tuple[dict, BudgetExceeded, bool] | None:
+        """(the status, the error, whether the cap is already reached) of the first cap this call
+        would cross, or None when it fits under all of them."""
         for status in statuses:
             limit = status["limitValue"]
             if limit is None:
                 continue
             if status["currentValue"] >= limit:
-                await self._alert_reached(status, task_id)
-                raise self._exceeded(status, self._reached_text(status))
+                return status, self._exceeded(status, self._reached_text(status)), True
             if status["currentValue"] + predicted > limit:
-                error = self._exceeded(status, (
+                return status, self._exceeded(status, (
                     f"{status['scopeLabel']} {status['window']} budget would be crossed: "
                     f"{usd(status['currentValue'])} of {usd(limit)} spent, and this call may cost up to "
-                    f"{usd(predicted)}. {self._advice(status)}"))
-                await self._alert(f"Task stopped by the {status['scopeLabel']} {status['window']} budget",
-                                  error.message, task_id)
-                raise error
-        await self._alert_thresholds(statuses, task_id)
-        if run_key is not None:
-            self._runs.setdefault(run_key, _Run(_run_scope_ids(target, project_id))).reserved = predicted
-        return allowance
+                    f"{usd(predicted)}. {self._advice(status)}")), False
+        return None
 
     async def check_open(self, *, runtime_id: str | None = None, project_id: str | None = None,
                          model_id: str | None = None) -> None:
         """Raise BudgetExceeded while a cap that covers this runtime/project is exhausted
-        (task execute/resume/assist answer 429). Without a runtime id, the one the model
-        (or the configured default) runs under is used."""
+        (task execute/resume answer 429). Without a runtime id, the one the model (or the
+        configured default) runs under is used."""
         policy = await self.policy()
         if runtime_id is None and any(self._limits(policy, Scope(r, r, runtime_id=r)) != (None, None)
                                       for r in RUNTIMES):
@@ -344,15 +369,19 @@ class Budgets:
         return spend
 
     async def _statuses(self, policy: dict, scopes: list[Scope], *, exclude_run: str | None = None) -> list[dict]:
-        windows = current_windows()
-        # Under the lock, settle() cannot drop a run's in-flight spend between the ledger read
-        # and the sum below, so a finished run is never counted in neither place.
         async with self._lock:
-            ledger = await self._ledger_spend(policy, windows)
-            in_flight = Counter()
-            for key, run in self._runs.items():
-                for scope_id in run.scopes:
-                    in_flight[scope_id] += run.spent + (run.reserved if key != exclude_run else 0)
+            return await self._statuses_locked(policy, scopes, exclude_run=exclude_run)
+
+    async def _statuses_locked(self, policy: dict, scopes: list[Scope], *,
+                               exclude_run: str | None = None) -> list[dict]:
+        """The caller holds self._lock: settle() cannot drop a run's in-flight spend between the
+        ledger read and the sum below, so a finished run is never counted in neither place."""
+        windows = current_windows()
+        ledger = await self._ledger_spend(policy, windows)
+        in_flight = Counter()
+        for key, run in self._runs.items():
+            for scope_id in run.scopes:
+                in_flight[scope_id] += run.spent + (run.reserved if key != exclude_run else 0)
         threshold = policy["alertThreshold"]
         statuses = []
         for scope in scopes:
@@ -401,6 +430,11 @@ class Budgets:
                     task_id, once=(f"{status['id']}:warning", status["windowKey"]))
 
     async def _alert(self, title: str, body: str, task_id: str | None, once: tuple[str, str] | None = None) -> None:
+        if once is not None and once in self._alerted:
+            return  # already recorded for this window: no write transaction to find that out
+        epoch = self._alert_epoch
         notification_id = await usage_store.raise_alert(self.db, title=title, body=body, task_id=task_id, once=once)
+        if once is not None and epoch == self._alert_epoch:  # not if the policy reset the record meanwhile
+            self._alerted.add(once)
         if notification_id is not None and self.events is not None:
             self.events.publish(NotificationCreated(notification_id, task_id, "budget_alert"))

@@ -8,6 +8,10 @@ A pattern allows tool calls (docs/decisions/010-permissions.md has the whole tab
     Tool(field:value)     the field equals value
     Bash(git *)           the docs' short form: the tool's main field (Bash → command, Write → path)
     Write(src/**)         `**` matches anything; `*` before the end matches within one path segment
+    WebFetch(https://x/*) `word:` followed by `//` is part of a value (a URL), not a field name
+
+A path value (`path`, `file_path`) is normalised before it is matched (`src/a/../b` is `src/b`),
+and one that climbs out of its folder (`src/../../etc/passwd` → `../etc/passwd`) matches nothing.
 
 A name is the original's (Read, LS, Bash, ...) or stagent's own (read_file, create_task) or
 `mcp__stagent__<tool>` (how the original's chat exposed its own tools); ALIASES maps the first
@@ -18,6 +22,7 @@ Pure functions only: no I/O.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,14 +80,14 @@ class Preset:
     patterns: tuple[str, ...]
 
 
-_READ = ("Read", "Glob", "Grep", "LS", "NotebookRead")
-_GIT = (*_READ, "Write", "Edit", "Bash(command:git *)")
 PRESETS: tuple[Preset, ...] = (
-    Preset("read-only", "Read Only", "Safe read operations — no file mutations or shell commands",
-           "low", _READ),
-    Preset("git-safe", "Git Safe", "Read operations plus file editing and git commands", "medium", _GIT),
+    Preset("read-only", "Read Only", "Safe read operations — no file mutations or shell commands", "low",
+           ("Read", "Glob", "Grep", "LS", "NotebookRead")),
+    Preset("git-safe", "Git Safe", "Read operations plus file editing and git commands", "medium",
+           ("Read", "Glob", "Grep", "LS", "NotebookRead", "Write", "Edit", "Bash(command:git *)")),
     Preset("full-auto", "Full Auto", "All tools auto-approved — maximum agent autonomy", "high",
-           (*_GIT[:7], "Bash", "NotebookEdit", "WebFetch", "WebSearch")),
+           ("Read", "Glob", "Grep", "LS", "NotebookRead", "Write", "Edit", "Bash", "NotebookEdit",
+            "WebFetch", "WebSearch")),
 )
 PRESETS_BY_ID = {p.id: p for p in PRESETS}
 
@@ -98,8 +103,10 @@ class Pattern:
     value: str | None = None    # None: every call; with field None: the short form
 
 
+MAX_PATTERN = 500
+PATH_FIELDS = frozenset({"path", "file_path", "notebook_path"})
 _SYNTAX = re.compile(r"^([A-Za-z0-9_.*-]+)(?:\((.*)\))?$", re.S)
-_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.*)$", re.S)
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(?!//)(.*)$", re.S)  # `https://…` is a value
 
 
 @lru_cache(maxsize=2048)
@@ -116,9 +123,21 @@ def parse(text: str) -> Pattern:
     return Pattern(name, None, spec)
 
 
+def validate(text: str) -> str:
+    """The pattern as it is stored (surrounding space dropped); PatternError when it is empty,
+    longer than MAX_PATTERN or not the grammar. Every way of saving a pattern checks this."""
+    pattern = text.strip()
+    if not pattern:
+        raise PatternError("A pattern must not be empty")
+    if len(pattern) > MAX_PATTERN:
+        raise PatternError(f"A pattern is at most {MAX_PATTERN} characters")
+    parse(pattern)
+    return pattern
+
+
 def is_valid(text: str) -> bool:
     try:
-        parse(text)
+        validate(text)
     except PatternError:
         return False
     return True
@@ -140,10 +159,14 @@ def _glob(value: str) -> re.Pattern:
     return re.compile("".join(out), re.S)
 
 
-def _value_matches(wanted: str, actual) -> bool:
+def _value_matches(wanted: str, actual, *, path: bool = False) -> bool:
     if actual is None:
         return False
     text = actual if isinstance(actual, str) else json.dumps(actual)
+    if path and text:
+        text = posixpath.normpath(text)
+        if text == ".." or text.startswith("../"):
+            return False  # outside the folder the pattern names, whatever it says
     if "*" not in wanted:
         return text == wanted or _strip_dot(text) == _strip_dot(wanted)
     return bool(_glob(wanted).fullmatch(text) or _glob(wanted).fullmatch(_strip_dot(text)))
@@ -176,7 +199,7 @@ def matches(pattern: str | Pattern, tool: str, args: dict) -> bool:
             field = alias.fields.get(p.field, p.field) if alias else p.field
         else:
             field = alias.main if alias else MAIN_FIELD.get(tool)
-        if field is not None and _value_matches(p.value, args.get(field)):
+        if field is not None and _value_matches(p.value, args.get(field), path=field in PATH_FIELDS):
             return True
     return False
 
@@ -191,7 +214,8 @@ def allowed_by(patterns: list[str], tool: str, args: dict) -> str | None:
 
 def suggest(tool: str, args: dict) -> str:
     """The pattern "always allow" saves when the client names none: a command tool gets its
-    first word (`run_command(command:git *)`), anything else the bare tool name."""
+    first word (`run_command(command:git *)`), anything else the bare tool name. The caller
+    checks it with `is_valid` (a tool name may not fit the grammar)."""
     field = MAIN_FIELD.get(tool)
     if tool == "run_command" and isinstance(args.get(field), str) and args[field].strip():
         return f"{tool}(command:{args[field].split()[0]} *)"

@@ -156,8 +156,11 @@ class Permissions:
         answered notification."""
         if behavior not in ("allow", "deny"):
             raise Invalid("behavior must be 'allow' or 'deny'")
-        if permission_pattern is not None and not patterns.is_valid(permission_pattern):
-            raise Invalid(f"Invalid permissionPattern: {permission_pattern!r}")
+        if permission_pattern is not None:  # the same rules as POST /api/permissions
+            try:
+                permission_pattern = patterns.validate(permission_pattern)
+            except patterns.PatternError as exc:
+                raise Invalid(f"Invalid permissionPattern: {permission_pattern.strip()[:100]!r} ({exc})") from None
         response: dict = {"behavior": behavior}
         if message is not None:
             response["message"] = message
@@ -171,6 +174,8 @@ class Permissions:
                 return None
             pattern = permission_pattern or patterns.suggest(
                 notification["toolName"] or "", loads(notification["toolInput"], {}) or {})
+            if not patterns.is_valid(pattern):
+                return None  # a tool name outside the grammar: allowed this once, nothing saved
             allow_store.add_in(conn, allow_store.GLOBAL_KEY, [pattern])
             return pattern
 

@@ -8,6 +8,7 @@ setting and are cached here; `set_overrides` refreshes the cache.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from . import llm
 from .providers import RUNTIMES
 
 MICROS = 1_000_000
+PRICING_VERSION = "litellm-local"  # usage_ledger.pricing_version: litellm's bundled map + overrides
 STALE_AFTER_DAYS = 7  # the original's refresh age; the bundled map never changes under a pin
 # Claude subscription plans (USD a month), as the original lists them next to the API prices.
 CLAUDE_PLANS = {"pro": ("Claude Pro", 20), "max_5x": ("Claude Max 5x", 100), "max_20x": ("Claude Max 20x", 200)}
@@ -60,6 +62,7 @@ class Pricing:
         self._overrides: dict[str, dict] | None = None
         self._updated_at: str | None = None
         self._refreshed_at = now_iso()
+        self._lock = asyncio.Lock()  # one read-modify-write of the overrides at a time
 
     async def overrides(self) -> dict[str, dict]:
         if self._overrides is None:
@@ -81,20 +84,22 @@ class Pricing:
 
     async def set_overrides(self, changes: dict[str, tuple[float, float] | None]) -> None:
         """Upsert per-model prices (USD per million tokens); None removes a model's override."""
-        models = dict(await self.overrides())
-        for model, prices in changes.items():
-            if prices is None:
-                models.pop(model, None)
-            else:
-                models[model] = {"inputPer1M": prices[0], "outputPer1M": prices[1]}
-        self._updated_at = await usage_store.write_json(self.db, usage_store.PRICING_KEY, {"overrides": models})
-        self._overrides = models
+        async with self._lock:  # two changes at once must both be kept
+            models = dict(await self.overrides())
+            for model, prices in changes.items():
+                if prices is None:
+                    models.pop(model, None)
+                else:
+                    models[model] = {"inputPer1M": prices[0], "outputPer1M": prices[1]}
+            self._updated_at = await usage_store.write_json(self.db, usage_store.PRICING_KEY, {"overrides": models})
+            self._overrides = models
 
     async def refresh(self) -> None:
         """Re-read the overrides. litellm's map is bundled with the pinned version, never fetched."""
-        self._overrides = None
-        self._refreshed_at = now_iso()
-        await self.overrides()
+        async with self._lock:
+            self._overrides = None
+            self._refreshed_at = now_iso()
+            await self.overrides()
 
     # ---- the registry snapshot (GET /api/settings/pricing, and inside the budget snapshot) -----
 

@@ -28,6 +28,7 @@ from . import (
 from .budgets import BudgetExceeded, Budgets
 from .logbus import LogBus
 from .permissions import Permissions
+from .pricing import PRICING_VERSION
 from .providers import ModelTarget, resolve_model
 from .supervisor import Supervisor
 
@@ -42,13 +43,13 @@ SYSTEM_PROMPT = (
 
 
 class Runner:
-    def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor,
-                 max_steps: int = DEFAULT_MAX_STEPS, retry_base_delay: float = 0.5,
-                 request_timeout: float = 120.0, permissions: Permissions | None = None,
-                 budgets: Budgets | None = None):
+    def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor, *,
+                 permissions: Permissions, budgets: Budgets, max_steps: int = DEFAULT_MAX_STEPS,
+                 retry_base_delay: float = 0.5, request_timeout: float = 120.0):
+        # The app's single Permissions and Budgets: answers and spend are tracked in them.
         self.db = db
-        self.permissions = permissions or Permissions(db, events)
-        self.budgets = budgets or Budgets(db)
+        self.permissions = permissions
+        self.budgets = budgets
         self.logbus = logbus
         self.events = events
         self.supervisor = supervisor
@@ -74,11 +75,14 @@ class Runner:
 
     # ---- what the task routes ask for ------------------------------------------------------
 
-    async def execute(self, task_id: str) -> None:
-        """Claim a queued task and start its run (fire-and-forget)."""
+    async def execute(self, task_id: str, *, check_budget: bool = False) -> None:
+        """Claim a queued task and start its run (fire-and-forget). With `check_budget`, a cap
+        already reached refuses it (BudgetExceeded, 429) after the 404 and 400 checks."""
         task = await task_store.get_task_row(self.db, task_id)
         if task["status"] != "queued":
             raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
+        if check_budget:
+            await self.budgets.check_task(task)
         try:
             target = await self.target_for(task)
         except Invalid as exc:  # as the original does: a task that cannot start is marked failed
@@ -88,8 +92,9 @@ class Runner:
             raise
         self._launch(await task_store.claim(self.db, task_id, ("queued",)), target, resume=False)
 
-    async def resume(self, task_id: str) -> None:
-        """Continue a failed or cancelled task's saved conversation (fire-and-forget)."""
+    async def resume(self, task_id: str, *, check_budget: bool = False) -> None:
+        """Continue a failed or cancelled task's saved conversation (fire-and-forget); with
+        `check_budget` as execute()."""
         task = await task_store.get_task_row(self.db, task_id)
         if not task["sessionId"]:
             raise Invalid("Task has no agent session to resume; use Retry instead (queue it and execute).")
@@ -97,6 +102,8 @@ class Runner:
             raise Invalid(f"Task has been resumed {task_store.MAX_RESUMES} times; use Retry instead.")
         if task["status"] not in ("failed", "cancelled"):
             raise Invalid(f"Task cannot be resumed from status: {task['status']}")
+        if check_budget:
+            await self.budgets.check_task(task)
         target = await self.target_for(task)
         task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
         self._launch(task, target, resume=True)
@@ -217,6 +224,7 @@ class Runner:
             output = {"text": None}
             names = loads(await self.db.scalar("SELECT tool_names FROM tasks WHERE id = ?", (task_id,)))
             allowed = frozenset(names) if isinstance(names, list) else None
+            schemas = tools.schemas(allowed)
             ctx = tools.ToolContext(self.db, task, working_dir, output, allowed)
             if after_restart:  # the calls the run was paused on (one of them waits for its answer)
                 await self._call_tools(ctx, agent, session_id, messages, _unanswered_calls(messages), announce=False)
@@ -226,9 +234,9 @@ class Runner:
             final_text = None
             for _step in range(self.max_steps):
                 max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
-                                                           tools=tools.schemas(allowed), task_id=task_id)
+                                                           tools=schemas, task_id=task_id)
                 completion = await llm.stream_completion(
-                    target, messages, tools=tools.schemas(allowed),
+                    target, messages, tools=schemas,
                     on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
                     on_retry=lambda attempt, err, delay: self.logbus.append(
                         task_id, agent, "retry",
@@ -348,7 +356,7 @@ class Runner:
             "activity_type": "task_resume" if resume else "task_run",
             "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
             "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
-            "cost_micros": usage["cost"], "pricing_version": "litellm-local",
+            "cost_micros": usage["cost"], "pricing_version": PRICING_VERSION,
             "started_at": started_at, "finished_at": now_iso(),
         }
 

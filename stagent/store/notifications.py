@@ -178,12 +178,13 @@ async def open_request(db: Database, **fields) -> tuple[dict, bool]:
 async def answer(db: Database, notification_id: str, response: dict, *, task_id: str | None = None,
                  conversation_id: str | None = None,
                  on_allow_always: Callable[[object, dict], str | None] | None = None) -> dict:
-    """Record a decision once. `updatedInput` may only carry keys of the original input.
-    `on_allow_always(conn, notification)` runs in the same transaction (it saves the pattern
-    and returns it). Raises NotFound, Conflict (already answered) or Invalid."""
+    """Record a decision once, on a permission request only. `updatedInput` may only carry keys
+    of the original input. `on_allow_always(conn, notification)` runs in the same transaction
+    (it saves the pattern and returns it). Raises NotFound, Conflict (already answered) or Invalid."""
 
     def write(conn):
-        row = conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+        row = conn.execute(f"SELECT {_COLUMNS} FROM notifications WHERE id = ? AND type = 'permission_required'",
+                           (notification_id,)).fetchone()
         if row is None or (task_id and row["task_id"] != task_id) or (
                 conversation_id and row["conversation_id"] != conversation_id):
             raise NotFound("Notification not found")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 
 from ..db import Database
-from ..db.rows import now_iso
+from .settings import set_in
 
 GLOBAL_KEY = "permissions.allow"
 TIMEOUT_KEY = "permissions.requestTimeoutSeconds"
@@ -38,9 +38,7 @@ def read_in(conn, key: str) -> list[str]:
 
 
 def write_in(conn, key: str, patterns: list[str]) -> None:
-    conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) ON CONFLICT(key) DO UPDATE "
-                 "SET value = excluded.value, updated_at = excluded.updated_at",
-                 (key, json.dumps(patterns), now_iso()))
+    set_in(conn, key, json.dumps(patterns))
 
 
 def add_in(conn, key: str, patterns: list[str] | tuple[str, ...]) -> list[str]:
@@ -87,6 +85,4 @@ async def timeout_seconds(db: Database, default: float) -> float:
 
 async def set_timeout_seconds(db: Database, seconds: float) -> None:
     text = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-    await db.write(lambda conn: conn.execute(
-        "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) ON CONFLICT(key) DO UPDATE "
-        "SET value = excluded.value, updated_at = excluded.updated_at", (TIMEOUT_KEY, text, now_iso())))
+    await db.write(lambda conn: set_in(conn, TIMEOUT_KEY, text))

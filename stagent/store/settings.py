@@ -40,6 +40,7 @@ REGISTRY: dict[str, Setting] = {s.key: s for s in (
     Setting("stan.heartbeat.deliveryChannels", "[]"),  # extension: channel ids that get its alerts
     Setting("stan.heartbeat.modelsProbe", ""),  # the last models probe (JSON), reused until the next day
     Setting("permissions.approvalChannels", "[]"),  # extension: channel ids that get permission requests
+    Setting("permissions.requestTimeoutSeconds", "600"),  # extension: an unanswered request is denied then
 )}
 
 
@@ -76,6 +77,15 @@ async def value(db: Database, key: str) -> str:
     return (await resolve(db, key))[0]
 
 
+def set_in(conn, key: str, value: str, updated_at: str | None = None) -> None:
+    """Store one value inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, value, updated_at or now_iso()),
+    )
+
+
 async def set_many(db: Database, values: dict[str, str | None]) -> None:
     """None deletes the row (back to env/default)."""
     now = now_iso()
@@ -85,10 +95,6 @@ async def set_many(db: Database, values: dict[str, str | None]) -> None:
             if val is None:
                 conn.execute("DELETE FROM settings WHERE key = ?", (key,))
             else:
-                conn.execute(
-                    "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    (key, str(val), now),
-                )
+                set_in(conn, key, str(val), now)
 
     await db.write(write)

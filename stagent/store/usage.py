@@ -12,6 +12,7 @@ import json
 from ..db import Database
 from ..db.rows import dumps, loads, now_iso
 from . import notifications
+from .settings import set_in
 
 POLICY_KEY = "usage.budgetPolicy"
 ALERT_STATE_KEY = "usage.budgetWarningState"
@@ -20,7 +21,7 @@ PRICING_KEY = "usage.pricingRegistry"
 PROVIDER_RUNTIME = {"openai": "openai-direct", "anthropic": "anthropic-direct", "ollama": "ollama"}
 RUNTIME_SQL = ("COALESCE(runtime_id, CASE provider_id "
                + " ".join(f"WHEN '{p}' THEN '{r}'" for p, r in PROVIDER_RUNTIME.items()) + " END)")
-FINISHED_SQL = "COALESCE(finished_at, started_at)"
+FINISHED_SQL = "COALESCE(finished_at, started_at)"  # indexed as this expression (m008)
 
 GROUPS = {
     "day": f"date({FINISHED_SQL}, 'localtime')",
@@ -86,10 +87,7 @@ async def write_json(db: Database, key: str, value: dict, *, also_clear: tuple[s
     now = now_iso()
 
     def write(conn):
-        conn.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (key, dumps(value), now))
+        set_in(conn, key, dumps(value), now)
         for other in also_clear:
             conn.execute("DELETE FROM settings WHERE key = ?", (other,))
 
@@ -115,10 +113,7 @@ async def raise_alert(db: Database, *, title: str, body: str, task_id: str | Non
             if state.get(state_key) == window_key:
                 return None
             state[state_key] = window_key
-            conn.execute(
-                "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (ALERT_STATE_KEY, json.dumps(state), now_iso()))
+            set_in(conn, ALERT_STATE_KEY, json.dumps(state))
         owner = task_id
         if owner is not None and conn.execute("SELECT 1 FROM tasks WHERE id = ?", (owner,)).fetchone() is None:
             owner = None  # the task was deleted mid-run; the alert still stands

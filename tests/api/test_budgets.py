@@ -7,18 +7,25 @@ input / output tokens) served by the fake, whose scripted usage numbers decide t
 from __future__ import annotations
 
 import asyncio
-import calendar
+import contextlib
 import json
+import sqlite3
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
 
+from stagent.db.rows import now_iso
+from stagent.engine import assist, providers
+from stagent.engine.budgets import BudgetExceeded
+from stagent.store import usage as usage_store
+from tests.engine.test_approvals import wait_for_request
 from tests.fakes.provider import Reply
 from tests.helpers.sse import iter_events
 
 IN_PRICE = 0.15 / 1_000_000  # USD per input token of gpt-4o-mini
+OUT_PRICE = 0.60 / 1_000_000
 
 
 @pytest.fixture
@@ -110,14 +117,18 @@ def test_snapshot_without_caps_is_unlimited_in_both_dialects(client):
     assert snap["alertThreshold"] == 0.8 and snap["updatedAt"] is None
 
 
+def days_in_month(snap: dict) -> int:
+    """The days of the month the server's windows were in (the test may straddle a month end)."""
+    month_end = datetime.fromisoformat(snap["monthlyResetAtIso"].replace("Z", "+00:00")).astimezone()
+    return (month_end.replace(tzinfo=None) - timedelta(days=1)).day
+
+
 def test_nested_dialect_sets_monthly_caps_and_derives_daily(client):
     snap = set_caps(client, {"overall": {"monthlySpendCapUsd": "31"},
                              "runtimes": {"openai-direct": {"monthlySpendCapUsd": 10},
                                           "claude-code": {"monthlySpendCapUsd": "", "claudeOAuthPlan": "max_5x"}}})
-    today = date.today()
-    days = calendar.monthrange(today.year, today.month)[1]
     assert status(snap, "overall:monthly:spend")["limitValue"] == 31_000_000
-    assert status(snap, "overall:daily:spend")["limitValue"] == round(31_000_000 / days)
+    assert status(snap, "overall:daily:spend")["limitValue"] == round(31_000_000 / days_in_month(snap))
     assert status(snap, "openai-direct:monthly:spend")["limitValue"] == 10_000_000
     assert status(snap, "openai-direct:monthly:spend")["health"] == "ok"
     assert status(snap, "claude-code:monthly:spend")["health"] == "unlimited"
@@ -230,6 +241,121 @@ def test_warning_at_80_percent_once_per_window(daemon, client, priced):
     assert len(alerts(daemon)) == 2  # still the same window: no second warning
 
 
+def spent_elsewhere(daemon, micros: int) -> None:
+    """Spend written to the ledger by another writer (then announced, as writers must)."""
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("INSERT INTO usage_ledger (id, activity_type, runtime_id, status, cost_micros, started_at, "
+                     "finished_at) VALUES (?, 'task_run', 'openai-direct', 'completed', ?, ?, ?)",
+                     (f"spent-{micros}", micros, now_iso(), now_iso()))
+    daemon.app.state.budgets.ledger_changed()
+
+
+def test_concurrent_calls_cannot_all_take_the_last_dollar(daemon, client, priced):
+    set_caps(client, ONE_DOLLAR)
+    spent_elsewhere(daemon, 850_000)  # 85 %: in warning, where each check also sends alerts
+    budgets = daemon.app.state.budgets
+    ten_cents = round(0.10 / OUT_PRICE)  # an output allowance whose predicted cost is $0.10
+
+    async def race():
+        target = await providers.resolve_model(budgets.db)
+        return await asyncio.gather(*(
+            budgets.check_call(target, [{"role": "user", "content": "hi"}], max_tokens=ten_cents, run_key=f"r{i}")
+            for i in range(3)), return_exceptions=True)
+
+    outcomes = on_loop(daemon, race())
+    assert sorted(type(o).__name__ for o in outcomes) == ["BudgetExceeded", "BudgetExceeded", "int"]
+    assert all("would be crossed" in o.message for o in outcomes if isinstance(o, BudgetExceeded))
+
+
+def test_a_warning_already_sent_costs_no_write(daemon, client, priced, monkeypatch):
+    set_caps(client, ONE_DOLLAR)
+    priced.enqueue_text("a", usage=(spend_tokens(0.85), 0))
+    run_task(daemon, client)
+    assert len(alerts(daemon)) == 2  # the daily and monthly warnings
+    budgets, writes = daemon.app.state.budgets, []
+    real_write = budgets.db.write
+    monkeypatch.setattr(budgets.db, "write", lambda fn: writes.append(fn) or real_write(fn))
+
+    async def checks():
+        target = await providers.resolve_model(budgets.db)
+        for _ in range(3):
+            await budgets.check_call(target, [{"role": "user", "content": "hi"}], max_tokens=10)
+
+    on_loop(daemon, checks())
+    assert writes == []
+
+
+def test_concurrent_policy_and_price_changes_are_all_kept(daemon, client):
+    budgets = daemon.app.state.budgets
+
+    async def together():
+        await asyncio.gather(budgets.set_policy({"overall": {"monthlySpendCapUsd": 5}}),
+                             budgets.set_policy({"runtimes": {"ollama": {"monthlySpendCapUsd": 3}}}),
+                             budgets.pricing.set_overrides({"a/x": (1.0, 2.0)}),
+                             budgets.pricing.set_overrides({"b/y": (3.0, 4.0)}))
+        return await budgets.pricing.overrides()
+
+    overrides = on_loop(daemon, together())
+    policy = client.get("/api/settings/budgets").json()["policy"]
+    assert policy["overall"]["monthlySpendCapUsd"] == 5 and policy["runtimes"]["ollama"]["monthlySpendCapUsd"] == 3
+    assert set(overrides) == {"a/x", "b/y"}
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:  # what a restart reads
+        stored = dict(conn.execute("SELECT key, value FROM settings WHERE key LIKE 'usage.%'").fetchall())
+    assert json.loads(stored[usage_store.POLICY_KEY])["runtimes"]["ollama"]["monthlySpendCapUsd"] == 3
+    assert json.loads(stored[usage_store.POLICY_KEY])["overall"]["monthlySpendCapUsd"] == 5
+    assert set(json.loads(stored[usage_store.PRICING_KEY])["overrides"]) == {"a/x", "b/y"}
+
+
+def test_a_run_stopped_by_a_cap_already_reached_gets_its_own_alert(daemon, client, priced):
+    set_caps(client, ONE_DOLLAR)
+    priced.enqueue_tool_call("create_task", {"title": "later"})  # the paused run's first call
+    paused = client.post("/api/tasks", json={"title": "Paused"}).json()
+    client.patch(f"/api/tasks/{paused['id']}", json={"status": "queued"})
+    assert client.post(f"/api/tasks/{paused['id']}/execute").status_code == 202
+    request = wait_for_request(daemon.url, paused["id"])
+
+    priced.enqueue_text("big", usage=(spend_tokens(1.05), 0))  # meanwhile another run reaches the cap
+    run_task(daemon, client)
+    assert {a["title"] for a in alerts(daemon)} == {"Overall daily budget reached", "Overall monthly budget reached"}
+
+    client.post(f"/api/tasks/{paused['id']}/respond",
+                json={"notificationId": request["notificationId"], "behavior": "allow"})
+    stopped = finished(daemon, client, paused["id"])
+    assert stopped["status"] == "failed" and stopped["result"].startswith("budget_exceeded: Overall daily budget reached")
+    own = [a for a in alerts(daemon) if a["task_id"] == paused["id"]]
+    assert [a["title"] for a in own] == ["Task stopped by the Overall daily budget"]
+    assert own[0]["body"] == stopped["result"].removeprefix("budget_exceeded: ")
+
+
+def test_assist_releases_its_reservation_when_cancelled(daemon, client, priced):
+    set_caps(client, ONE_DOLLAR)
+    priced.enqueue_hang()
+    budgets = daemon.app.state.budgets
+
+    async def start():
+        return asyncio.ensure_future(assist.assist(budgets.db, budgets, "Plan", None, None))
+
+    call = on_loop(daemon, start())
+    wait_until(lambda: len(priced.requests) == 1)
+    reserved = client.get("/api/settings/budgets").json()
+    assert status(reserved, "overall:daily:spend")["currentValue"] > 0  # the call's bound is held
+
+    async def cancel():
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+
+    on_loop(daemon, cancel())
+    assert status(client.get("/api/settings/budgets").json(), "overall:daily:spend")["currentValue"] == 0
+
+
+def test_budget_windows_read_the_ledger_by_index(daemon):
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT SUM(cost_micros) FROM usage_ledger "
+                            f"WHERE {usage_store.FINISHED_SQL} >= ?", ("2026-01-01",)).fetchall()
+    assert any("USING INDEX" in row[-1] for row in plan), plan
+
+
 def test_execute_resume_and_assist_answer_429_while_exhausted(daemon, client, priced):
     set_caps(client, ONE_DOLLAR)
     priced.enqueue_text("big", usage=(spend_tokens(1.05), 0))
@@ -254,10 +380,25 @@ def test_execute_resume_and_assist_answer_429_while_exhausted(daemon, client, pr
     on_loop(daemon, daemon.app.state.db.execute(
         "UPDATE tasks SET status = 'failed', session_id = 'old' WHERE id = ?", (failed["id"],)))
     assert client.post(f"/api/tasks/{failed['id']}/resume").status_code == 429
-    assert client.post("/api/tasks/assist", json={"title": "Plan a trip"}).status_code == 429
-    # Validation still comes first.
+    opened = []
+    budgets = daemon.app.state.budgets
+    real_check_open = budgets.check_open
+    budgets.check_open = lambda **kw: opened.append(kw) or real_check_open(**kw)
+    try:  # assist's own provider-call check refuses it; the route does not check twice
+        assert client.post("/api/tasks/assist", json={"title": "Plan a trip"}).status_code == 429
+    finally:
+        del budgets.check_open
+    assert opened == []
+    # Validation still comes first: 404, then the route's own 400, then 429.
     assert client.post("/api/tasks/nope/execute").status_code == 404
+    assert client.post("/api/tasks/nope/resume").status_code == 404
     assert client.post("/api/tasks/assist", json={}).status_code == 400
+    no_session = queued(client)
+    on_loop(daemon, daemon.app.state.db.execute(
+        "UPDATE tasks SET status = 'failed' WHERE id = ?", (no_session["id"],)))
+    r = client.post(f"/api/tasks/{no_session['id']}/resume")
+    assert r.status_code == 400 and r.json()["error"].startswith("Task has no agent session")
+    assert client.post(f"/api/tasks/{no_session['id']}/execute").status_code == 400  # not queued
 
     set_caps(client, {"overall": {"monthlySpendCapUsd": 100, "dailySpendCapUsd": 100}})
     assert client.post(f"/api/tasks/{task['id']}/execute").status_code == 202
@@ -352,8 +493,11 @@ def test_spend_grouped_by_day_project_runtime_and_model(daemon, client, priced):
     priced.enqueue_text("c", usage=(11, 7))                  # not priced: $0, unknown_pricing
     run_task(daemon, client, modelId="openai/fake")
 
+    days = ledger_days(daemon)  # the server's local days of the runs (a run may cross midnight)
+    span = {"from": days[0], "to": days[-1]}
+
     def report(**params) -> dict:
-        r = client.get("/api/usage", params=params)
+        r = client.get("/api/usage", params={**span, **params})
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -366,13 +510,19 @@ def test_spend_grouped_by_day_project_runtime_and_model(daemon, client, priced):
     assert by_model["openai/gpt-4o-mini"]["costMicros"] == 1_050_000
     assert by_model["openai/fake"]["unknownPricingEntries"] == 1 and by_model["openai/fake"]["costMicros"] == 0
     by_day = report()
-    assert by_day["groupBy"] == "day" and [r["key"] for r in by_day["rows"]] == [date.today().isoformat()]
+    assert by_day["groupBy"] == "day" and [r["key"] for r in by_day["rows"]] == days
     assert by_day["totals"]["costMicros"] == 1_050_000 and by_day["totals"]["costUsd"] == pytest.approx(1.05)
     assert by_day["totals"]["inputTokens"] == 3_000_011
 
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    assert report(**{"from": tomorrow})["rows"] == []
-    assert len(report(**{"from": date.today().isoformat(), "to": date.today().isoformat()})["rows"]) == 1
+    after = (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()
+    assert report(**{"from": after, "to": after})["rows"] == []
+    assert len(report(**{"from": days[0], "to": days[0]})["rows"]) == 1
+
+
+def ledger_days(daemon) -> list[str]:
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT DISTINCT date(finished_at, 'localtime') FROM usage_ledger ORDER BY 1")]
 
 
 @pytest.mark.parametrize("params, field", [

@@ -251,3 +251,33 @@ def test_streams_refuse_a_bad_last_event_id(client, path):
     for value in ("abc", "-1"):
         r = client.get(path, headers={"Last-Event-ID": value})
         assert r.status_code == 400 and "Last-Event-ID" in r.json()["error"]
+
+
+def refused(url: str, path: str, headers: dict | None = None) -> dict:
+    """The 400 body of a stream request (a stream that opens fails the test instead of hanging)."""
+    with open_stream(url, path, headers) as r:
+        assert r.status_code == 400
+        return json.loads(r.read())
+
+
+@pytest.mark.parametrize("path", ["/api/notifications/pending-approvals/stream", "/api/notifications/stream"])
+def test_streams_refuse_a_sequence_number_sqlite_cannot_hold(daemon, path):
+    for header in (str(2 ** 63), str(2 ** 70)):
+        assert "Last-Event-ID" in refused(daemon.url, path, {"Last-Event-ID": header})["error"]
+    assert "Last-Event-ID" in refused(daemon.url, f"{path}?lastEventId={2 ** 70}")["error"]
+    with open_stream(daemon.url, path, {"Last-Event-ID": str(2 ** 63 - 1)}) as r:
+        assert r.status_code == 200  # the largest value SQLite holds is still a valid position
+
+
+def test_the_notification_stream_refuses_a_huge_after(daemon):
+    assert "after" in refused(daemon.url, f"/api/notifications/stream?after={2 ** 70}")["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/notifications/pending-approvals/stream", "/api/notifications/stream"])
+def test_a_head_request_leaves_no_subscription_behind(daemon, client, path):
+    bus = daemon.app.state.events
+    before = len(bus._subscribers)
+    for _ in range(3):
+        r = client.head(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert len(bus._subscribers) == before

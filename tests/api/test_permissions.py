@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 
 from stagent.engine import patterns
@@ -41,9 +44,33 @@ from stagent.engine import patterns
     ("create_task(Plan*)", "create_task", {"title": "Plan Q3"}, True),
     # malformed patterns allow nothing
     ("create_task(title", "create_task", {"title": "x"}, False),
+    # a URL is a value, not a `https:` field
+    ("WebFetch(https://docs.python.org/*)", "web_fetch", {"url": "https://docs.python.org/3/library"}, True),
+    ("WebFetch(https://docs.python.org/*)", "web_fetch", {"url": "https://evil.example/"}, False),
+    ("WebFetch(url:https://docs.python.org/*)", "web_fetch", {"url": "https://docs.python.org/3"}, True),
+    # paths are normalised first, and one that climbs out of its folder matches nothing
+    ("Write(src/**)", "write_file", {"path": "src/../../etc/passwd"}, False),
+    ("Write(src/**)", "write_file", {"path": "src/../secrets.txt"}, False),
+    ("Read(file_path:docs/*)", "read_file", {"path": "docs/../.env"}, False),
+    ("Read(**)", "read_file", {"path": "../outside.txt"}, False),
+    ("Write(src/**)", "write_file", {"path": "src/a/../b.py"}, True),
+    ("Read(file_path:docs/*)", "read_file", {"path": "./docs//a.md"}, True),
 ])
 def test_pattern_matching(pattern, tool, args, allowed):
     assert patterns.matches(pattern, tool, args) is allowed
+
+
+def test_a_url_is_parsed_as_the_short_form():
+    assert patterns.parse("WebFetch(https://docs.python.org/*)") == patterns.Pattern(
+        "WebFetch", None, "https://docs.python.org/*")
+    assert patterns.parse("WebFetch(url:https://x.org/*)") == patterns.Pattern("WebFetch", "url", "https://x.org/*")
+
+
+def test_validate_checks_length_and_grammar():
+    assert patterns.validate("  Bash(git *) ") == "Bash(git *)"
+    for bad in ("", "  ", "Read(", "has space", "Read(" + "x" * patterns.MAX_PATTERN + ")"):
+        with pytest.raises(patterns.PatternError):
+            patterns.validate(bad)
 
 
 def test_suggested_patterns():
@@ -78,9 +105,29 @@ def test_add_list_and_remove_patterns(client):
 
 @pytest.mark.parametrize("body", [{}, {"pattern": ""}, {"pattern": "  "}, {"pattern": 3}, {"pattern": None}])
 def test_a_pattern_is_required(client, body):
-    for method in ("POST", "DELETE"):
-        r = client.request(method, "/api/permissions", json=body)
-        assert r.status_code == 400 and r.json() == {"error": "pattern (string) is required"}
+    r = client.post("/api/permissions", json=body)
+    assert r.status_code == 400 and r.json() == {"error": "pattern (string) is required"}
+    assert client.get("/api/permissions").json() == {"permissions": []}
+
+
+@pytest.mark.parametrize("body", [{}, {"pattern": 3}, {"pattern": None}, [1]])
+def test_delete_needs_a_string(client, body):
+    r = client.request("DELETE", "/api/permissions", json=body)
+    assert r.status_code == 400 and r.json() == {"error": "pattern (string) is required"}
+
+
+def test_any_stored_pattern_can_be_deleted(daemon, client):
+    """Patterns that would be refused today (empty, malformed, too long) were stored by older
+    versions or by hand: DELETE removes the exact string, whatever it is."""
+    stored = ["", "Read(", "x" * 600, "create_task"]
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('permissions.allow', ?, '2026')",
+                     (json.dumps(stored),))
+    for pattern in stored[:3]:
+        r = client.request("DELETE", "/api/permissions", json={"pattern": pattern})
+        assert r.status_code == 200 and r.json() == {"success": True}
+    assert client.get("/api/permissions").json() == {"permissions": ["create_task"]}
+    client.request("DELETE", "/api/permissions", json={"pattern": " create_task "})  # as POST stored it
     assert client.get("/api/permissions").json() == {"permissions": []}
 
 

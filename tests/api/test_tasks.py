@@ -7,6 +7,8 @@ import sqlite3
 
 import pytest
 
+from stagent.engine import tools
+from stagent.engine.runner import Runner
 from stagent.store.tasks import TRANSITIONS
 
 
@@ -142,6 +144,52 @@ def test_respond_to_a_permission_request(client, daemon):
     assert json.loads(response) == {"behavior": "allow", "updatedInput": {"command": "ls -l"}} and read == 1
 
 
+def insert_notification(daemon, nid: str, task_id: str, type: str = "permission_required",
+                        tool: str | None = "Bash", tool_input: str | None = '{"command": "ls"}') -> None:
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("INSERT INTO notifications (id, task_id, type, title, tool_name, tool_input, created_at) "
+                     "VALUES (?, ?, ?, 't', ?, ?, '2026-01-01T00:00:00.000Z')", (nid, task_id, type, tool, tool_input))
+
+
+def stored_response(daemon, nid: str):
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        return conn.execute("SELECT response FROM notifications WHERE id = ?", (nid,)).fetchone()[0]
+
+
+def test_respond_answers_only_permission_requests(client, daemon):
+    task = create(client)
+    insert_notification(daemon, "done", task["id"], type="task_completed", tool=None, tool_input=None)
+    r = client.post(f"/api/tasks/{task['id']}/respond",
+                    json={"notificationId": "done", "behavior": "allow", "alwaysAllow": True})
+    assert r.status_code == 404 and r.json() == {"error": "Notification not found"}
+    assert stored_response(daemon, "done") is None
+    assert client.get("/api/permissions").json() == {"permissions": []}
+
+
+def test_always_allow_saves_no_pattern_it_could_not_parse(client, daemon):
+    task = create(client)
+    insert_notification(daemon, "odd", task["id"], tool="odd tool name", tool_input="{}")
+    r = client.post(f"/api/tasks/{task['id']}/respond",
+                    json={"notificationId": "odd", "behavior": "allow", "alwaysAllow": True})
+    assert r.status_code == 200
+    assert json.loads(stored_response(daemon, "odd")) == {"behavior": "allow", "alwaysAllow": True}
+    assert client.get("/api/permissions").json() == {"permissions": []}
+
+
+def test_respond_refuses_a_pattern_post_would_refuse(client, daemon):
+    task = create(client)
+    insert_notification(daemon, "n1", task["id"])
+    url = f"/api/tasks/{task['id']}/respond"
+    for pattern in ("Bash(" + "x" * 5013 + ")", "Bash(", "  "):
+        r = client.post(url, json={"notificationId": "n1", "behavior": "allow", "alwaysAllow": True,
+                                   "permissionPattern": pattern})
+        assert r.status_code == 400 and r.json()["error"].startswith("Invalid permissionPattern")
+    assert stored_response(daemon, "n1") is None and client.get("/api/permissions").json() == {"permissions": []}
+    r = client.post(url, json={"notificationId": "n1", "behavior": "allow", "alwaysAllow": True,
+                               "permissionPattern": " Bash(ls *) "})
+    assert r.status_code == 200 and client.get("/api/permissions").json() == {"permissions": ["Bash(ls *)"]}
+
+
 def test_provenance_collects_logs_costs_and_approvals(client, daemon, llm_env):
     llm_env.enqueue_tool_call("list_files", {})
     llm_env.enqueue_text("done")
@@ -164,6 +212,32 @@ def test_assist_without_a_provider_drafts_locally(client):
     assert body["recommendedPattern"] == "checkpoint" and body["needsCheckpoint"] is True
     assert len(body["breakdown"]) == 3 and body["complexity"] in ("simple", "moderate", "complex")
     assert client.post("/api/tasks/assist", json={}).status_code == 400
+
+
+def test_assist_refuses_an_unknown_runtime(client):
+    r = client.post("/api/tasks/assist", json={"title": "Plan", "assignedAgent": "gpt-robot"})
+    assert r.status_code == 400 and list(r.json()["error"]["fieldErrors"]) == ["assignedAgent"]
+    assert client.post("/api/tasks/assist", json={"title": "Plan", "assignedAgent": "anthropic-direct"}).status_code == 200
+
+
+def test_the_runner_needs_the_shared_permissions_and_budgets():
+    """A Runner with its own Permissions would never receive the answers given over HTTP."""
+    with pytest.raises(TypeError):
+        Runner(None, None, None, None)
+
+
+def test_a_run_builds_its_tool_schemas_once(client, daemon, llm_env, monkeypatch):
+    built = []
+    real = tools.schemas
+    monkeypatch.setattr(tools, "schemas", lambda allowed=None: built.append(allowed) or real(allowed))
+    llm_env.enqueue_tool_call("list_files", {})
+    llm_env.enqueue_text("done")
+    task = create(client)
+    client.patch(f"/api/tasks/{task['id']}", json={"status": "queued"})
+    client.post(f"/api/tasks/{task['id']}/execute")
+    assert daemon.wait_for_status(task["id"], {"completed", "failed"})["status"] == "completed"
+    assert len(llm_env.requests) == 2 and llm_env.requests[0]["tools"] == llm_env.requests[1]["tools"]
+    assert len(built) == 1
 
 
 def test_assist_asks_the_model(client, llm_env):
