@@ -1,8 +1,8 @@
 """/api/chat: 11 endpoints. Conversations, history, the streamed reply (SSE), permission
 answers, @-mention search, the model catalogue and suggested prompts.
 
-The reply stream: validation, an unknown conversation, a missing provider or a budget cap
-answer as ordinary JSON before the stream starts; then `data: <json>` frames, each with an
+The reply stream: validation, an unknown conversation, a reply still in progress (409), a
+missing provider or a budget cap answer as ordinary JSON before the stream starts; then `data: <json>` frames, each with an
 `id:` (the turn's eventId, increasing across the conversation) and `: keepalive` comments.
 The turn runs under the supervisor, so a client that goes away does not cut the reply short:
 it is stored, and GET …/messages?after= reads it.
@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from ..db.rows import new_id
 from ..engine import chat_tools
-from ..engine.conversation import CHAT_MODEL_IDS, litellm_model
+from ..engine.conversation import CHAT_MODEL_IDS, CHAT_MODELS, litellm_model
 from ..engine.providers import RUNTIME_IDS
 from ..errors import ApiError, Conflict, Invalid, NotFound
 from ..store import conversations as store
@@ -181,9 +181,10 @@ async def list_messages(request):
                                               visible_only=not query.include_steps))
 
 
-@endpoint(body=MessageSend, errors=(400, 404, 429), content_type="text/event-stream")
+@endpoint(body=MessageSend, errors=(400, 404, 409, 429), content_type="text/event-stream")
 async def send_message(request):
-    """Send a user message; the assistant's turn streams back as SSE."""
+    """Send a user message; the assistant's turn streams back as SSE. 409 while the previous
+    reply of this conversation is still in progress (e.g. waiting on a permission)."""
     body = await read_body(request, MessageSend)
     if not body.content.strip():
         raise Invalid("Validation failed", field_errors={"content": ["Content must not be blank"]}, form_errors=[])
@@ -298,15 +299,8 @@ async def search_entities(request):
     return ok({"results": results})
 
 
-MODELS = [
-    {"id": "haiku", "label": "Claude Haiku", "provider": "anthropic", "tier": "Fast", "costLabel": "$"},
-    {"id": "sonnet", "label": "Claude Sonnet", "provider": "anthropic", "tier": "Balanced", "costLabel": "$$"},
-    {"id": "opus", "label": "Claude Opus", "provider": "anthropic", "tier": "Best", "costLabel": "$$$"},
-    {"id": "gpt-5.4-mini", "label": "GPT-5.4 Mini", "provider": "openai", "tier": "Fast", "costLabel": "$"},
-    {"id": "gpt-5.3-codex", "label": "GPT-5.3 Codex", "provider": "openai", "tier": "Balanced", "costLabel": "$$"},
-    {"id": "gpt-5.4", "label": "GPT-5.4", "provider": "openai", "tier": "Best", "costLabel": "$$$"},
-]
-assert {m["id"] for m in MODELS} == set(CHAT_MODEL_IDS)
+MODELS = [{"id": m.id, "label": m.label, "provider": m.provider, "tier": m.tier, "costLabel": m.cost_label}
+          for m in CHAT_MODELS]
 
 
 @endpoint()

@@ -60,7 +60,7 @@ class EndedOut(Out):
 def stan(request) -> Stan:
     """Authorise (scope stan:execute), then the Stan facade over this daemon's engine."""
     stan_auth(request)
-    return Stan(request.app.state.db, request.app.state.conversations)
+    return Stan(request.app.state.db, request.app.state.conversations, request.app.state.supervisor)
 
 
 @endpoint(body=SessionCreate, response=SessionOut, status=201, errors=(401, 403, 404))
@@ -87,17 +87,19 @@ async def end_session(request):
     return ok(await facade.end(request.path_params["id"]))
 
 
-@endpoint(body=SessionMessage, response=ReplyOut, errors=(401, 403, 404, 502))
+@endpoint(body=SessionMessage, response=ReplyOut, errors=(401, 403, 404, 409, 502))
 async def send_session_message(request):
-    """Send a message to Stan in the session; tool calls edit the real workflows."""
+    """Send a message to Stan in the session; tool calls edit the real workflows. 409 while
+    another reply of the session is in progress, or when the reply was interrupted."""
     facade = stan(request)
     body = await read_body(request, SessionMessage)
     return ok(await facade.send(body.message, session_id=request.path_params["id"]))
 
 
-@endpoint(body=UniversalMessage, response=ReplyOut, errors=(401, 403, 502))
+@endpoint(body=UniversalMessage, response=ReplyOut, errors=(400, 401, 403, 404, 409, 502))
 async def send_message(request):
-    """Universal Stan message endpoint with slash commands; starts a session when there is none."""
+    """Universal Stan message endpoint with slash commands; a model message starts a session
+    when there is none (400 NO_PROVIDER when no model is configured)."""
     facade = stan(request)
     body = await read_body(request, UniversalMessage)
     return ok(await facade.send(body.message, source=body.source))

@@ -15,12 +15,15 @@ from ..db import Database
 from ..errors import ApiError
 from ..store import conversations as store
 from ..store import projects as project_store
+from ..store import schedules as schedule_store
 from ..store import tasks as task_store
+from ..store import workflows as workflow_store
 from .tools import Tool, ToolError
 
 HREFS = {"project": "/projects/{}", "task": "/tasks/{}", "workflow": "/workflows/{}",
          "document": "/documents/{}", "schedule": "/schedules/{}", "table": "/tables/{}"}
 MENTION_TEXT_LIMIT = 8000
+BRIEF_LIMIT = 50  # rows a list tool returns
 
 
 @dataclass
@@ -141,16 +144,21 @@ async def execute_task(ctx: ChatToolContext, args: dict) -> dict:
     return {"taskId": task_id, "status": "running", "message": "Execution started"}
 
 
+def _brief(row: dict) -> dict:
+    return {"id": row["id"], "name": row["name"], "status": row["status"]}
+
+
 @_tool("list_workflows", "List workflows, newest first.", {"projectId": {"type": "string"}})
-async def list_workflows(ctx: ChatToolContext, args: dict) -> list[dict] | str:
-    rows = await store.list_brief(ctx.db, "workflow", project_id=_text(args, "projectId"))
-    return rows if rows is not None else "workflows are not available in this version"
+async def list_workflows(ctx: ChatToolContext, args: dict) -> list[dict]:
+    rows = await workflow_store.list_workflows(ctx.db, project_id=_text(args, "projectId"), limit=BRIEF_LIMIT)
+    return [_brief(w) for w in rows]
 
 
 @_tool("list_schedules", "List schedules, newest first.", {"projectId": {"type": "string"}})
-async def list_schedules(ctx: ChatToolContext, args: dict) -> list[dict] | str:
-    rows = await store.list_brief(ctx.db, "schedule", project_id=_text(args, "projectId"))
-    return rows if rows is not None else "schedules are not available in this version"
+async def list_schedules(ctx: ChatToolContext, args: dict) -> list[dict]:
+    project_id = _text(args, "projectId")
+    rows = await schedule_store.list_schedules(ctx.db)
+    return [_brief(s) for s in rows if project_id is None or s.get("projectId") == project_id][:BRIEF_LIMIT]
 
 
 # ---- mentions and quick access ---------------------------------------------------------------

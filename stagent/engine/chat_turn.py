@@ -2,7 +2,11 @@
 
 Invariants:
 - each model step is budget-checked first (its predicted cost stays reserved under the turn's
-  run key until charged) and charged after; the turn settles with the budget when it ends;
+  run key until charged) and charged after; ConversationEngine.send settles the run key once,
+  when the turn ends;
+- a tool call runs only if the tool is in the turn's tool set (an unknown name is answered
+  at once, without asking a human) and Permissions.check_tool allows it; a human's edit of the
+  input is what runs, what is recorded, and what the model is told;
 - a step's assistant tool calls commit together with their results; the reply commits
   together with its usage_ledger row (`chat_turn`);
 - a failed or cancelled turn still stores its assistant message (status `error`), which is
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from ..db.rows import loads, new_id, now_iso
 from ..errors import ApiError, UpstreamError
 from ..store import conversations as store
+from ..store import tasks as task_store
 from . import context, llm
 from .providers import ModelTarget
 from .tools import Tool, ToolError
@@ -38,6 +43,15 @@ class Reply:
     usage: dict             # {inputTokens, outputTokens, costMicros}
     model: str
     is_complete: bool = True
+
+
+def turn_error_message(exc: BaseException) -> str:
+    """What the user and the stored reply are told about an exception that ended a turn."""
+    message = getattr(exc, "message", None)
+    if message is None:
+        log.error("chat turn crashed", exc_info=exc)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+    return message
 
 
 class Turn:
@@ -101,22 +115,17 @@ class Turn:
                 await self._run_tools(messages, completion)
             raise llm.ProviderError(f"Stopped after {engine.max_steps} model steps without a final answer")
         except asyncio.CancelledError:
-            await asyncio.shield(self._fail("interrupted: the turn was cancelled", "cancelled"))
+            await asyncio.shield(self.fail("interrupted: the turn was cancelled", "cancelled"))
             raise
         except Exception as exc:  # provider errors, a budget cap reached mid-turn, bugs
-            message = getattr(exc, "message", None)
-            if message is None:
-                log.exception("chat turn crashed")
-                message = f"internal error: {type(exc).__name__}: {exc}"
+            message = turn_error_message(exc)
             if len(self.step_text) >= INCOMPLETE_KEEP_CHARS:  # keep what was said, marked incomplete
                 return await self._finish(self.step_text + "\n\n_(reply incomplete: " + message + ")_",
                                           complete=False)
-            await self._fail(message, "failed")
+            await self.fail(message, "failed")
             if isinstance(exc, ApiError):
                 raise
             raise UpstreamError(message) from None
-        finally:
-            await self.budgets.settle(self.run_key)
 
     def _add_usage(self, completion: llm.Completion) -> None:
         self.usage["inputTokens"] += completion.input_tokens
@@ -135,32 +144,41 @@ class Turn:
             args = args if isinstance(args, dict) else {}
             await self.emit({"type": "status", "phase": "tool_use", "message": f"Using {call['name']}"})
             await self.emit({"type": "tool_call", "toolCallId": call["id"], "name": call["name"], "arguments": args})
-            decision = await engine.permissions.check_tool(
-                tool=call["name"], args=args, conversation_id=self.conv["id"],
-                project_id=self.conv.get("projectId"), on_request=self._on_permission(call["name"], args),
-                tool_call_id=call["id"])
-            if decision.allowed:
-                result = await run_tool(self.tools, self.tool_context, call["name"], decision.args)
-            else:
-                result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
+            result, args = await self._call_tool(call, args)
             await self.emit({"type": "tool_result", "toolCallId": call["id"], "name": call["name"],
                              "result": result[:2000]})
             self.calls.append({"id": call["id"], "name": call["name"], "arguments": args, "result": result})
             results.append({"role": "tool", "tool_call_id": call["id"], "content": result})
         messages.append(assistant)
         messages.extend(results)
+        counts = await asyncio.to_thread(lambda: [context.count(model, [m]) for m in (assistant, *results)])
 
         def persist(conn):
             store.insert_message(conn, self.conv["id"], {
                 "role": "assistant", "content": completion.text, "tool_calls": assistant["tool_calls"],
                 "model": model, "input_tokens": completion.input_tokens,
-                "output_tokens": completion.output_tokens, "token_count": context.count(model, [assistant])})
-            for result in results:
-                store.insert_message(conn, self.conv["id"], {
-                    **result, "model": model, "token_count": context.count(model, [result])})
+                "output_tokens": completion.output_tokens, "token_count": counts[0]})
+            for result, token_count in zip(results, counts[1:], strict=True):
+                store.insert_message(conn, self.conv["id"], {**result, "model": model, "token_count": token_count})
             store.touch(conn, self.conv["id"])
 
         await engine.db.write(persist)
+
+    async def _call_tool(self, call: dict, args: dict) -> tuple[str, dict]:
+        """(the result the model reads, the arguments the tool ran with)."""
+        name = call["name"]
+        if name not in self.tools:  # nothing to ask a human about
+            return f"error: unknown tool '{name}'; the tools are: {', '.join(self.tools) or 'none'}", args
+        decision = await self.engine.permissions.check_tool(
+            tool=name, args=args, conversation_id=self.conv["id"], project_id=self.conv.get("projectId"),
+            on_request=self._on_permission(name, args), tool_call_id=call["id"])
+        if not decision.allowed:
+            return f"Permission denied: {decision.message or 'the user did not allow this tool call'}", args
+        result = await run_tool(self.tools, self.tool_context, name, decision.args)
+        if decision.args != args:  # the model must know its call ran with other input
+            edited = json.dumps(decision.args, ensure_ascii=False)
+            result = f"(The user changed this call's input before it ran; it ran with: {edited})\n{result}"
+        return result, decision.args
 
     def _on_permission(self, tool: str, args: dict):
         async def request(notification: dict) -> None:
@@ -181,15 +199,17 @@ class Turn:
         if not complete:
             metadata["incomplete"] = True
         status = "completed" if self.priced else "unknown_pricing"
+        token_count = await asyncio.to_thread(context.count, model, [{"role": "assistant", "content": text}])
 
         def persist(conn):
             store.insert_message(conn, self.conv["id"], {
                 "id": self.reply_id, "role": "assistant", "content": text, "metadata": metadata,
                 "model": model, "input_tokens": self.last_step.input_tokens if self.last_step else None,
                 "output_tokens": self.last_step.output_tokens if self.last_step else None,
-                "token_count": context.count(model, [{"role": "assistant", "content": text}])})
+                "token_count": token_count})
             store.touch(conn, self.conv["id"])
-            store.record_usage(conn, ledger_entry(self.conv, self.target, "chat_turn", status, self.usage, self.started))
+            task_store.record_usage_in(conn, ledger_entry(self.conv, self.target, "chat_turn", status, self.usage,
+                                                          self.started))
 
         await self.engine.db.write(persist)
         reply = Reply(self.reply_id, text, self.calls, dict(self.usage), model, complete)
@@ -197,7 +217,24 @@ class Turn:
                          "isComplete": complete})
         return reply
 
-    async def _fail(self, message: str, status: str) -> None:
+    async def fail_before_start(self, exc: BaseException, content: str, source: str, token_count: int) -> str:
+        """The turn failed after its first event but before the user message was stored: keep
+        that message (so the next turn's event ids are higher) and a failed reply, and send the
+        `error` event. Returns the error message."""
+        try:
+            await self.engine.db.write(lambda conn: store_user_message(conn, self.conv, content, source, token_count))
+        except Exception:  # the conversation was deleted meanwhile
+            log.info("could not record the message of conversation %s", self.conv["id"])
+        if isinstance(exc, asyncio.CancelledError):
+            message, status = "interrupted: the turn was cancelled", "cancelled"
+        else:
+            message, status = turn_error_message(exc), "failed"
+        await self.fail(message, status)
+        return message
+
+    async def fail(self, message: str, status: str) -> None:
+        """Store the reply as failed (status `error`, never replayed) and send the `error` event."""
+
         def persist(conn):
             store.insert_message(conn, self.conv["id"], {
                 "id": self.reply_id, "role": "assistant", "content": self.step_text, "status": "error",
@@ -205,8 +242,8 @@ class Turn:
                 "model": self.target.model})
             store.touch(conn, self.conv["id"])
             if self.usage["inputTokens"] or self.usage["outputTokens"]:
-                store.record_usage(conn, ledger_entry(self.conv, self.target, "chat_turn", status, self.usage,
-                                                 self.started))
+                task_store.record_usage_in(conn, ledger_entry(self.conv, self.target, "chat_turn", status,
+                                                              self.usage, self.started))
 
         try:
             await self.engine.db.write(persist)
@@ -227,6 +264,18 @@ async def run_tool(tools: dict[str, Tool], ctx: object, name: str, args: dict) -
     except (ValueError, TypeError, KeyError, OSError) as exc:
         return f"error: {type(exc).__name__}: {exc}"
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+
+
+def store_user_message(conn, conv: dict, content: str, source: str, token_count: int) -> dict:
+    """The user's message, inside the caller's transaction; the first one names the conversation."""
+    row = store.insert_message(conn, conv["id"], {"role": "user", "content": content, "source": source,
+                                                  "token_count": token_count})
+    if conv.get("title"):
+        store.touch(conn, conv["id"])
+    else:
+        title = " ".join(content.split())
+        store.touch(conn, conv["id"], title=title if len(title) <= 60 else title[:57] + "...")
+    return row
 
 
 def prompt_message(row: dict) -> dict:

@@ -1,16 +1,17 @@
 """Context accounting and compaction of conversations.
 
 Invariants:
-- a message's tokens are counted once, with litellm.token_counter, when it is stored
-  (chat_messages.token_count), so the stats of a 500-message conversation are one SUM plus the
-  count of the current system prompt (cached by its text);
+- a message's tokens are counted once, with litellm.token_counter in a worker thread, before
+  it is stored (chat_messages.token_count), so the stats of a 500-message conversation are
+  one SUM plus the count of the current system prompt (cached by its text);
 - compaction never deletes: it stores a summary on the conversation and flags the summarised
   messages `compacted`; prompts then replay summary + the messages after it;
 - the kept part of a conversation always starts at a user message, so an assistant's tool
   calls are never separated from their results.
 
 `needsCompaction` is true from COMPACTION_THRESHOLD (80 %) of the model's input window; a
-turn that starts above it compacts first (docs/decisions/008-conversations.md).
+turn whose history plus its new message reaches it compacts first
+(docs/decisions/008-conversations.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ SUMMARY_INSTRUCTIONS = (
 
 def count(model: str, messages: list[dict]) -> int:
     """Tokens of `messages` for `model` (litellm.token_counter; ~4 characters a token if the
-    tokenizer cannot read them). litellm must be loaded: this runs on the event loop."""
+    tokenizer cannot read them). CPU-bound (~10 ms per 190k characters): call it through
+    asyncio.to_thread, never on the event loop or inside a writer transaction."""
     return llm.count_prompt_tokens(model, messages)
 
 
@@ -100,9 +102,3 @@ def summary_request(previous_summary: str | None, rows: list[dict]) -> list[dict
     return [{"role": "system", "content": SUMMARY_INSTRUCTIONS},
             {"role": "user", "content": f"Summarise this conversation:\n\n{transcript}"}]
 
-
-def is_visible(row: dict) -> bool:
-    """A message a person reads (not a tool result, not an assistant row that only called tools)."""
-    if row["role"] == "tool":
-        return False
-    return not (row["role"] == "assistant" and row.get("tool_calls") and not row.get("content"))

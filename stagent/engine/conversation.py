@@ -8,24 +8,31 @@ every step with its token count and model, and one usage_ledger row (`chat_turn`
 
 Invariants:
 - turns of one conversation run one at a time (a per-conversation lock), so history is never
-  interleaved; compaction takes the same lock;
+  interleaved; compaction and keep_recent take the same lock. A message sent while a reply is
+  in progress is refused (Conflict), never queued behind it;
 - the budget is checked before every provider call; a turn that cannot start (unknown
-  conversation, no provider, budget) raises before anything is stored;
+  conversation, no provider, budget) raises before anything is stored or emitted. Once an
+  event went out (the `compacting` status), every failure ends with an `error` event and the
+  user message is stored, so the next turn's event ids are higher;
 - every step is committed as it completes (assistant tool calls together with their
-  results), so a turn cut off by a crash leaves a replayable history.
+  results), so a turn cut off by a crash leaves a replayable history;
+- tokens are counted in a worker thread, never on the event loop or in a writer transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import dataclass, field
 
 from ..db import Database
 from ..db.rows import new_id, now_iso
-from ..errors import Invalid, UpstreamError
+from ..errors import ApiError, Conflict, Invalid, UpstreamError
 from ..store import conversations as store
 from ..store import settings
-from . import chat_tools, context, llm
-from .chat_turn import EventSink, Reply, Turn, ledger_entry, prompt_message
+from ..store import tasks as task_store
+from . import context, llm
+from .chat_turn import EventSink, Reply, Turn, ledger_entry, prompt_message, store_user_message
 from .providers import ModelTarget, resolve_model
 from .tools import Tool
 
@@ -64,16 +71,33 @@ BUILTIN_SKILLS = [
      "description": "Inspect schedules and heartbeats.",
      "instructions": "List schedules before answering questions about what runs when."},
 ]
-_BUILTIN_BY_ID = {s["id"]: s for s in BUILTIN_SKILLS}
 DEFAULT_SKILLS = {"workflows": ["workflow-builder"]}
-# Chat model ids of the Stagent UI (catalog §2.6) -> LiteLLM model strings. Any other id is
-# taken as a LiteLLM model string; `ollama:<name>` is the UI's spelling of `ollama/<name>`.
-CHAT_MODEL_IDS = {
-    "haiku": "anthropic/claude-haiku-4-5", "sonnet": "anthropic/claude-sonnet-4-5",
-    "opus": "anthropic/claude-opus-4-5", "gpt-5.4-mini": "openai/gpt-5.4-mini",
-    "gpt-5.3-codex": "openai/gpt-5.3-codex", "gpt-5.4": "openai/gpt-5.4",
-}
+
+
+@dataclass(frozen=True)
+class ChatModel:
+    id: str          # the Stagent UI's id (catalog §2.6)
+    litellm: str     # the LiteLLM model string it stands for
+    label: str
+    provider: str
+    tier: str
+    cost_label: str
+
+
+# The one table of the built-in chat models: the model catalogue (GET /api/chat/models), the
+# LiteLLM string of a UI id, and the display name Stan shows. Any other id is taken as a LiteLLM
+# model string; `ollama:<name>` is the UI's spelling of `ollama/<name>`.
+CHAT_MODELS = (
+    ChatModel("haiku", "anthropic/claude-haiku-4-5", "Claude Haiku", "anthropic", "Fast", "$"),
+    ChatModel("sonnet", "anthropic/claude-sonnet-4-5", "Claude Sonnet", "anthropic", "Balanced", "$$"),
+    ChatModel("opus", "anthropic/claude-opus-4-5", "Claude Opus", "anthropic", "Best", "$$$"),
+    ChatModel("gpt-5.4-mini", "openai/gpt-5.4-mini", "GPT-5.4 Mini", "openai", "Fast", "$"),
+    ChatModel("gpt-5.3-codex", "openai/gpt-5.3-codex", "GPT-5.3 Codex", "openai", "Balanced", "$$"),
+    ChatModel("gpt-5.4", "openai/gpt-5.4", "GPT-5.4", "openai", "Best", "$$$"),
+)
+CHAT_MODEL_IDS = {m.id: m.litellm for m in CHAT_MODELS}
 EVENT_ID_SPAN = 1_000_000  # event ids of one turn: (base seq + 1) * span + 1, + 2, ...
+FINAL_EVENTS = ("done", "error")
 
 
 def litellm_model(model_id: str) -> str:
@@ -82,8 +106,40 @@ def litellm_model(model_id: str) -> str:
     return CHAT_MODEL_IDS.get(model_id, model_id)
 
 
+def model_name(model_id: str | None) -> str | None:
+    """A display name: the built-in model's label (by UI id, LiteLLM string, or the id after
+    its provider prefix), else the id without its provider prefix."""
+    if not model_id:
+        return None
+    bare = model_id.split("/", 1)[-1]
+    for model in CHAT_MODELS:
+        if model_id in (model.id, model.litellm) or bare == model.id:
+            return model.label
+    return bare
+
+
+def check_personality(personality: str) -> str:
+    if personality not in PERSONALITIES:
+        raise Invalid(f"Unknown personality '{personality}'. Use one of: {', '.join(PERSONALITIES)}")
+    return personality
+
+
 async def _no_events(_event: dict) -> None:
     return None
+
+
+async def _count(model: str, messages: list[dict]) -> int:
+    return await asyncio.to_thread(context.count, model, messages)
+
+
+async def _count_system(model: str, system: str) -> int:
+    return await asyncio.to_thread(context.count_text, model, "system", system)
+
+
+@dataclass
+class _LockEntry:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting; the entry is dropped at 0
 
 
 class ConversationEngine:
@@ -97,8 +153,9 @@ class ConversationEngine:
         self.max_steps = max_steps
         self.request_timeout = request_timeout
         self.retry_base_delay = retry_base_delay
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._live: dict[str, asyncio.Task] = {}
+        self._locks: dict[str, _LockEntry] = {}
+        self._replying: dict[str, asyncio.Task] = {}  # conversation -> the task of its reply in progress
+        self._deleting: set[str] = set()
 
     # ---- conversations -------------------------------------------------------------------------
 
@@ -106,7 +163,8 @@ class ConversationEngine:
                      project_id: str | None = None, runtime_id: str | None = None, owner: str = "local",
                      conversation_id: str | None = None, personality: str | None = None,
                      active_skills: list[str] | None = None) -> dict:
-        _check_personality(personality)
+        if personality is not None:
+            check_personality(personality)
         return await store.create_conversation(self.db, {
             "id": conversation_id, "mode": mode, "model_id": model_id, "title": title,
             "project_id": project_id, "runtime_id": runtime_id, "owner": owner, "personality": personality,
@@ -122,14 +180,15 @@ class ConversationEngine:
                                               project_id=project_id, limit=limit)
 
     async def messages(self, conversation_id: str, *, limit: int | None = None, after: str | None = None,
-                       visible_only: bool = False, last: bool = False) -> list[dict]:
-        """In order; `after` is a message-id cursor; `last=True` gives the newest `limit`."""
+                       visible_only: bool = False) -> list[dict]:
+        """In order; `after` is a message-id cursor."""
         return await store.list_messages(self.db, conversation_id, limit=limit, after=after,
-                                         visible_only=visible_only, last=last)
+                                         visible_only=visible_only)
 
     async def update(self, conversation_id: str, **fields) -> dict:
-        """Change stored fields (title, status, model_id, runtime_id, project_id, mode, ...)."""
-        _check_personality(fields.get("personality"))
+        """Change stored fields (title, status, model_id, runtime_id, project_id, personality, ...)."""
+        if fields.get("personality") is not None:
+            check_personality(fields["personality"])
         return await store.update_conversation(self.db, conversation_id, fields)
 
     async def set_model(self, conversation_id: str, model_id: str | None, runtime_id: str | None = None) -> dict:
@@ -139,38 +198,32 @@ class ConversationEngine:
         return await self.update(conversation_id, **fields)
 
     async def set_personality(self, conversation_id: str, personality: str) -> dict:
-        if personality not in PERSONALITIES:
-            raise Invalid(f"personality must be one of: {', '.join(PERSONALITIES)}")
-        return await self.update(conversation_id, personality=personality)
-
-    async def set_mode(self, conversation_id: str, mode: str) -> dict:
-        return await self.update(conversation_id, mode=mode)
+        return await self.update(conversation_id, personality=check_personality(personality))
 
     async def delete(self, conversation_id: str) -> None:
-        """Delete with its messages; a turn in progress is cancelled first."""
-        live = self._live.get(conversation_id)
-        if live is not None and not live.done():
-            live.cancel()
-            await asyncio.wait({live}, timeout=5)
-        await store.delete_conversation(self.db, conversation_id)
-        self._locks.pop(conversation_id, None)
+        """Delete with its messages; a reply in progress is cancelled first."""
+        self._deleting.add(conversation_id)
+        try:
+            live = self._replying.get(conversation_id)
+            if live is not None and not live.done():
+                live.cancel()
+                await asyncio.wait({live}, timeout=5)
+            await store.delete_conversation(self.db, conversation_id)
+        finally:
+            self._deleting.discard(conversation_id)
+
+    def being_deleted(self, conversation_id: str) -> bool:
+        """Whether a reply was cancelled because its conversation is being deleted."""
+        return conversation_id in self._deleting
 
     def busy(self, conversation_id: str) -> bool:
-        live = self._live.get(conversation_id)
+        """Whether a reply is in progress (from the message until its `done` or `error` event)."""
+        live = self._replying.get(conversation_id)
         return live is not None and not live.done()
 
-    # ---- skills ----------------------------------------------------------------------------------
-
-    async def skills(self) -> dict:
-        """{system: built-in skills, user: user-defined skills}."""
-        return {"system": [dict(s) for s in BUILTIN_SKILLS], "user": await store.list_skills(self.db)}
-
-    async def set_skills(self, conversation_id: str, skill_ids: list[str]) -> dict:
-        known = {s["id"] for s in BUILTIN_SKILLS} | {s["id"] for s in await store.list_skills(self.db)}
-        unknown = [s for s in skill_ids if s not in known]
-        if unknown:
-            raise Invalid(f"Unknown skill: {', '.join(unknown)}")
-        return await self.update(conversation_id, active_skills=list(dict.fromkeys(skill_ids)))
+    def _end_reply(self, conversation_id: str, task: asyncio.Task | None) -> None:
+        if self._replying.get(conversation_id) is task:
+            del self._replying[conversation_id]
 
     async def system_prompt(self, conv: dict, system_extra: str = "", user_skills: list[dict] | None = None) -> str:
         """Mode, personality, active skills, the caller's extra text, the compaction summary."""
@@ -206,15 +259,15 @@ class ConversationEngine:
             model = litellm_model(conv.get("modelId") or "gpt-4o")
         return await self._stats(conv, model)
 
-    async def _stats(self, conv: dict, model: str, system: str | None = None) -> dict:
+    async def _stats(self, conv: dict, model: str) -> dict:
         await llm.ensure_loaded()
-        system = system if system is not None else await self.system_prompt(conv)
-        total = await store.history_tokens(self.db, conv["id"]) + context.count_text(model, "system", system)
+        total = await store.history_tokens(self.db, conv["id"]) + await _count_system(
+            model, await self.system_prompt(conv))
         return context.stats(total, context.window(model, self.context_window))
 
     async def compact(self, conversation_id: str, *, keep_recent: int = context.DEFAULT_KEEP_RECENT) -> dict:
         """Summarise all but the recent messages: {compacted, messagesCompacted, summary, ...}."""
-        async with self._lock(conversation_id):
+        async with self._exclusive(conversation_id):
             conv = await self.get(conversation_id)
             return await self._compact(conv, await self.target_for(conv), keep_recent)
 
@@ -239,88 +292,125 @@ class ConversationEngine:
             completion.cost_micros, completion.priced = await self.budgets.charge(
                 run_key, target, completion, project_id=conv.get("projectId"))
             summary = completion.text.strip() or "(the earlier conversation had nothing worth keeping)"
-            summary_tokens = context.count(target.model, [{"role": "system", "content": summary}])
 
             def apply(conn):
-                store.mark_compacted(conn, conv["id"], older[-1]["seq"], summary=summary,
-                                     summary_tokens=summary_tokens)
+                store.mark_compacted(conn, conv["id"], older[-1]["seq"], summary=summary)
                 status = "completed" if completion.priced else "unknown_pricing"
-                store.record_usage(conn, ledger_entry(conv, target, "context_summarization", status,
-                                                      completion, started))
+                task_store.record_usage_in(conn, ledger_entry(conv, target, "context_summarization", status,
+                                                              completion, started))
 
             await self.db.write(apply)
         finally:
             await self.budgets.settle(run_key)
         after = await self._stats(await self.get(conv["id"]), target.model)
-        return {"compacted": True, "messagesCompacted": sum(1 for r in older if context.is_visible(r)),
+        return {"compacted": True, "messagesCompacted": sum(1 for r in older if r["visible"]),
                 "summary": summary, "totalTokensBefore": before["totalTokens"],
                 "totalTokensAfter": after["totalTokens"]}
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+    async def keep_recent(self, conversation_id: str, visible_messages: int) -> int:
+        """Replay at most the last `visible_messages` readable messages in later prompts; older
+        ones are flagged as summarised (the stored summary stays) but remain in history. The cut
+        moves forward to a user message, so a tool call is never separated from its result.
+        Returns how many readable messages later prompts replay."""
+        async with self._exclusive(conversation_id):
+            rows = await store.prompt_rows(self.db, conversation_id)
+            visible = [i for i, row in enumerate(rows) if row["visible"]]
+            if len(visible) <= visible_messages:
+                return len(visible)
+            cut = visible[-visible_messages] if visible_messages > 0 else len(rows)
+            while cut < len(rows) and rows[cut]["role"] != "user":
+                cut += 1
+            through = rows[cut - 1]["seq"]
+            await self.db.write(lambda conn: store.mark_compacted(conn, conversation_id, through))
+            return sum(1 for i in visible if i >= cut)
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, conversation_id: str):
+        """The conversation's lock; its entry is dropped once nobody holds or waits for it."""
+        entry = self._locks.setdefault(conversation_id, _LockEntry())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users and self._locks.get(conversation_id) is entry:
+                del self._locks[conversation_id]
 
     # ---- a turn ----------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, content: str, *, source: str = "chat",
-                   tools: list[Tool] | None = None, system_extra: str = "", tool_context: object = None,
+    async def send(self, conversation_id: str, content: str, *, tools: list[Tool], source: str = "chat",
+                   system_extra: str = "", tool_context: object = None,
                    on_event: EventSink | None = None) -> Reply:
-        """One user message and the assistant's whole answer. `tools=None` is the Stagent chat
-        tool set (with a ChatToolContext); pass [] for none. Events: delta, status,
-        permission_request, question, tool_call, tool_result, done, error.
-        Raises NotFound/Invalid/BudgetExceeded before anything is stored; UpstreamError (502)
-        when the provider fails mid-turn (after an `error` event)."""
+        """One user message and the assistant's whole answer, with the caller's tool set ([] for
+        none). Events: delta, status, permission_request, question, tool_call, tool_result, done,
+        error. Raises Conflict while another reply of the conversation is in progress, and
+        NotFound/Invalid/BudgetExceeded before anything is stored; UpstreamError (502) when the
+        provider fails mid-turn (after an `error` event)."""
         if not isinstance(content, str) or not content.strip():
             raise Invalid("content must not be empty")
-        sink = on_event or _no_events
-        async with self._lock(conversation_id):
-            conv, last_seq, rows, user_skills = await store.turn_state(self.db, conversation_id)
-            # Every event of the turn carries `eventId`, increasing across the turns of one
-            # conversation: (last message seq before the turn + 1) * 1e6 + the event's index.
-            base = (last_seq + 1) * EVENT_ID_SPAN
-            counter = iter(range(1, EVENT_ID_SPAN))
+        if self.busy(conversation_id):
+            raise Conflict("A reply is in progress in this conversation; send the next message when it has "
+                           "finished.", code="REPLY_IN_PROGRESS")
+        task = asyncio.current_task()
+        self._replying[conversation_id] = task
+        try:
+            async with self._exclusive(conversation_id):
+                return await self._turn(conversation_id, content, source, list(tools), system_extra,
+                                        tool_context, on_event or _no_events, task)
+        finally:
+            self._end_reply(conversation_id, task)
 
-            async def emit(event: dict) -> None:
-                await sink({**event, "eventId": base + next(counter)})
+    async def _turn(self, conversation_id: str, content: str, source: str, tools: list[Tool], system_extra: str,
+                    tool_context: object, sink: EventSink, task: asyncio.Task | None) -> Reply:
+        conv, last_seq, rows, user_skills = await store.turn_state(self.db, conversation_id)
+        # Every event of the turn carries `eventId`, increasing across the turns of one
+        # conversation: (last message seq before the turn + 1) * 1e6 + the event's index.
+        base = (last_seq + 1) * EVENT_ID_SPAN
+        counter = iter(range(1, EVENT_ID_SPAN))
+        emitted = False
 
-            target = await self.target_for(conv)
-            await llm.ensure_loaded()
-            toolset = chat_tools.TOOLS if tools is None else list(tools)
-            if tool_context is None and tools is None:
-                tool_context = chat_tools.ChatToolContext(self.db, self.runner, conv)
-            system = await self.system_prompt(conv, system_extra, user_skills)
-            total = sum(r["token_count"] for r in rows) + context.count_text(target.model, "system", system)
-            if context.stats(total, context.window(target.model, self.context_window))["needsCompaction"]:
-                await emit({"type": "status", "phase": "compacting", "message": "Summarising earlier messages"})
-                await self._compact(conv, target, context.DEFAULT_KEEP_RECENT)
-                conv, _, rows, user_skills = await store.turn_state(self.db, conversation_id)
-                system = await self.system_prompt(conv, system_extra, user_skills)
-            user = {"role": "user", "content": content}
-            messages = [{"role": "system", "content": system}, *[prompt_message(r) for r in rows], user]
-            schemas = [t.schema() for t in toolset]
-            turn = Turn(self, conv, target, emit, toolset, tool_context)
-            max_tokens = await turn.check_budget(messages, schemas)
-            self._live[conversation_id] = asyncio.current_task()
+        async def emit(event: dict) -> None:
+            nonlocal emitted
+            emitted = True
+            if event["type"] in FINAL_EVENTS:  # not busy from here: the next message may be sent
+                self._end_reply(conversation_id, task)
+            await sink({**event, "eventId": base + next(counter)})
+
+        target = await self.target_for(conv)
+        await llm.ensure_loaded()
+        user = {"role": "user", "content": content}
+        user_tokens = await _count(target.model, [user])
+        turn = Turn(self, conv, target, emit, tools, tool_context)
+        schemas = [t.schema() for t in tools]
+        try:
             try:
-                await self.db.write(lambda conn: self._store_user(conn, conv, content, source, target.model))
-                return await turn.run(messages, schemas, max_tokens)
-            finally:
-                self._live.pop(conversation_id, None)
-                await self.budgets.settle(turn.run_key)  # also when the turn never started
+                conv, messages = await self._prompt(conv, rows, user_skills, target, system_extra, user,
+                                                    user_tokens, emit)
+                turn.conv = conv
+                max_tokens = await turn.check_budget(messages, schemas)
+            except BaseException as exc:
+                if not emitted:
+                    raise
+                # The stream has started (a compaction status): end it with an error, not silence.
+                message = await asyncio.shield(turn.fail_before_start(exc, content, source, user_tokens))
+                if isinstance(exc, ApiError | asyncio.CancelledError):
+                    raise
+                raise UpstreamError(message) from None
+            await self.db.write(lambda conn: store_user_message(conn, conv, content, source, user_tokens))
+            return await turn.run(messages, schemas, max_tokens)
+        finally:
+            await self.budgets.settle(turn.run_key)  # also when the turn never started
 
-    @staticmethod
-    def _store_user(conn, conv: dict, content: str, source: str, model: str) -> dict:
-        row = store.insert_message(conn, conv["id"], {
-            "role": "user", "content": content, "source": source,
-            "token_count": context.count(model, [{"role": "user", "content": content}])})
-        if conv.get("title"):
-            store.touch(conn, conv["id"])
-        else:  # the first message names the conversation
-            title = " ".join(content.split())
-            store.touch(conn, conv["id"], title=title if len(title) <= 60 else title[:57] + "...")
-        return row
-
-
-def _check_personality(personality: str | None) -> None:
-    if personality is not None and personality not in PERSONALITIES:
-        raise Invalid(f"personality must be one of: {', '.join(PERSONALITIES)}")
-
+    async def _prompt(self, conv: dict, rows: list[dict], user_skills: list[dict], target: ModelTarget,
+                      system_extra: str, user: dict, user_tokens: int, emit: EventSink) -> tuple[dict, list[dict]]:
+        """(conversation, prompt messages); compacts first when history + the new message reach
+        the threshold."""
+        system = await self.system_prompt(conv, system_extra, user_skills)
+        total = sum(r["token_count"] for r in rows) + user_tokens + await _count_system(target.model, system)
+        if context.stats(total, context.window(target.model, self.context_window))["needsCompaction"]:
+            await emit({"type": "status", "phase": "compacting", "message": "Summarising earlier messages"})
+            await self._compact(conv, target, context.DEFAULT_KEEP_RECENT)
+            conv, _, rows, user_skills = await store.turn_state(self.db, conv["id"])
+            system = await self.system_prompt(conv, system_extra, user_skills)
+        return conv, [{"role": "system", "content": system}, *[prompt_message(r) for r in rows], user]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..errors import ApiError
+from ..errors import ApiError, NotFound
 from ..store import schedules as schedule_store
 from . import heartbeat_checks
 from . import stan as stan_engine
@@ -80,8 +80,11 @@ async def help_command(stan, argument):
 @command("new", "/new", "Start a new conversation (same model and active workflow)")
 async def new_command(stan, argument):
     previous = await stan.current() or {}
-    session = await stan.start(model_id=previous.get("modelId"),
-                               active_workflow_id=previous.get("activeWorkflowId"))
+    try:
+        session = await stan.start(model_id=previous.get("modelId"),
+                                   active_workflow_id=previous.get("activeWorkflowId"))
+    except NotFound:  # the active workflow was deleted since: start without one
+        session = await stan.start(model_id=previous.get("modelId"))
     return f"Started a new conversation with {stan_engine.model_name(session['modelId'])}."
 
 
@@ -101,10 +104,7 @@ async def model_command(stan, argument):
 async def personality_command(stan, argument):
     if not argument:
         return f"Current personality: {await stan.personality()}."
-    if argument not in stan_engine.PERSONALITIES:
-        return (f"Unknown personality '{argument}'. Use one of: "
-                f"{', '.join(stan_engine.PERSONALITIES)}.")
-    await stan.set_personality(argument)
+    await stan.set_personality(argument)  # an unknown one: its error message is the answer
     return f"Personality set to {argument}."
 
 

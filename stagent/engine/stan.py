@@ -2,23 +2,26 @@
 
 The single local user is `local`, so the session id is always `stan-local`. The session (its
 conversation, model, mode and active workflow) is a settings row, so it survives a restart;
-starting a new session replaces it, and the old conversation stays in the history. Stan's
-replies come from ConversationEngine.send with the workflow-builder tools of stan_tools.py;
-slash commands (slash.py) are answered here without calling the model.
+starting a new session replaces it, and the old conversation stays in the history. Every
+change of one field of the row is one read-modify-write transaction
+(store.conversations.update_json_setting), so concurrent changes never lose each other.
+Stan's replies come from ConversationEngine.send with the workflow-builder tools of
+stan_tools.py, run under the supervisor (a deleted conversation cancels that task, not the
+HTTP request); slash commands (slash.py) are answered here without calling the model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from ..db import Database
-from ..db.rows import loads, now_iso
-from ..errors import Conflict, Invalid, NotFound
+from ..db.rows import loads, new_id, now_iso
+from ..errors import ApiError, Conflict, NotFound
 from ..store import conversations as conversation_store
 from ..store import settings
 from ..store import workflows as workflow_store
-from .context import is_visible
-from .conversation import BUILTIN_SKILLS, DEFAULT_PERSONALITY
+from .conversation import BUILTIN_SKILLS, DEFAULT_PERSONALITY, check_personality, model_name
 from .conversation import PERSONALITIES as PERSONALITY_PROMPTS
 from .stan_tools import STAN_TOOLS, StanToolContext, workflow_url
 
@@ -32,33 +35,14 @@ PERSONALITY_KEY = "stan.personality"
 
 NO_SESSION = "No active Stan session. Start one with POST /api/v1/stan/sessions {\"modelId\": ...}."
 
-# Display names of the model ids the UIs offer; any other id is shown without its provider prefix.
-MODEL_NAMES = {
-    "haiku": "Claude Haiku", "sonnet": "Claude Sonnet", "opus": "Claude Opus",
-    "gpt-5.4-mini": "GPT-5.4 mini", "gpt-5.3-codex": "GPT-5.3 Codex", "gpt-5.4": "GPT-5.4",
-    "gpt-4.1": "GPT-4.1",
-}
-
-
-def model_name(model_id: str | None) -> str | None:
-    if not model_id:
-        return None
-    return MODEL_NAMES.get(model_id) or MODEL_NAMES.get(model_id.split("/", 1)[-1]) or model_id.split("/", 1)[-1]
-
-
-def check_personality(value: str) -> str:
-    if value not in PERSONALITIES:
-        raise Invalid(f"Unknown personality '{value}'. Use one of: {', '.join(PERSONALITIES)}",
-                      code="INVALID_PERSONALITY")
-    return value
-
 
 class Stan:
     """Stateless over the database and the engine: build one per request."""
 
-    def __init__(self, db: Database, conversations) -> None:
+    def __init__(self, db: Database, conversations, supervisor) -> None:
         self.db = db
         self.engine = conversations
+        self.supervisor = supervisor
 
     # ---- the session row ---------------------------------------------------------------------
     async def current(self) -> dict | None:
@@ -79,13 +63,21 @@ class Stan:
     async def save(self, session: dict) -> None:
         await settings.set_many(self.db, {SESSION_KEY: json.dumps(session)})
 
-    async def _save_active_workflow(self, session: dict) -> None:
+    async def _update(self, conversation_id: str, **fields) -> dict | None:
+        """Set fields of the session in one transaction, unless it was replaced meanwhile (it
+        then points at another conversation, or there is none)."""
+
+        def change(session: dict | None) -> dict | None:
+            if session is None or session.get("conversationId") != conversation_id:
+                return None
+            return {**session, **fields}
+
+        return await conversation_store.update_json_setting(self.db, SESSION_KEY, change)
+
+    async def record_active_workflow(self, session: dict) -> None:
         """A tool changed the active workflow: record it, unless the session was replaced meanwhile."""
-        current = await self.current()
-        if current is not None and current["conversationId"] == session["conversationId"]:
-            current["activeWorkflowId"] = session.get("activeWorkflowId")
-            current["activeWorkflowName"] = session.get("activeWorkflowName")
-            await self.save(current)
+        await self._update(session["conversationId"], activeWorkflowId=session.get("activeWorkflowId"),
+                           activeWorkflowName=session.get("activeWorkflowName"))
 
     async def require(self, session_id: str | None = None) -> dict:
         session = await self.current()
@@ -138,30 +130,59 @@ class Stan:
 
     # ---- messages ------------------------------------------------------------------------------
     async def send(self, message: str, *, session_id: str | None = None, source: str = "chat") -> dict:
-        """A message to Stan: a slash command is answered here; anything else goes to the model."""
+        """A message to Stan: a slash command is answered here; anything else goes to the model.
+        With `session_id` (the session route) the session must exist; without (POST /message)
+        a model message starts one, a command does not."""
         from . import slash  # slash imports this module
 
-        if session_id is None and await self.current() is None:
-            try:
-                await self.start()
-            except Invalid:
-                if not slash.is_command(message):
-                    raise  # no provider configured: the message cannot be answered
-        else:
-            await self.require(session_id)
+        session = await self.require(session_id) if session_id is not None else None
         answered = await slash.run(self, message)
         if answered is not None:
             return answered
-        session = await self.require()
-        context = StanToolContext(self.db, session, self._save_active_workflow)
-        reply = await self.engine.send(session["conversationId"], message, source=source,
-                                       tools=STAN_TOOLS, tool_context=context,
-                                       system_extra=await self._workflow_brief(session))
+        if session is None:
+            session = await self.current() or await self.start()
+        return await self._reply(session, message, source)
+
+    async def _reply(self, session: dict, message: str, source: str) -> dict:
+        conversation_id = session["conversationId"]
+        context = StanToolContext(self.db, session, self.record_active_workflow)
+        system_extra = await self._workflow_brief(session)
+
+        async def turn():
+            try:
+                return await self.engine.send(conversation_id, message, source=source, tools=STAN_TOOLS,
+                                              tool_context=context, system_extra=system_extra), None
+            except ApiError as exc:  # answered by the request, not logged as a crash
+                return None, exc
+
+        # Under the supervisor, like a chat turn: deleting the conversation cancels the turn's
+        # task, not this request, and a client that leaves does not cut the reply short.
+        task = self.supervisor.start(f"stan-turn:{conversation_id}:{new_id()}", turn())
+        await asyncio.wait({task})
+        if task.cancelled():
+            await self._interrupted(conversation_id)
+        reply, error = task.result()
+        if error is not None:
+            raise error
         return {"content": reply.content, "isComplete": reply.is_complete,
                 "toolCalls": [{"id": c.get("id"), "name": c["name"], "arguments": c.get("arguments"),
                                "result": c.get("result")} for c in reply.tool_calls],
                 "resources": context.resources(), "messageId": reply.message_id, "model": reply.model,
                 "usage": reply.usage}
+
+    async def _interrupted(self, conversation_id: str) -> None:
+        """The turn was cancelled: its conversation was deleted, or the daemon is stopping."""
+        deleted = self.engine.being_deleted(conversation_id)
+        if not deleted:
+            try:
+                await self.engine.get(conversation_id)
+            except NotFound:
+                deleted = True
+        if deleted:
+            raise NotFound("The session's conversation was deleted while Stan was replying. " + NO_SESSION,
+                           code="SESSION_NOT_FOUND")
+        raise Conflict("Stan's reply was interrupted before it finished; send the message again.",
+                       code="REPLY_INTERRUPTED")
 
     async def _workflow_brief(self, session: dict) -> str:
         """What the model must know to edit the active workflow: its nodes and their ids."""
@@ -205,20 +226,18 @@ class Stan:
     async def skill(self, skill_id: str) -> dict:
         return _user_skill(await conversation_store.get_skill(self.db, skill_id))
 
-    async def _check_name_free(self, name: str | None) -> None:
+    @staticmethod
+    def _check_not_builtin(name: str | None) -> None:
+        """Names of user skills are unique among themselves in the store's transaction."""
         if name is not None and any(s["name"] == name for s in BUILTIN_SKILLS):
             raise Conflict(f"'{name}' is a built-in skill; choose another name", code="SKILL_EXISTS")
 
     async def create_skill(self, fields: dict) -> dict:
-        await self._check_name_free(fields["name"])
+        self._check_not_builtin(fields["name"])
         return _user_skill(await conversation_store.create_skill(self.db, fields))
 
     async def update_skill(self, skill_id: str, fields: dict) -> dict:
-        await self._check_name_free(fields.get("name"))
-        if fields.get("name") is not None and any(
-                s["name"] == fields["name"] and s["id"] != skill_id
-                for s in await conversation_store.list_skills(self.db)):
-            raise Conflict(f"A skill named '{fields['name']}' already exists", code="SKILL_EXISTS")
+        self._check_not_builtin(fields.get("name"))
         return _user_skill(await conversation_store.update_skill(self.db, skill_id, fields))
 
     async def delete_skill(self, skill_id: str) -> None:
@@ -228,9 +247,7 @@ class Stan:
     async def set_model(self, model_id: str) -> dict:
         session = await self.require()
         await self.engine.set_model(session["conversationId"], model_id)
-        session["modelId"] = model_id
-        await self.save(session)
-        return session
+        return await self._update(session["conversationId"], modelId=model_id) or {**session, "modelId": model_id}
 
     async def context(self) -> dict:
         session = await self.current()
@@ -267,39 +284,22 @@ class Stan:
     async def resume(self, conversation_id: str) -> dict:
         """Make a past conversation the session's: its model and mode, its last 50 messages."""
         conversation = await self.engine.get(conversation_id)
-        previous = await self.current() or {}
-        reloaded = await self._reload_recent(conversation)
+        reloaded = await self.engine.keep_recent(conversation_id, RESUME_MESSAGES)
         await self.engine.set_personality(conversation_id, await self.personality())  # the user's preset
-        model_id = conversation.get("modelId") or previous.get("modelId")
-        session = {"conversationId": conversation_id, "modelId": model_id,
-                   "mode": conversation.get("mode") or MODE,
-                   "activeWorkflowId": previous.get("activeWorkflowId"),
-                   "activeWorkflowName": previous.get("activeWorkflowName"), "createdAt": now_iso()}
-        await self.save(session)
+
+        def replace(previous: dict | None) -> dict:  # in the row's transaction: keeps a concurrent change
+            previous = previous or {}
+            return {"conversationId": conversation_id,
+                    "modelId": conversation.get("modelId") or previous.get("modelId"),
+                    "mode": conversation.get("mode") or MODE,
+                    "activeWorkflowId": previous.get("activeWorkflowId"),
+                    "activeWorkflowName": previous.get("activeWorkflowName"), "createdAt": now_iso()}
+
+        session = await conversation_store.update_json_setting(self.db, SESSION_KEY, replace)
         return {"resumed": True, "title": conversation.get("title"), "mode": session["mode"],
-                "modelId": model_id, "modelName": model_name(model_id),
+                "modelId": session["modelId"], "modelName": model_name(session["modelId"]),
                 "messageCount": conversation.get("messageCount", 0), "messagesReloaded": reloaded,
                 "conversationId": conversation_id, "sessionId": SESSION_ID}
-
-    async def _reload_recent(self, conversation: dict) -> int:
-        """Keep at most the last 50 messages in the model's context; older ones stay in history.
-
-        Messages before the cut are flagged as summarised (the existing summary is kept), like
-        compaction does; the cut moves forward to a user message so a tool call is never
-        separated from its result. Returns how many messages the session replays.
-        """
-        rows = await conversation_store.prompt_rows(self.db, conversation["id"])
-        visible = [i for i, row in enumerate(rows) if is_visible(row)]
-        if len(visible) <= RESUME_MESSAGES:
-            return len(visible)
-        cut = visible[-RESUME_MESSAGES]
-        while cut < len(rows) and rows[cut]["role"] != "user":
-            cut += 1
-        through = rows[cut - 1]["seq"]
-        await self.db.write(lambda conn: conversation_store.mark_compacted(
-            conn, conversation["id"], through, summary=conversation.get("summary"),
-            summary_tokens=conversation.get("summaryTokens") or 0))
-        return sum(1 for i in visible if i >= cut)
 
 
 def _user_skill(skill: dict) -> dict:

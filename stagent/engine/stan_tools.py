@@ -175,18 +175,15 @@ def configure(definition: dict, args: dict) -> dict:
 
 # ---- the tools -----------------------------------------------------------------------------
 
-async def _target_id(ctx: StanToolContext, args: dict, *, create: bool = False) -> str:
-    given = _text(args, "workflowId")
-    if given:
-        return given
-    active = ctx.session.get("activeWorkflowId")
-    if active:
-        return active
-    if not create:
+def _given_or_active(ctx: StanToolContext, args: dict) -> str | None:
+    return _text(args, "workflowId") or ctx.session.get("activeWorkflowId")
+
+
+async def _target_id(ctx: StanToolContext, args: dict) -> str:
+    workflow_id = _given_or_active(ctx, args)
+    if not workflow_id:
         raise ToolError("there is no active workflow; call create_workflow first or pass workflowId")
-    workflow = await store.create_workflow(ctx.db, name=ctx.session.get("activeWorkflowName") or "Untitled workflow")
-    await _activate(ctx, workflow)
-    return workflow["id"]
+    return workflow_id
 
 
 async def _activate(ctx: StanToolContext, workflow: dict) -> None:
@@ -196,9 +193,8 @@ async def _activate(ctx: StanToolContext, workflow: dict) -> None:
     await ctx.save_session(ctx.session)
 
 
-async def _edit(ctx: StanToolContext, args: dict, change, *, create: bool = False) -> tuple[dict, Any]:
-    workflow_id = await _target_id(ctx, args, create=create)
-    workflow, result = await store.edit_definition(ctx.db, workflow_id, change)
+async def _edit(ctx: StanToolContext, args: dict, change) -> tuple[dict, Any]:
+    workflow, result = await store.edit_definition(ctx.db, await _target_id(ctx, args), change)
     ctx.touched[workflow["id"]] = workflow
     return workflow, result
 
@@ -231,7 +227,14 @@ async def set_active_workflow(ctx: StanToolContext, args: dict) -> dict:
 
 
 async def add_workflow_node(ctx: StanToolContext, args: dict) -> dict:
-    workflow, node = await _edit(ctx, args, lambda d: add_node(d, args), create=True)
+    if _given_or_active(ctx, args):
+        workflow, node = await _edit(ctx, args, lambda d: add_node(d, args))
+    else:  # no workflow yet: a draft with this node, or (a bad node) nothing at all
+        definition = store.empty_definition()
+        node = add_node(definition, args)
+        workflow = await store.create_workflow(
+            ctx.db, name=ctx.session.get("activeWorkflowName") or "Untitled workflow", definition=definition)
+        await _activate(ctx, workflow)
     return {"added": node, "workflowId": workflow["id"]}
 
 

@@ -1,4 +1,4 @@
-"""Conversations, chat messages, user skills and chat usage rows: plain SQL, data in and out.
+"""Conversations, chat messages, user skills and the Stan session row: plain SQL, data in and out.
 
 Shared by Stagent chat, Stan and Lars (the `mode` column tells them apart). Messages keep the
 shape the model saw (user / assistant with tool calls / tool result) so history replays
@@ -7,7 +7,9 @@ exactly; `compacted` marks messages a summary replaced in prompts (they stay in 
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso, row_to_dict
@@ -20,8 +22,11 @@ _MESSAGE_COLUMNS = ("seq, id, conversation_id, role, content, metadata, status, 
                     "tool_call_id, input_tokens, output_tokens, token_count, model, source, "
                     "compacted, created_at")
 # What a person reads: tool results and the empty assistant rows that only asked for tools are
-# steps of a turn, not messages of the conversation.
+# steps of a turn, not messages of the conversation. The one place this rule is written.
 _VISIBLE = "role != 'tool' AND NOT (role = 'assistant' AND tool_calls IS NOT NULL AND content = '')"
+# The messages a prompt replays: everything not yet replaced by the summary, no failed replies.
+_PROMPT_ROWS = (f"SELECT seq, id, role, content, tool_calls, tool_call_id, token_count, ({_VISIBLE}) AS visible "
+                "FROM chat_messages WHERE conversation_id = ? AND compacted = 0 AND status != 'error' ORDER BY seq")
 
 
 def conversation_out(row) -> dict:
@@ -142,9 +147,8 @@ def touch(conn: sqlite3.Connection, conversation_id: str, **fields) -> None:
 
 
 async def list_messages(db: Database, conversation_id: str, *, limit: int | None = None,
-                        after: str | None = None, visible_only: bool = False,
-                        last: bool = False) -> list[dict]:
-    """Messages in order. `after` is a message id cursor; `last` keeps the newest `limit`."""
+                        after: str | None = None, visible_only: bool = False) -> list[dict]:
+    """Messages in order. `after` is a message id cursor."""
 
     def read(conn):
         if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
@@ -159,22 +163,23 @@ async def list_messages(db: Database, conversation_id: str, *, limit: int | None
             params.append(row["seq"])
         if visible_only:
             sql += f" AND {_VISIBLE}"
-        sql += " ORDER BY seq DESC" if last else " ORDER BY seq"
+        sql += " ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = conn.execute(sql, params).fetchall()
-        return list(reversed(rows)) if last else rows
+        return conn.execute(sql, params).fetchall()
 
     return [message_out(r) for r in await db.read(read)]
 
 
+def _prompt_rows(conn: sqlite3.Connection, conversation_id: str) -> list[dict]:
+    """{seq, id, role, content, tool_calls, tool_call_id, token_count, visible} per row."""
+    return [{**dict(r), "visible": bool(r["visible"])} for r in conn.execute(_PROMPT_ROWS, (conversation_id,))]
+
+
 async def prompt_rows(db: Database, conversation_id: str) -> list[dict]:
     """The messages a prompt replays: everything not yet replaced by the summary."""
-    rows = await db.fetchall(
-        "SELECT seq, id, role, content, tool_calls, tool_call_id, token_count FROM chat_messages "
-        "WHERE conversation_id = ? AND compacted = 0 AND status != 'error' ORDER BY seq", (conversation_id,))
-    return [dict(r) for r in rows]
+    return await db.read(lambda conn: _prompt_rows(conn, conversation_id))
 
 
 async def turn_state(db: Database, conversation_id: str) -> tuple[dict, int, list[dict], list[dict]]:
@@ -186,12 +191,8 @@ async def turn_state(db: Database, conversation_id: str) -> tuple[dict, int, lis
             raise NotFound("Conversation not found")
         last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE conversation_id = ?",
                                 (conversation_id,)).fetchone()[0]
-        rows = conn.execute(
-            "SELECT seq, id, role, content, tool_calls, tool_call_id, token_count FROM chat_messages "
-            "WHERE conversation_id = ? AND compacted = 0 AND status != 'error' ORDER BY seq",
-            (conversation_id,)).fetchall()
         skills = conn.execute("SELECT * FROM skills ORDER BY created_at, rowid").fetchall()
-        return (conversation_out(row), last_seq, [dict(r) for r in rows],
+        return (conversation_out(row), last_seq, _prompt_rows(conn, conversation_id),
                 [row_to_dict(r, bools=("active", "builtin")) for r in skills])
 
     return await db.read(read)
@@ -204,29 +205,37 @@ async def history_tokens(db: Database, conversation_id: str) -> int:
 
 
 def mark_compacted(conn: sqlite3.Connection, conversation_id: str, through_seq: int, *,
-                   summary: str, summary_tokens: int) -> int:
-    """Flag every message up to `through_seq` as summarised; store the summary. Returns the count."""
-    count = conn.execute(
-        "UPDATE chat_messages SET compacted = 1 WHERE conversation_id = ? AND seq <= ? AND compacted = 0",
-        (conversation_id, through_seq)).rowcount
-    last_id = conn.execute("SELECT id FROM chat_messages WHERE seq = ?", (through_seq,)).fetchone()
-    touch(conn, conversation_id, summary=summary, summary_tokens=summary_tokens,
-          compacted_message_id=last_id[0] if last_id else None)
-    return count
+                   summary: str | None = None) -> None:
+    """Flag every message up to `through_seq` as summarised; store `summary` unless it is None
+    (then the stored summary stays as it is)."""
+    conn.execute("UPDATE chat_messages SET compacted = 1 WHERE conversation_id = ? AND seq <= ? AND compacted = 0",
+                 (conversation_id, through_seq))
+    if summary is None:
+        touch(conn, conversation_id)
+    else:
+        touch(conn, conversation_id, summary=summary)
 
 
-def record_usage(conn: sqlite3.Connection, entry: dict) -> None:
-    """One usage_ledger row for a chat turn or a summary (no task)."""
-    cols = ("id", "project_id", "activity_type", "runtime_id", "provider_id", "model_id", "status",
-            "input_tokens", "output_tokens", "total_tokens", "cost_micros", "pricing_version",
-            "started_at", "finished_at")
-    values = {**{c: None for c in cols}, **entry, "id": new_id()}
-    values["total_tokens"] = (values["input_tokens"] or 0) + (values["output_tokens"] or 0)
-    if values["project_id"] is not None and conn.execute(
-            "SELECT 1 FROM projects WHERE id = ?", (values["project_id"],)).fetchone() is None:
-        values["project_id"] = None  # the project was deleted during the turn
-    conn.execute(f"INSERT INTO usage_ledger ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                 tuple(values[c] for c in cols))
+# ---- the Stan session row ---------------------------------------------------------------------
+
+async def update_json_setting(db: Database, key: str, change: Callable[[dict | None], dict | None]) -> dict | None:
+    """Read the JSON object in settings row `key`, apply `change` and store its result, all in
+    one transaction, so two concurrent changes never lose each other's writes. `change(current)`
+    runs on the writer thread (plain Python, no I/O) and returns the new object, or None to
+    leave the row as it is. Returns what the row holds afterwards."""
+
+    def write(conn):
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        current = loads(row["value"], None) if row else None
+        current = current if isinstance(current, dict) else None
+        updated = change(current)
+        if updated is None:
+            return current
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?,?,?) ON CONFLICT(key) DO UPDATE "
+                     "SET value = excluded.value, updated_at = excluded.updated_at", (key, json.dumps(updated), now_iso()))
+        return updated
+
+    return await db.write(write)
 
 
 # ---- user skills ---------------------------------------------------------------------------
@@ -243,12 +252,17 @@ async def get_skill(db: Database, skill_id: str) -> dict:
     return row_to_dict(row, bools=("active", "builtin"))
 
 
+def _require_free_skill_name(conn: sqlite3.Connection, name: str, skill_id: str) -> None:
+    """Inside the writing transaction, so two concurrent writes cannot both take a name."""
+    if conn.execute("SELECT 1 FROM skills WHERE name = ? AND id != ?", (name, skill_id)).fetchone():
+        raise Conflict(f"A skill named '{name}' already exists", code="SKILL_EXISTS")
+
+
 async def create_skill(db: Database, fields: dict) -> dict:
     now, skill_id = now_iso(), fields.get("id") or new_id()
 
     def insert(conn):
-        if conn.execute("SELECT 1 FROM skills WHERE name = ?", (fields["name"],)).fetchone():
-            raise Conflict(f"A skill named '{fields['name']}' already exists")
+        _require_free_skill_name(conn, fields["name"], skill_id)
         conn.execute(
             "INSERT INTO skills (id, name, category, description, instructions, active, builtin, created_at, "
             "updated_at) VALUES (?,?,?,?,?,?,0,?,?)",
@@ -268,6 +282,8 @@ async def update_skill(db: Database, skill_id: str, fields: dict) -> dict:
     def update(conn):
         if conn.execute("SELECT 1 FROM skills WHERE id = ?", (skill_id,)).fetchone() is None:
             raise NotFound("Skill not found")
+        if changes.get("name") is not None:
+            _require_free_skill_name(conn, changes["name"], skill_id)
         sets = "".join(f"{k} = ?, " for k in changes)
         conn.execute(f"UPDATE skills SET {sets}updated_at = ? WHERE id = ?", (*changes.values(), now_iso(), skill_id))
         return row_to_dict(conn.execute("SELECT * FROM skills WHERE id = ?", (skill_id,)).fetchone(),
@@ -340,24 +356,5 @@ async def entity_details(db: Database, entity_type: str, entity_id: str) -> dict
                              f"{description or 'NULL'} AS description", *details))
         row = conn.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (entity_id,)).fetchone()
         return None if row is None else row_to_dict(row)
-
-    return await db.read(read)
-
-
-async def list_brief(db: Database, entity_type: str, *, project_id: str | None = None,
-                     limit: int = 50) -> list[dict] | None:
-    """Newest rows of one entity type as {id, name, status}; None if its table does not exist."""
-    table, label, status, _description, _details = ENTITY_SOURCES[entity_type]
-
-    def read(conn):
-        if table not in _tables(conn):
-            return None
-        sql = f"SELECT id, {label} AS name, {status or 'NULL'} AS status FROM {table}"
-        params: list = []
-        if project_id is not None:
-            sql += " WHERE project_id = ?"
-            params.append(project_id)
-        sql += " ORDER BY updated_at DESC, rowid DESC LIMIT ?"
-        return [dict(r) for r in conn.execute(sql, (*params, limit)).fetchall()]
 
     return await db.read(read)

@@ -1,4 +1,4 @@
-"""Workflow records: create, get, list, edit the definition, rename, delete.
+"""Workflow records: create, get, list, edit the definition, rename.
 
 A workflow's `definition` is JSON text in the row (the catalog's WorkflowDefinition: `pattern` +
 `steps[]`, plus `triggers[]` for Stan's trigger nodes); these functions hand it out parsed.
@@ -113,6 +113,21 @@ def _check_editable(row: sqlite3.Row) -> None:
                        "not running (draft, completed or failed).", code="WORKFLOW_NOT_EDITABLE")
 
 
+def _edit(conn: sqlite3.Connection, workflow_id: str, change: Callable[[dict], T] | None = None,
+          name: str | None = None) -> tuple[sqlite3.Row, T | None]:
+    """An edit as the catalog's PATCH makes it: refused while the workflow runs; a finished
+    one goes back to `draft` without its run state."""
+    row = _fetch(conn, workflow_id)
+    _check_editable(row)
+    definition = _parse(row["definition"])
+    for key in RUN_STATE_KEYS:
+        definition.pop(key, None)
+    result = change(definition) if change is not None else None
+    conn.execute("UPDATE workflows SET name = ?, definition = ?, status = 'draft', updated_at = ? WHERE id = ?",
+                 (name or row["name"], json.dumps(definition), now_iso(), workflow_id))
+    return _fetch(conn, workflow_id), result
+
+
 async def edit_definition(db: Database, workflow_id: str,
                           change: Callable[[dict], T]) -> tuple[dict, T]:
     """Apply `change(definition)` (mutating it) in one transaction; returns (workflow, result).
@@ -120,39 +135,12 @@ async def edit_definition(db: Database, workflow_id: str,
     `change` runs on the writer thread: plain Python on the dict, no I/O. If it raises, nothing
     is written.
     """
-
-    def edit(conn):
-        row = _fetch(conn, workflow_id)
-        _check_editable(row)
-        definition = _parse(row["definition"])
-        for key in RUN_STATE_KEYS:
-            definition.pop(key, None)
-        result = change(definition)
-        conn.execute("UPDATE workflows SET definition = ?, status = 'draft', updated_at = ? WHERE id = ?",
-                     (json.dumps(definition), now_iso(), workflow_id))
-        return _fetch(conn, workflow_id), result
-
-    row, result = await db.write(edit)
+    row, result = await db.write(lambda conn: _edit(conn, workflow_id, change))
     return _workflow(row), result
 
 
 async def rename_workflow(db: Database, workflow_id: str, name: str) -> dict:
+    """A rename is an edit: refused while the workflow runs (as the catalog's PATCH of `name`)."""
     name = _clean_name(name)
-
-    def rename(conn):
-        _fetch(conn, workflow_id)
-        conn.execute("UPDATE workflows SET name = ?, updated_at = ? WHERE id = ?",
-                     (name, now_iso(), workflow_id))
-        return _fetch(conn, workflow_id)
-
-    return _workflow(await db.write(rename))
-
-
-async def delete_workflow(db: Database, workflow_id: str) -> None:
-    def delete(conn):
-        row = _fetch(conn, workflow_id)
-        if row["status"] == "active":
-            raise Conflict("Workflow is running; stop it before deleting it.")
-        conn.execute("DELETE FROM workflows WHERE id = ?", (workflow_id,))
-
-    await db.write(delete)
+    row, _ = await db.write(lambda conn: _edit(conn, workflow_id, name=name))
+    return _workflow(row)

@@ -216,6 +216,69 @@ def test_provider_error_ends_the_stream_with_an_error_event(daemon, client, llm_
     assert sent == ["system", "user", "user"]  # the failed reply is not replayed
 
 
+def test_an_edited_tool_input_is_what_runs_and_what_is_recorded(daemon, client, llm_env):
+    conv = new_conversation(client)
+    llm_env.enqueue_tool_call("create_project", {"name": "Draft name"})
+    llm_env.enqueue_text("Created it.")
+    url = f"/api/chat/conversations/{conv['id']}/messages"
+    with client.stream("POST", url, json={"content": "Make a project"}) as r:
+        events = []
+        for event in iter_events(r.iter_lines()):
+            events.append(event.json())
+            if events[-1]["type"] == "permission_request":
+                assert answer(daemon, conv["id"], events[-1]["requestId"],
+                              updatedInput={"name": "Final name"}).json() == {"ok": True, "stale": False}
+    assert [p["name"] for p in client.get("/api/projects").json()] == ["Final name"]
+    result = next(e for e in events if e["type"] == "tool_result")["result"]
+    assert result.startswith("(The user changed this call's input before it ran") and "Final name" in result
+    reply = client.get(url).json()[-1]
+    (call,) = json.loads(reply["metadata"])["toolCalls"]
+    assert call["arguments"] == {"name": "Final name"}  # what ran, not what the model asked for
+    steps = client.get(f"{url}?includeSteps=true").json()
+    assert "Final name" in next(m for m in steps if m["role"] == "tool")["content"]
+    assert "Final name" in llm_env.requests[-1]["messages"][-1]["content"]  # the model was told
+
+
+def test_a_failed_compaction_ends_the_stream_with_an_error_and_ids_keep_increasing(daemon, client, llm_env):
+    conv = new_conversation(client)
+    for i in range(6):
+        send(daemon, conv["id"], f"Question {i} with a little padding to count")
+    engine = daemon.app.state.conversations
+    stats = client.get(f"/api/chat/conversations/{conv['id']}/messages").json()
+    assert len(stats) == 12
+    engine.context_window = 50  # every turn now starts by compacting
+    llm_env.enqueue_error(400, "summariser unavailable")
+    failed = send(daemon, conv["id"], "next")
+    assert types(failed) == ["status", "error"]
+    assert failed[0].json()["phase"] == "compacting" and "summariser unavailable" in failed[-1].json()["message"]
+    history = client.get(f"/api/chat/conversations/{conv['id']}/messages").json()
+    assert [(m["role"], m["status"]) for m in history[-2:]] == [("user", "complete"), ("assistant", "error")]
+
+    llm_env.enqueue_text("SUMMARY")
+    llm_env.enqueue_text("back on track")
+    later = send(daemon, conv["id"], "again")
+    assert types(later)[-1] == "done" and int(later[0].id) > int(failed[-1].id)
+
+
+def test_a_second_message_while_a_reply_waits_is_409_and_not_queued(daemon, client, llm_env):
+    conv = new_conversation(client)
+    llm_env.enqueue_tool_call("create_project", {"name": "Pending"})
+    llm_env.enqueue_text("Created Pending.")
+    url = f"/api/chat/conversations/{conv['id']}/messages"
+    with client.stream("POST", url, json={"content": "Create Pending"}) as r:
+        events = iter_events(r.iter_lines())
+        request = next(e.json() for e in events if e.json()["type"] == "permission_request")
+        second = httpx.post(f"{daemon.url}{url}", json={"content": "And another"}, timeout=10)
+        assert second.status_code == 409 and second.headers["content-type"].startswith("application/json")
+        assert "reply is in progress" in second.json()["error"]
+        answer(daemon, conv["id"], request["requestId"])
+        assert [e.json()["type"] for e in events][-1] == "done"
+    history = client.get(url).json()
+    assert [m["content"] for m in history] == ["Create Pending", "Created Pending."]  # the 409 left no trace
+    llm_env.enqueue_text("Now it is my turn.")
+    assert types(send(daemon, conv["id"], "And another"))[-1] == "done"  # once the reply is done
+
+
 @pytest.mark.parametrize("body", [{}, {"content": ""}, {"content": "   "}, {"content": 5},
                                   {"content": "x", "mentions": "task"}])
 def test_send_rejects_bad_bodies_as_json(daemon, client, llm_env, body):

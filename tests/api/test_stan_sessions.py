@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import sqlite3
+import time
 
 import httpx
 import pytest
 
 from stagent.engine import slash
+from stagent.engine.stan import Stan
 from stagent.engine.stan_tools import STAN_TOOLS
 
 SESSIONS = "/api/v1/stan/sessions"
@@ -64,12 +68,12 @@ def test_every_route_needs_a_key_with_the_stan_scope(daemon, stan, method, path,
 # ---- sessions --------------------------------------------------------------------------------
 
 def test_create_get_and_end_a_session(daemon, stan):
-    created = stan.post(SESSIONS, json={"modelId": "openai/gpt-4.1"})
+    created = stan.post(SESSIONS, json={"modelId": "openai/gpt-5.4"})
     assert created.status_code == 201
     body = created.json()
     assert {k: body[k] for k in ("sessionId", "mode", "modelId", "modelName", "activeWorkflowId",
                                  "activeWorkflowName", "messageCount", "workflowId")} == {
-        "sessionId": "stan-local", "mode": "workflows", "modelId": "openai/gpt-4.1", "modelName": "GPT-4.1",
+        "sessionId": "stan-local", "mode": "workflows", "modelId": "openai/gpt-5.4", "modelName": "GPT-5.4",
         "activeWorkflowId": None, "activeWorkflowName": None, "messageCount": 0, "workflowId": None}
     assert stan.get(SESSION).json() == body
 
@@ -255,6 +259,7 @@ def test_list_workflows_reports_the_records(daemon, stan, llm_env):
     ("set_node_config", {"nodeId": "nope", "config": {}}, "no node 'nope'"),
     ("set_active_workflow", {"workflowId": "nope"}, "Workflow nope not found"),
     ("add_workflow_node", {"type": "agent"}, "is active; it can be edited when it is not running"),
+    ("rename_workflow", {"name": "Renamed while running"}, "is active; it can be edited when it is not running"),
 ])
 def test_tool_mistakes_are_told_to_the_model_and_change_nothing(daemon, stan, llm_env, tool, args, expected):
     stan.post(SESSIONS, json={"modelId": "openai/fake", "activeWorkflowName": "Fixed"})
@@ -278,6 +283,82 @@ def test_tool_mistakes_are_told_to_the_model_and_change_nothing(daemon, stan, ll
     assert [dict(r) for r in db_rows(daemon, "SELECT id, name, definition, status FROM workflows ORDER BY id")] == [
         dict(r) for r in before]
     assert stan.get(SESSION).json()["activeWorkflowId"] == workflow_id
+
+
+def test_a_bad_first_node_creates_no_workflow(daemon, stan, llm_env):
+    stan.post(SESSIONS, json={"modelId": "openai/fake"})
+    llm_env.enqueue_tool_call("add_workflow_node", {"type": "email-trigger"})
+    llm_env.enqueue_text("That type does not exist.")
+    (call,) = stan.post(MESSAGE, json={"message": "Start on email"}).json()["toolCalls"]
+    assert call["result"].startswith("error: unknown node type 'email-trigger'")
+    assert db_rows(daemon, "SELECT id FROM workflows") == []
+    assert stan.get(SESSION).json()["activeWorkflowId"] is None
+
+
+def test_an_unknown_tool_is_answered_at_once_without_asking(daemon, stan, llm_env):
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:  # were it asked, it would be denied
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('permissions.requestTimeoutSeconds', '0', 'now')")
+    stan.post(SESSIONS, json={"modelId": "openai/fake"})
+    llm_env.enqueue_tool_call("launch_rockets", {"count": 3})
+    llm_env.enqueue_text("I have no such tool.")
+    (call,) = stan.post(MESSAGE, json={"message": "Launch"}).json()["toolCalls"]
+    assert call["result"].startswith("error: unknown tool 'launch_rockets'") and "add_workflow_node" in call["result"]
+    assert db_rows(daemon, "SELECT id FROM notifications") == []  # nobody was asked
+
+
+def _post_in_background(daemon, path: str, body: dict) -> concurrent.futures.Future:
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(httpx.post, daemon.url + path, json=body, headers={"X-API-Key": daemon.api_key}, timeout=30)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _wait_until_streaming(daemon, fake, conversation_id: str) -> None:
+    """The reply is in progress and the model has been asked (it is streaming the hang)."""
+    while not (daemon.app.state.conversations.busy(conversation_id) and fake.requests):
+        time.sleep(0.01)
+
+
+def test_deleting_the_conversation_mid_reply_is_404_and_a_second_message_meanwhile_409(daemon, stan, llm_env):
+    stan.post(SESSIONS, json={"modelId": "openai/fake"})
+    conversation_id = stan.get(SESSION).json()["conversationId"]
+    llm_env.enqueue_hang()
+    pending = _post_in_background(daemon, MESSAGE, {"message": "Take your time"})
+    _wait_until_streaming(daemon, llm_env, conversation_id)
+    second = stan.post(SESSION + "/messages", json={"message": "Me too"})
+    assert "reply is in progress" in error_of(second, 409, "REPLY_IN_PROGRESS")
+    assert stan.delete(f"/api/chat/conversations/{conversation_id}").status_code == 204
+    assert "deleted" in error_of(pending.result(30), 404, "SESSION_NOT_FOUND")
+    error_of(stan.get(SESSION), 404, "SESSION_NOT_FOUND")
+
+
+def test_an_interrupted_reply_is_409_and_the_session_goes_on(daemon, stan, llm_env):
+    stan.post(SESSIONS, json={"modelId": "openai/fake"})
+    conversation_id = stan.get(SESSION).json()["conversationId"]
+    llm_env.enqueue_hang()
+    pending = _post_in_background(daemon, SESSION + "/messages", {"message": "Take your time"})
+    _wait_until_streaming(daemon, llm_env, conversation_id)
+    supervisor = daemon.app.state.supervisor
+    (name,) = supervisor.names("stan-turn:")
+    asyncio.run_coroutine_threadsafe(supervisor.cancel(name), daemon.loop).result(10)
+    error_of(pending.result(30), 409, "REPLY_INTERRUPTED")
+    llm_env.enqueue_text("Here now.")
+    assert stan.post(MESSAGE, json={"message": "Again"}).json()["content"] == "Here now."
+    assert stan.get(SESSION).json()["conversationId"] == conversation_id
+
+
+def test_concurrent_session_changes_keep_each_other(daemon, stan):
+    stan.post(SESSIONS, json={"modelId": "first-model"})
+    conversation_id = stan.get(SESSION).json()["conversationId"]
+    facade = Stan(daemon.app.state.db, daemon.app.state.conversations, daemon.app.state.supervisor)
+
+    async def both():
+        await asyncio.gather(facade.set_model("second-model"), facade.record_active_workflow(
+            {"conversationId": conversation_id, "activeWorkflowId": "wf-picked", "activeWorkflowName": "Picked"}))
+
+    asyncio.run_coroutine_threadsafe(both(), daemon.loop).result(10)
+    session = stan.get(SESSION).json()
+    assert (session["modelId"], session["activeWorkflowId"]) == ("second-model", "wf-picked")
 
 
 def test_a_workflow_can_belong_to_a_project(daemon, stan, llm_env):
@@ -341,7 +422,7 @@ def test_the_slash_command_table(daemon, stan, llm_env):
     table = [
         ("/help", "help", ["/new", "/model <id>", "/resume <id>", "/heartbeat"]),
         ("/model", "model", ["openai/fake"]),
-        ("/model openai/gpt-4.1", "model", ["GPT-4.1"]),
+        ("/model openai/gpt-5.4-mini", "model", ["GPT-5.4 Mini"]),
         ("/personality", "personality", ["professional"]),
         ("/personality friendly", "personality", ["friendly"]),
         ("/personality grumpy", "personality", ["Unknown personality", "concise"]),
@@ -349,7 +430,7 @@ def test_the_slash_command_table(daemon, stan, llm_env):
         ("/context", "context", ["tokens used"]),
         ("/compact", "compact", ["Nothing to compact"]),
         ("/conversations", "conversations", [first]),
-        ("/new", "new", ["new conversation", "GPT-4.1"]),
+        ("/new", "new", ["new conversation", "GPT-5.4 Mini"]),
         ("/model openai/other", "model", ["other"]),
         (f"/resume {first}", "resume", ["Resumed", "0 of 0 messages"]),
         ("/resume nope", "resume", ["Conversation not found"]),
@@ -378,8 +459,27 @@ def test_the_slash_command_table(daemon, stan, llm_env):
             in stan.post(MESSAGE, json={"message": "/heartbeat"}).json()["content"])
     assert stan.get("/api/v1/stan/personality").json() == {"personality": "friendly"}
     session = stan.get(SESSION).json()
-    assert session["conversationId"] == first and session["modelId"] == "openai/gpt-4.1"  # /resume restored it
+    assert session["conversationId"] == first and session["modelId"] == "openai/gpt-5.4-mini"  # /resume restored it
     assert stan.get(SESSION).json()["messageCount"] == 0  # commands are not conversation messages
+
+
+def test_a_command_without_a_session_starts_none(stan, llm_env):
+    for message in ("/help", "/skills", "/context", "/conversations"):
+        assert stan.post(MESSAGE, json={"message": message}).status_code == 200
+    error_of(stan.get(SESSION), 404, "SESSION_NOT_FOUND")
+    assert stan.get("/api/v1/stan/conversations").json() == []  # no orphan conversations
+    assert llm_env.requests == []
+
+
+def test_new_still_works_after_the_active_workflow_was_deleted(daemon, stan):
+    workflow_id = stan.post(SESSIONS, json={"modelId": "m", "activeWorkflowName": "Gone soon"}).json()["workflowId"]
+    first = stan.get(SESSION).json()["conversationId"]
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("DELETE FROM workflows WHERE id = ?", (workflow_id,))
+    body = stan.post(MESSAGE, json={"message": "/new"}).json()
+    assert body["command"] == "new" and body["content"].startswith("Started a new conversation"), body
+    session = stan.get(SESSION).json()
+    assert session["conversationId"] != first and session["activeWorkflowId"] is None and session["modelId"] == "m"
 
 
 def test_commands_also_answer_in_a_session(stan, fake):

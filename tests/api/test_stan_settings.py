@@ -119,7 +119,7 @@ def test_user_skills_can_be_created_edited_and_deleted(stan):
 def test_skill_names_are_unique(stan):
     first = stan.post(BASE + "/skills", json={"name": "a", "instructions": "x"}).json()
     stan.post(BASE + "/skills", json={"name": "b", "instructions": "x"})
-    error_of(stan.post(BASE + "/skills", json={"name": "a", "instructions": "y"}), 409, "CONFLICT")
+    error_of(stan.post(BASE + "/skills", json={"name": "a", "instructions": "y"}), 409, "SKILL_EXISTS")
     error_of(stan.post(BASE + "/skills", json={"name": "workflow-builder", "instructions": "y"}), 409, "SKILL_EXISTS")
     error_of(stan.patch(f"{BASE}/skills/{first['id']}", json={"name": "b"}), 409, "SKILL_EXISTS")
     assert [s["name"] for s in stan.get(BASE + "/skills").json()["user"]] == ["a", "b"]
@@ -238,14 +238,17 @@ def test_get_a_conversation_with_its_messages(daemon, stan, llm_env):
 
 def test_resume_restores_model_and_mode(daemon, stan):
     stan.post(SESSIONS, json={"modelId": "current-model"})
-    old = insert_conversation(daemon, messages=4, mode="chat", model="openai/gpt-4.1", title="Webhook trigger setup")
+    old = insert_conversation(daemon, messages=4, mode="chat", model="anthropic/claude-sonnet-4-5",
+                              title="Webhook trigger setup")
     response = stan.post(f"{BASE}/conversations/{old}/resume")
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in ("resumed", "title", "mode", "modelName", "messageCount")} == {
-        "resumed": True, "title": "Webhook trigger setup", "mode": "chat", "modelName": "GPT-4.1", "messageCount": 4}
+        "resumed": True, "title": "Webhook trigger setup", "mode": "chat", "modelName": "Claude Sonnet",
+        "messageCount": 4}
     session = stan.get(SESSION).json()
-    assert (session["conversationId"], session["modelId"], session["mode"]) == (old, "openai/gpt-4.1", "chat")
+    assert (session["conversationId"], session["modelId"], session["mode"]) == (
+        old, "anthropic/claude-sonnet-4-5", "chat")
     error_of(stan.post(f"{BASE}/conversations/nope/resume"), 404, "NOT_FOUND")
     assert stan.get(SESSION).json()["conversationId"] == old
 
@@ -262,6 +265,16 @@ def test_resume_reloads_at_most_the_last_50_messages(daemon, stan, llm_env):
     assert history == [f"message {i}" for i in range(10, 60)]
     assert sent[-1]["content"] == "Where were we?"
     assert len(stan.get(f"{BASE}/conversations/{old}").json()["messages"]) == 62  # history keeps everything
+
+
+def test_resume_keeps_the_summary_of_the_conversation(daemon, stan, llm_env):
+    old = insert_conversation(daemon, messages=60)
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("UPDATE conversations SET summary = 'EARLIER: the user planned a launch.' WHERE id = ?", (old,))
+    assert stan.post(f"{BASE}/conversations/{old}/resume").json()["messagesReloaded"] == 50
+    llm_env.enqueue_text("Yes, the launch.")
+    stan.post(SESSION + "/messages", json={"message": "Remember?"})
+    assert "EARLIER: the user planned a launch." in llm_env.requests[0]["messages"][0]["content"]
 
 
 def test_resume_without_a_session_starts_one(daemon, stan):

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from stagent.engine import context
+from stagent.engine import context, llm
 from stagent.engine.conversation import BUILTIN_SKILLS, PERSONALITIES, ToolSpec
 from stagent.engine.tools import ToolError
-from stagent.errors import Invalid, NotFound, UpstreamError
+from stagent.errors import Conflict, Invalid, NotFound, UpstreamError
 from stagent.store import conversations as store
 
 
@@ -96,37 +96,44 @@ def test_system_prompt_has_mode_personality_skills_and_extra(daemon, engine, llm
     assert BUILTIN_SKILLS[0]["instructions"] in system and "Say arr." in system
     assert "The active workflow is wf-1." in system and PERSONALITIES["friendly"] not in system
     run(daemon, engine.set_personality(conv["id"], "friendly"))
-    run(daemon, engine.set_skills(conv["id"], []))
+    run(daemon, engine.update(conv["id"], active_skills=[]))
     run(daemon, engine.send(conv["id"], "again", tools=[]))
     system = llm_env.requests[-1]["messages"][0]["content"]
     assert PERSONALITIES["friendly"] in system and BUILTIN_SKILLS[0]["instructions"] not in system
 
 
-def test_skills_listing_and_validation(daemon, engine):
-    skill = run(daemon, store.create_skill(daemon.app.state.db, {"name": "mine", "category": "custom"}))
-    listed = run(daemon, engine.skills())
-    assert [s["name"] for s in listed["system"]][0] == "workflow-builder"
-    assert {s["category"] for s in listed["system"]} >= {"build", "projects", "tasks", "schedules"}
-    assert [s["id"] for s in listed["user"]] == [skill["id"]]
+def test_personalities_are_checked(daemon, engine):
     conv = run(daemon, engine.create())
-    assert run(daemon, engine.set_skills(conv["id"], [skill["id"], "workflow-builder"]))["activeSkills"] == \
-        [skill["id"], "workflow-builder"]
-    with pytest.raises(Invalid):
-        run(daemon, engine.set_skills(conv["id"], ["no-such-skill"]))
-    with pytest.raises(Invalid):
-        run(daemon, engine.set_personality(conv["id"], "grumpy"))
-    with pytest.raises(Invalid):
-        run(daemon, engine.create(personality="grumpy"))
+    for call in (engine.set_personality(conv["id"], "grumpy"), engine.create(personality="grumpy"),
+                 engine.update(conv["id"], personality="grumpy")):
+        with pytest.raises(Invalid, match="Unknown personality 'grumpy'. Use one of: professional"):
+            run(daemon, call)
+    assert run(daemon, engine.get(conv["id"]))["personality"] is None
+
+
+def test_skill_names_are_unique_inside_the_writing_transaction(daemon):
+    """Two renames racing for one name: the store refuses the second (409), not a UNIQUE error (500)."""
+    db = daemon.app.state.db
+    first = run(daemon, store.create_skill(db, {"name": "alpha", "instructions": "a"}))
+    second = run(daemon, store.create_skill(db, {"name": "beta", "instructions": "b"}))
+    with pytest.raises(Conflict) as caught:
+        run(daemon, store.update_skill(db, second["id"], {"name": "alpha"}))
+    assert caught.value.code == "SKILL_EXISTS"
+    with pytest.raises(Conflict) as caught:
+        run(daemon, store.create_skill(db, {"name": "beta", "instructions": "again"}))
+    assert caught.value.code == "SKILL_EXISTS"
+    assert run(daemon, store.update_skill(db, first["id"], {"name": "alpha", "active": False}))["active"] is False
+    assert [s["name"] for s in run(daemon, store.list_skills(db))] == ["alpha", "beta"]
 
 
 def test_a_turn_that_cannot_start_stores_nothing(daemon, engine, fake):
     conv = run(daemon, engine.create())
     with pytest.raises(Invalid):  # no provider configured
-        run(daemon, engine.send(conv["id"], "hi"))
+        run(daemon, engine.send(conv["id"], "hi", tools=[]))
     with pytest.raises(Invalid):
-        run(daemon, engine.send(conv["id"], "  "))
+        run(daemon, engine.send(conv["id"], "  ", tools=[]))
     with pytest.raises(NotFound):
-        run(daemon, engine.send("nope", "hi"))
+        run(daemon, engine.send("nope", "hi", tools=[]))
     assert run(daemon, engine.messages(conv["id"])) == [] and fake.requests == []
 
 
@@ -227,16 +234,65 @@ def test_choose_cut_keeps_tool_results_with_their_calls():
     assert context.choose_cut(rows[:4], 1) == 0  # one turn: no user boundary to cut at
 
 
-def test_list_and_resume_style_reads(daemon, engine, llm_env):
-    first = run(daemon, engine.create(mode="workflows"))
-    second = run(daemon, engine.create(mode="chat"))
-    assert [c["id"] for c in run(daemon, engine.list(mode="workflows"))] == [first["id"]]
-    assert [c["id"] for c in run(daemon, engine.list())][:2] == [second["id"], first["id"]]
-    _chat(daemon, engine, first["id"], llm_env, 3)
-    last = run(daemon, engine.messages(first["id"], limit=2, last=True))
-    assert [m["role"] for m in last] == ["user", "assistant"] and last[0]["content"].startswith("Question number 2")
-    run(daemon, engine.set_model(first["id"], "openai/other"))
-    assert run(daemon, engine.get(first["id"]))["modelId"] == "openai/other"
+def summary_of(daemon, conversation_id: str) -> str | None:
+    with sqlite3.connect(daemon.app.state.db.path) as db:
+        return db.execute("SELECT summary FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+
+
+def test_a_turn_counts_its_new_message_before_deciding_to_compact(daemon, engine, llm_env):
+    conv = run(daemon, engine.create())
+    _chat(daemon, engine, conv["id"], llm_env, 6)
+    run(daemon, llm.ensure_loaded())
+    big = "Here is the whole contract text to review, clause by clause. " * 150
+    history = run(daemon, engine.context_stats(conv["id"]))["totalTokens"]
+    message = context.count("openai/fake", [{"role": "user", "content": big}])
+    # History alone stays under 80 % of this window; history plus the message does not.
+    engine.context_window = int((history + message // 2) / context.COMPACTION_THRESHOLD)
+    assert not run(daemon, engine.context_stats(conv["id"]))["needsCompaction"]
+    llm_env.enqueue_text("SUMMARY BEFORE THE CONTRACT")
+    llm_env.enqueue_text("Reviewed.")
+    events = []
+
+    async def on_event(event):
+        events.append(event)
+
+    assert run(daemon, engine.send(conv["id"], big, tools=[], on_event=on_event)).content == "Reviewed."
+    assert events[0]["type"] == "status" and events[0]["phase"] == "compacting"
+    assert "SUMMARY BEFORE THE CONTRACT" in llm_env.requests[-1]["messages"][0]["content"]
+
+
+def test_mark_compacted_without_a_summary_keeps_the_stored_one(daemon, engine, llm_env):
+    conv = run(daemon, engine.create())
+    _chat(daemon, engine, conv["id"], llm_env, 2)
+    db = daemon.app.state.db
+    first = run(daemon, engine.messages(conv["id"]))[0]
+    run(daemon, db.write(lambda c: store.mark_compacted(c, conv["id"], first["seq"], summary="NEWER SUMMARY")))
+    run(daemon, db.write(lambda c: store.mark_compacted(c, conv["id"], first["seq"] + 1)))
+    assert summary_of(daemon, conv["id"]) == "NEWER SUMMARY"
+    assert [m["compacted"] for m in run(daemon, engine.messages(conv["id"]))] == [True, True, False, False]
+
+
+def test_keep_recent_waits_for_the_turn_in_progress_and_keeps_the_summary(daemon, engine, llm_env):
+    conv = run(daemon, engine.create())
+    _chat(daemon, engine, conv["id"], llm_env, 3)
+    llm_env.enqueue_text("SUMMARY: three questions.")
+    run(daemon, engine.compact(conv["id"], keep_recent=2))
+    flagged = [m["compacted"] for m in run(daemon, engine.messages(conv["id"]))]
+    assert flagged == [True, True, True, True, False, False]
+
+    llm_env.enqueue_hang()
+    turn = asyncio.run_coroutine_threadsafe(engine.send(conv["id"], "go on", tools=[]), daemon.loop)
+    while not engine.busy(conv["id"]):
+        time.sleep(0.01)
+    kept = asyncio.run_coroutine_threadsafe(engine.keep_recent(conv["id"], 0), daemon.loop)
+    run(daemon, engine.get(conv["id"]))  # a round trip on the daemon's loop: keep_recent had its chance
+    assert not kept.done()  # it waits for the conversation's lock, which the turn holds
+    assert [m["compacted"] for m in run(daemon, engine.messages(conv["id"]))][:6] == flagged
+    turn.cancel()
+    assert kept.result(10) == 0
+    assert all(m["compacted"] for m in run(daemon, engine.messages(conv["id"])) if m["status"] != "error")
+    assert summary_of(daemon, conv["id"]) == "SUMMARY: three questions."
+    assert engine._locks == {}  # the lock of a conversation nobody uses is dropped
 
 
 def test_delete_cancels_a_turn_in_progress(daemon, engine, llm_env):
