@@ -10,6 +10,7 @@ import pytest
 from stagent.app import create_app
 from stagent.config import Config
 from tests.fakes.provider import FakeProvider
+from tests.helpers.receiver import Receiver
 from tests.helpers.servers import ThreadedServer, free_port
 
 PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "OLLAMA_API_BASE",
@@ -94,3 +95,18 @@ def llm_env(fake, monkeypatch):
     monkeypatch.setenv("OPENAI_API_BASE", fake.base_url)
     monkeypatch.setenv("STAGENT_DEFAULT_MODEL", "openai/fake")
     return fake
+
+
+@pytest.fixture(scope="module")
+def receiver_server():
+    """A loopback stand-in for webhooks, Slack and the Telegram bot API (one per test module)."""
+    r = Receiver()
+    yield r
+    r.server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server):
+    receiver_server.reset()
+    yield receiver_server
+    receiver_server.reset()

@@ -14,27 +14,12 @@ import pytest
 
 from stagent.db.rows import now_iso
 from tests.conftest import Daemon
-from tests.helpers.receiver import Receiver
 from tests.helpers.servers import free_port
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ"
 SIGNING = "slack-signing-secret-0123456789"
 HOOK_SECRET = "hmac-secret-for-webhooks-42"
 TG_SECRET = "telegram-webhook-secret-77"
-
-
-@pytest.fixture(scope="module")
-def receiver_server():
-    r = Receiver()
-    yield r
-    r.server.stop()
-
-
-@pytest.fixture
-def receiver(receiver_server):
-    receiver_server.reset()
-    yield receiver_server
-    receiver_server.reset()
 
 
 @pytest.fixture

@@ -17,27 +17,12 @@ import httpx
 import pytest
 
 from tests.engine.test_approvals import start_task, tool_messages, wait_for_request
-from tests.helpers.receiver import Receiver
 from tests.helpers.sse import iter_events
 
 SECRET = "callback-secret-for-webhooks-42"
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ"
 TG_SECRET = "telegram-webhook-secret-77"
 CHAT = "555"
-
-
-@pytest.fixture(scope="module")
-def receiver_server():
-    r = Receiver()
-    yield r
-    r.server.stop()
-
-
-@pytest.fixture
-def receiver(receiver_server):
-    receiver_server.reset()
-    yield receiver_server
-    receiver_server.reset()
 
 
 @pytest.fixture
