@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..engine.providers import RUNTIME_IDS
 from ..errors import ApiError, Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,6 +25,7 @@ def _int_from_float(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_int_from_float)]
+RuntimeId = Literal[RUNTIME_IDS]  # the five runtime ids, an enum in the OpenAPI document
 
 
 class Body(BaseModel):

@@ -22,12 +22,10 @@ from ..engine.providers import RUNTIMES
 from ..errors import Invalid
 from ..store import settings
 from ..store import usage as usage_store
-from ._http import Body, Out, endpoint, ok, read_body, read_query
+from ._http import Body, Out, RuntimeId, endpoint, ok, read_body, read_query
 
 MAX_USD = 1_000_000
 USD_PATTERN = r"^\s*(?:\d{1,7}(?:\.\d*)?|\.\d+)?\s*$"
-RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
-assert set(RuntimeId.__args__) == set(RUNTIMES)
 
 
 def _usd(value: float | str | None) -> float | None:

@@ -27,11 +27,9 @@ from ..engine.providers import RUNTIME_IDS
 from ..errors import ApiError, Conflict, Invalid, NotFound
 from ..store import conversations as store
 from ..store import settings
-from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
+from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query
 
 ConversationStatus = Literal["active", "archived"]
-RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
-assert set(RuntimeId.__args__) == set(RUNTIME_IDS)
 
 
 class ConversationCreate(Body):

@@ -15,9 +15,8 @@ from ..engine import schedules as service
 from ..engine.schedule_parse import next_fire_times, parse_interval
 from ..errors import Invalid
 from ..store import schedules as store
-from ._http import Body, Int, Out, endpoint, ok, read_body
+from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body
 
-RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
 Hour = Int
 MAX_MICROS = 10**15  # a billion dollars a day: any larger number is a mistake
 

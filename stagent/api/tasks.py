@@ -8,15 +8,12 @@ from pydantic import Field
 from starlette.routing import Route
 
 from ..engine import assist as assist_engine
-from ..engine.providers import RUNTIME_IDS
 from ..errors import Invalid, NotFound
 from ..store import tasks as store
-from ._http import Body, Int, Out, endpoint, ok, read_body, read_json, read_query
+from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query
 from .logs import sse_log_stream
 
 Status = Literal["planned", "queued", "running", "completed", "failed", "cancelled"]
-RuntimeId = Literal["claude-code", "openai-codex-app-server", "anthropic-direct", "openai-direct", "ollama"]
-assert set(RuntimeId.__args__) == set(RUNTIME_IDS)
 
 
 class TaskCreate(Body):
