@@ -28,6 +28,7 @@ from ..errors import ApiError, Conflict, Invalid, NotFound
 from ..store import conversations as store
 from ..store import settings
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query
+from .logs import sse_response
 
 ConversationStatus = Literal["active", "archived"]
 
@@ -252,14 +253,7 @@ def _stream(app, name: str, queue: asyncio.Queue, first: dict) -> EventSourceRes
         finally:
             watcher.cancel()
 
-    return EventSourceResponse(
-        frames(),
-        ping=app.state.config.sse_keepalive_seconds,
-        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        shutdown_event=shutdown,
-        shutdown_grace_period=2.0,
-    )
+    return sse_response(app, frames())
 
 
 @endpoint(body=RespondRequest, errors=(400, 404))

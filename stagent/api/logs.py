@@ -84,16 +84,7 @@ def sse_log_stream(request, *, task_id: str | None = None, event: str | None = N
         finally:
             subscription.close()
 
-    return EventSourceResponse(
-        events(),
-        ping=app.state.config.sse_keepalive_seconds,
-        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        # On shutdown sse-starlette sets this shared event; the lifespan then closes every
-        # subscription, so streams end with a proper final chunk instead of being cut.
-        shutdown_event=app.state.sse_shutdown,
-        shutdown_grace_period=2.0,
-    )
+    return sse_response(app, events())
 
 
 @endpoint(query=LogStreamQuery, content_type="text/event-stream", errors=(400,))
@@ -106,3 +97,18 @@ async def stream_logs(request):
 routes = [
     Route("/api/logs/stream", stream_logs, methods=["GET"]),
 ]
+
+
+def sse_response(app, frames) -> EventSourceResponse:
+    """Every stream of the daemon: keepalive comments, no caching or proxy buffering, and the
+    shared shutdown event."""
+    return EventSourceResponse(
+        frames,
+        ping=app.state.config.sse_keepalive_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # On shutdown sse-starlette sets this shared event; the lifespan then closes every
+        # subscription, so streams end with a proper final chunk instead of being cut.
+        shutdown_event=app.state.sse_shutdown,
+        shutdown_grace_period=2.0,
+    )

@@ -24,6 +24,7 @@ from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store
 from ._http import Body, Out, endpoint, ok, read_json
+from .logs import sse_response
 
 SUMMARY_MAX = 120
 MAX_SEQ = 2 ** 63 - 1  # the largest integer SQLite holds
@@ -215,15 +216,7 @@ async def _next_change(subscription, shutdown, timeout: float) -> bool:
 
 
 def _sse(request, events) -> EventSourceResponse:
-    app = request.app
-    return EventSourceResponse(
-        events,
-        ping=app.state.config.sse_keepalive_seconds,
-        ping_message_factory=lambda: ServerSentEvent(comment="keepalive"),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        shutdown_event=app.state.sse_shutdown,
-        shutdown_grace_period=2.0,
-    )
+    return sse_response(request.app, events)
 
 
 def _subscribe(request):
