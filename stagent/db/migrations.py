@@ -16,6 +16,9 @@ from .m005_governance import m005_governance
 from .m006_heartbeat import m006_heartbeat
 from .m007_usage_ledger import m007_usage_ledger
 from .m008_governance_fixes import m008_governance_fixes
+from .m009_workflows import m009_workflows
+from .m010_lars import m010_lars
+from .m011_workflow_triggers import m011_workflow_triggers
 from .migrations_lib import run_script
 
 
@@ -175,7 +178,8 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 
 # One module per later migration, so work on separate domains never edits the same file.
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
-              m006_heartbeat, m007_usage_ledger, m008_governance_fixes]
+              m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
+              m011_workflow_triggers]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
