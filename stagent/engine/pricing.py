@@ -16,7 +16,7 @@ from ..db import Database
 from ..db.rows import now_iso
 from ..store import usage as usage_store
 from . import llm
-from .providers import RUNTIMES
+from .providers import RUNTIMES, provider_of
 
 MICROS = 1_000_000
 PRICING_VERSION = "litellm-local"  # usage_ledger.pricing_version: litellm's bundled map + overrides
@@ -34,19 +34,6 @@ class Price:
 
     def cost_micros(self, input_tokens: int, output_tokens: int) -> int:
         return round((input_tokens * self.input_per_token + output_tokens * self.output_per_token) * MICROS)
-
-
-def _provider(model: str) -> str:
-    prefix = model.split("/", 1)[0] if "/" in model else ""
-    if prefix.startswith("ollama"):
-        return "ollama"
-    if prefix in ("openai", "anthropic"):
-        return prefix
-    if not prefix and model.startswith("claude"):
-        return "anthropic"
-    if not prefix and model.startswith(("gpt-", "o1", "o3", "o4")):
-        return "openai"
-    return "other"
 
 
 def litellm_version() -> str:
@@ -76,7 +63,7 @@ class Pricing:
         override = (await self.overrides()).get(model)
         if override is not None:
             return Price(override["inputPer1M"] / MICROS, override["outputPer1M"] / MICROS, None, "override")
-        if _provider(model) == "ollama":
+        if provider_of(model) == "ollama":
             return Price(0.0, 0.0, None, "local")
         await llm.ensure_loaded()
         found = llm.model_prices(model)
@@ -117,7 +104,7 @@ class Pricing:
         docs_models = []
         for model in dict.fromkeys(wanted):
             price = await self.price(model)
-            provider_id = _provider(model)
+            provider_id = provider_of(model)
             group = providers.setdefault(provider_id, self._provider_entry(provider_id, version))
             per_million = (None, None) if price is None else (
                 round(price.input_per_token * MICROS * MICROS), round(price.output_per_token * MICROS * MICROS))

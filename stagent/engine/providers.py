@@ -95,7 +95,8 @@ async def credentials(db: Database) -> dict:
     }
 
 
-def _provider_of(model: str) -> str:
+def provider_of(model: str) -> str:
+    """Which configured provider serves a LiteLLM model name ("other" when none of ours)."""
     prefix = model.split("/", 1)[0] if "/" in model else ""
     if prefix in ("anthropic", "openai", "ollama", "ollama_chat"):
         return "ollama" if prefix.startswith("ollama") else prefix
@@ -129,7 +130,7 @@ async def resolve_model(db: Database, *, model_id: str | None = None,
             runtime_id = runtime_id or "anthropic-direct"
         else:
             raise Invalid(NO_PROVIDER, code="NO_PROVIDER")
-    provider = _provider_of(model)
+    provider = provider_of(model)
     api_key = api_base = None
     if provider == "openai":
         api_key, api_base = creds["openai"][0], creds["openai_base"]
