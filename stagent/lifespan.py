@@ -22,6 +22,7 @@ from .db.migrations import migrate
 from .engine import llm
 from .engine.budgets import Budgets
 from .engine.channel_approvals import ChannelApprovals
+from .engine.channel_chat import ChannelChat
 from .engine.channels import ChannelDelivery
 from .engine.conversation import ConversationEngine
 from .engine.logbus import LogBus
@@ -124,6 +125,7 @@ async def lifespan(app):
         state.channels = ChannelDelivery(db, supervisor)
         await state.channels.start()  # resumes deliveries a crash left pending
         state.channel_approvals = ChannelApprovals(db, events, permissions, state.channels, supervisor, config.base_url).start()
+        state.channel_chat = await ChannelChat(db, state.conversations, state.channels, runner, supervisor).start()
         state.scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=state.channels.deliver)
         state.openapi = None
         state.loop = asyncio.get_running_loop()
@@ -141,8 +143,9 @@ async def lifespan(app):
         runner = getattr(state, "runner", None)
         if runner is not None:
             await runner.interrupt_all()
-            for job in ("scheduler", "scheduler-runs", "scheduler-queues"):  # nothing may queue a delivery
-                await state.supervisor.cancel(job)                           # after channels stop
+            # Nothing may queue a delivery or poll a channel after channels stop.
+            for job in ("scheduler", "scheduler-runs", "scheduler-queues", *state.supervisor.names("telegram-poll:")):
+                await state.supervisor.cancel(job)
             if getattr(state, "channels", None) is not None:
                 await state.channels.stop()
             await state.supervisor.shutdown()

@@ -36,7 +36,8 @@ CONFIG_SCHEMA = {"anyOf": [
     {"title": "TelegramConfig", "type": "object", "required": ["botToken", "chatId"],
      "properties": {"botToken": {"type": "string", "pattern": store.TELEGRAM_TOKEN_PATTERN},
                     "chatId": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},
-                    "webhookSecret": _SECRET, "apiBase": _URL}},
+                    "webhookSecret": _SECRET, "apiBase": _URL,
+                    "pollUpdates": {"type": "boolean"}}},
     {"title": "WebhookConfig", "type": "object", "required": ["url"],
      "properties": {"url": _URL, "secret": _SECRET,
                     "headers": {"type": "object",
@@ -155,7 +156,9 @@ async def list_channels(request):
 async def create_channel(request):
     """Create a Slack, Telegram or webhook channel (active, untested)."""
     body = await read_body(request, ChannelCreate)
-    return ok(await store.create_channel(_db(request), _strip_name(body.model_dump())), 201)
+    channel = await store.create_channel(_db(request), _strip_name(body.model_dump()))
+    await request.app.state.channel_chat.sync_pollers()
+    return ok(channel, 201)
 
 
 @endpoint(response=ChannelOut, errors=(404,))
@@ -169,13 +172,16 @@ async def update_channel(request):
     """Rename, enable/disable, change direction or config (a changed config is untested again)."""
     body = await read_body(request, ChannelUpdate)
     fields = _strip_name(body.given())
-    return ok(await store.update_channel(_db(request), request.path_params["id"], fields))
+    channel = await store.update_channel(_db(request), request.path_params["id"], fields)
+    await request.app.state.channel_chat.sync_pollers()
+    return ok(channel)
 
 
 @endpoint(response=DeletedOut, errors=(404,))
 async def delete_channel(request):
     """Delete a channel with its delivery history."""
     await store.delete_channel(_db(request), request.path_params["id"])
+    await request.app.state.channel_chat.sync_pollers()
     return ok({"deleted": True})
 
 

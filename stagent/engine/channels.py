@@ -100,7 +100,7 @@ def _request(channel_type: str, config: dict, message: Message) -> tuple[str, di
         return config["webhookUrl"], headers, json.dumps({"text": _text(message)}).encode()
     if channel_type == "telegram":
         url = f"{_telegram_base(config)}/bot{config['botToken']}/sendMessage"
-        payload = {"chat_id": config["chatId"], "text": _text(message)}
+        payload = {"chat_id": message.metadata.get("chatId") or config["chatId"], "text": _text(message)}
         if message.metadata.get("replyMarkup"):  # inline buttons (channel_approvals)
             payload["reply_markup"] = message.metadata["replyMarkup"]
         return url, headers, json.dumps(payload).encode()
@@ -372,8 +372,9 @@ class ChannelDelivery:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.warning("answerCallbackQuery failed: %s", _redact(str(exc), config))
 
-    async def poll_telegram(self, channel_id: str, offset: int | None) -> dict:
-        """One getUpdates round for a Telegram channel; confirms what it read."""
+    async def poll_telegram(self, channel_id: str, offset: int | None, *, timeout: int = 0) -> dict:
+        """One getUpdates round for a Telegram channel (held open up to `timeout` s while there is
+        nothing); confirms what it read."""
         import httpx
 
         channel = await store.get_channel_raw(self.db, channel_id)
@@ -385,11 +386,11 @@ class ChannelDelivery:
             raise Forbidden("Channel is not active")
         config = channel["config"]
         url = f"{_telegram_base(config)}/bot{config['botToken']}/getUpdates"
-        params: dict[str, Any] = {"timeout": 0}
+        params: dict[str, Any] = {"timeout": timeout}
         if offset is not None:
             params["offset"] = offset
         try:
-            response = await self.client.post(url, json=params)
+            response = await self.client.post(url, json=params, timeout=self.timeout + timeout)
             data = response.json()
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             raise UpstreamError(_redact(f"Telegram getUpdates failed: {exc}", config)) from None

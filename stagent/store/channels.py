@@ -147,6 +147,8 @@ def config_errors(channel_type: str, config: dict) -> list[str]:
             errors.append("chatId must be a string or an integer")
         if "apiBase" in config and not _http_url(config["apiBase"]):
             errors.append("apiBase must be an http(s) URL")
+        if "pollUpdates" in config and not isinstance(config["pollUpdates"], bool):
+            errors.append("pollUpdates must be true or false")
     elif channel_type == "webhook":
         if not config.get("url"):
             errors.append("Webhook channels require a url")
