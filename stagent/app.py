@@ -49,6 +49,16 @@ async def server_error(request, exc: Exception):
     return render_error(request.url.path, ApiError("Internal server error; see the daemon log."))
 
 
+class UiFiles(StaticFiles):
+    """web/static, revalidated on every load (a 304 on loopback): after an upgrade the browser
+    never runs yesterday's modules against today's API, and there is no build step to hash names."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 async def index(request):
     """The UI shell; sets the session cookie that lets the page call the API (SSE included)."""
     response = FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
@@ -64,7 +74,7 @@ def create_app(config: Config | None = None) -> Starlette:
     keys = KeyCache()
     routes = [*api.routes, Route("/", index, methods=["GET"])]
     if (WEB_DIR / "static").is_dir():
-        routes.append(Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"))
+        routes.append(Mount("/static", UiFiles(directory=WEB_DIR / "static"), name="static"))
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware, allowed_hosts=config.allowed_hosts,

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from ..db.rows import new_id
 from ..engine import chat_tools
-from ..engine.conversation import CHAT_MODEL_IDS, CHAT_MODELS, litellm_model
+from ..engine.conversation import CHAT_MODEL_IDS, CHAT_MODELS, PERSONALITIES, litellm_model
 from ..engine.providers import RUNTIME_IDS
 from ..errors import ApiError, Conflict, Invalid, NotFound
 from ..store import conversations as store
@@ -31,6 +31,7 @@ from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json
 from .logs import sse_response
 
 ConversationStatus = Literal["active", "archived"]
+Personality = Literal[tuple(PERSONALITIES)]  # extension: the UI's personality picker
 
 
 class ConversationCreate(Body):
@@ -38,6 +39,7 @@ class ConversationCreate(Body):
     project_id: str | None = None
     title: str | None = Field(default=None, max_length=200)
     model_id: str | None = Field(default=None, max_length=200)
+    personality: Personality | None = None
 
 
 class ConversationUpdate(Body):
@@ -45,6 +47,7 @@ class ConversationUpdate(Body):
     status: ConversationStatus = None
     model_id: str | None = Field(default=None, max_length=200)
     runtime_id: RuntimeId = None
+    personality: Personality = None
 
 
 class ConversationListQuery(Body):
@@ -143,7 +146,7 @@ async def create_conversation(request):
         _check_runtime(runtime_id)
     body = await read_body(request, ConversationCreate)
     conv = await _engine(request).create(mode="chat", runtime_id=body.runtime_id, project_id=body.project_id,
-                                         title=body.title, model_id=body.model_id)
+                                         title=body.title, model_id=body.model_id, personality=body.personality)
     return ok(conv, 201)
 
 

@@ -64,6 +64,7 @@ class ScheduleUpdate(ScheduleFields):
 
 class ParseRequest(Body):
     expression: str = Field(min_length=1, max_length=200)
+    count: Int = Field(default=3, ge=1, le=10)  # extension: how many fire times to preview
 
 
 class ScheduleOut(Out):
@@ -135,10 +136,10 @@ async def delete_schedule(request):
 
 @endpoint(body=ParseRequest, errors=(400,))
 async def parse_schedule(request):
-    """Preview an interval: its cron form, a description and the next three fire times."""
+    """Preview an interval: its cron form, a description and the next fire times (three, or `count`)."""
     body = await read_plain(request, ParseRequest)
     parsed = parse_interval(body.expression)
-    times = next_fire_times(parsed.cron_expression, None, 3)
+    times = next_fire_times(parsed.cron_expression, None, body.count)
     return ok({"cronExpression": parsed.cron_expression, "description": parsed.description,
                "nextFireTimes": [to_iso(t) for t in times], "confidence": parsed.confidence})
 

@@ -1,0 +1,67 @@
+"""Settings in the browser: save a provider (the key comes back masked and the test button
+reaches the model), budgets, default model and personality, API keys."""
+
+from __future__ import annotations
+
+from tests.ui.conftest import expect, open_page, screenshot
+
+SECRET = "sk-ui-test-key-7781"
+
+
+def test_save_a_provider_and_test_that_the_model_answers(page, client, fake):
+    open_page(page, "/settings")
+    openai = page.locator("form[data-provider=openai]")
+    openai.get_by_label("API key").fill(SECRET)
+    openai.get_by_label("Base URL").fill(fake.base_url)
+    openai.get_by_role("button", name="Save").click()
+    expect(openai.locator("[data-key-state]")).to_contain_text("7781")
+    expect(openai.get_by_label("API key")).to_have_value("")  # the typed secret leaves the page
+    assert client.get("/api/settings/openai").json()["hasKey"] is True
+
+    openai.get_by_role("button", name="Test").click()
+    expect(openai.locator("[data-test-result]")).to_have_text("Connected: the model answered.")
+    assert fake.requests, "the test button made a real call to the provider"
+    page.reload()
+    expect(page.locator("form[data-provider=openai] [data-key-state]")).to_contain_text("7781")
+    assert SECRET not in page.content()
+    assert page.evaluate("Object.keys(localStorage).length + Object.keys(sessionStorage).length") == 0
+    screenshot(page, "settings-provider")
+
+
+def test_a_provider_that_does_not_answer_is_reported(page):
+    open_page(page, "/settings")
+    anthropic = page.locator("form[data-provider=anthropic]")
+    anthropic.get_by_role("button", name="Test").click()
+    expect(anthropic.locator("[data-test-result=failed]")).to_contain_text("Not connected:")
+    anthropic.get_by_label("API key").fill("not-a-key")
+    anthropic.get_by_role("button", name="Save").click()
+    expect(anthropic.get_by_role("alert")).to_have_text("apiKey: API key must start with sk-ant-")
+    page.problems[:] = [p for p in page.problems if "400" not in p]
+
+
+def test_budgets_defaults_and_api_keys(page, client, daemon):
+    open_page(page, "/settings")
+    budgets = page.get_by_role("form", name="Budgets")
+    budgets.get_by_label("Monthly cap (USD)").fill("20")
+    budgets.get_by_role("button", name="Save budgets").click()
+    expect(page.locator("main")).to_contain_text("$20.00")
+    assert client.get("/api/settings/budgets").json()["monthlyLimit"] == 20
+
+    defaults = page.get_by_role("form", name="Defaults")
+    defaults.get_by_label("Default chat model").fill("gpt-5.4-mini")
+    defaults.get_by_label("Personality").select_option("friendly")
+    defaults.get_by_role("button", name="Save defaults").click()
+    expect(page.locator(".toast", has_text="Defaults saved.")).to_be_visible()
+    assert client.get("/api/settings/chat").json()["defaultModel"] == "gpt-5.4-mini"
+
+    keys = page.get_by_role("form", name="New API key")
+    keys.get_by_label("Name").fill("backup script")
+    keys.get_by_role("button", name="Create key").click()
+    secret = page.locator(".notice pre").inner_text().strip()
+    assert secret.startswith("stg_")
+    assert client.get("/api/projects", headers={"X-API-Key": secret}).status_code == 200
+    row = page.locator("tr", has_text="backup script")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_have_count(0)
+    assert client.get("/api/projects", headers={"X-API-Key": secret}).status_code == 401

@@ -1,0 +1,80 @@
+// Inbox: tool calls waiting for an answer (allow once / always / deny) and notifications, live.
+
+import { answerButtons } from '../approvals.js';
+import { api } from '../api.js';
+import { ago, badge, button, clear, empty, errorBox, h, link, run, section, when } from '../ui.js';
+
+function source(item) {
+  if (item.taskId) return ['task ', link(`/tasks/${item.taskId}`, item.taskTitle || 'open the task')];
+  if (item.conversationId) return ['chat ', link(`/chat/${item.conversationId}`, 'open the conversation')];
+  if (item.workflowId) return [`workflow ${item.workflowName || item.workflowId}`];
+  return [];
+}
+
+function approvalItem(item, reload) {
+  const slot = h('div');
+  return h('li', { class: 'approval', 'data-approval': item.notificationId },
+    h('div', { class: 'spread' }, h('strong', {}, `${item.permissionLabel}: ${item.compactSummary}`),
+      h('span', { class: 'muted' }, ago(item.createdAt))),
+    h('div', { class: 'muted' }, source(item), item.expiresAt ? ` · denied automatically ${ago(item.expiresAt)}` : ''),
+    item.toolInput ? h('pre', {}, JSON.stringify(item.toolInput, null, 2)) : null,
+    answerButtons(item, reload, slot), slot);
+}
+
+function notificationItem(n, reload, errors) {
+  const toggle = button(n.read ? 'Mark unread' : 'Mark read', () => run(toggle, async () => {
+    await api.patch(`/api/notifications/${n.id}`, { read: !n.read });
+    await reload();
+  }, errors));
+  const del = button('Delete', () => run(del, async () => {
+    await api.del(`/api/notifications/${n.id}`);
+    await reload();
+  }, errors));
+  return h('li', { 'data-notification': n.id, class: n.read ? 'read' : 'unread' },
+    h('div', { class: 'spread' }, h('span', {}, n.read ? '' : h('strong', {}, '● '), h('strong', {}, n.title), ' ',
+      badge(n.type)), h('span', { class: 'muted', title: when(n.createdAt) }, ago(n.createdAt))),
+    n.body ? h('p', { class: 'muted' }, n.body.slice(0, 500)) : null,
+    h('div', { class: 'row' }, n.taskId ? link(`/tasks/${n.taskId}`, 'Open task') : null, toggle, del));
+}
+
+async function inbox(root, params, scope) {
+  const page = h('div');
+  root.append(page);
+  const approvals = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
+  const notifications = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
+  const errors = h('div');
+  const markAll = button('Mark all read', () => run(markAll, async () => {
+    await api.patch('/api/notifications/mark-all-read');
+    await loadNotifications();
+  }, errors));
+  page.append(h('h1', { text: 'Inbox' }), section('Waiting for your answer', approvals),
+    section('Notifications', h('div', { class: 'row' }, markAll), errors, notifications));
+
+  async function loadApprovals() {
+    try {
+      const items = await api.get('/api/notifications/pending-approvals');
+      clear(approvals, items.length ? h('ul', { class: 'plain' }, items.map((i) => approvalItem(i, loadAll)))
+        : empty('Nothing is waiting for you. When a task or a chat wants to use a tool you have not allowed, it asks here.'));
+    } catch (err) {
+      clear(approvals, errorBox(err));
+    }
+  }
+  async function loadNotifications() {
+    try {
+      const rows = (await api.get('/api/notifications')).filter((n) => !(n.type === 'permission_required' && !n.response));
+      clear(notifications, rows.length ? h('ul', { class: 'plain' }, rows.map((n) => notificationItem(n, loadNotifications, errors)))
+        : empty('No notifications yet. Finished and failed tasks, budget alerts and heartbeat findings show up here.'));
+    } catch (err) {
+      clear(notifications, errorBox(err));
+    }
+  }
+  async function loadAll() {
+    await Promise.all([loadApprovals(), loadNotifications()]);
+  }
+  await loadAll();
+  const later = scope.coalesce(loadAll);
+  scope.on('notification', later);
+  scope.on('reconnected', later);
+}
+
+export default { nav: { label: 'Inbox', path: '/inbox' }, routes: { '/inbox': inbox } };

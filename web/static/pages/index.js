@@ -1,0 +1,12 @@
+// Every page, in nav order. A page module exports { nav: {label, path}, routes: {pattern: view} }.
+
+import chat from './chat.js';
+import home from './home.js';
+import inbox from './inbox.js';
+import projects from './projects.js';
+import schedules from './schedules.js';
+import settings from './settings.js';
+import tasks from './tasks.js';
+import workflows from './workflows.js';
+
+export const pages = [home, tasks, projects, chat, workflows, schedules, inbox, settings];

@@ -1,0 +1,146 @@
+// One task: status and actions, a pending approval, output, cost, and the live log.
+// The log is the history read page by page (/api/events/logs) followed by the tab's shared
+// stream; the shared stream is connected before the history is read, so no line falls between.
+
+import { answerButtons } from '../approvals.js';
+import { api } from '../api.js';
+import * as events from '../events.js';
+import { LogView } from '../logview.js';
+import { startRun } from '../runs.js';
+import { badge, button, clear, empty, errorBox, h, link, money, run, section, when } from '../ui.js';
+
+const LIVE = new Set(['queued', 'running']);
+// Lines after which the header, output, cost or approval box may have changed.
+const REFRESH_ON = new Set(['started', 'session_resumed', 'usage', 'permission_request', 'permission_response',
+  'completed', 'error', 'cancelled']);
+
+async function loadHistory(taskId, view) {
+  let after = 0;
+  for (;;) {
+    const page = await api.get(`/api/events/logs?taskId=${encodeURIComponent(taskId)}&after=${after}`);
+    page.lines.forEach((line) => view.add(line));
+    if (!page.more || !page.lines.length) return;
+    after = page.lines[page.lines.length - 1].seq;
+  }
+}
+
+function actions(task, refresh, errors) {
+  const act = (label, fn, props) => {
+    const b = button(label, () => run(b, async () => {
+      await fn();
+      await refresh();
+    }, errors), props);
+    return b;
+  };
+  const out = [];
+  if (task.status === 'planned' || task.status === 'queued') out.push(act('Run', () => startRun(task), { class: 'primary' }));
+  if (LIVE.has(task.status)) out.push(act('Cancel', () => api.post(`/api/tasks/${task.id}/cancel`), { class: 'danger' }));
+  if (task.status === 'failed' || task.status === 'cancelled') {
+    out.push(act('Retry', () => startRun(task), { class: 'primary', title: 'Run it again from the start' }));
+    if (task.sessionId) {
+      out.push(act('Resume', () => api.post(`/api/tasks/${task.id}/resume`),
+        { title: 'Continue from where the run stopped' }));
+    }
+  }
+  if (task.status === 'completed') out.push(act('Run again', () => startRun(task)));
+  if (!LIVE.has(task.status)) {
+    const del = button('Delete', () => {
+      if (!window.confirm(`Delete the task “${task.title}” with its log?`)) return;
+      run(del, async () => {
+        await api.del(`/api/tasks/${task.id}`);
+        location.hash = '#/tasks';
+      }, errors);
+    }, { class: 'danger' });
+    out.push(del);
+  }
+  return h('div', { class: 'row' }, out);
+}
+
+function outputBlock(output) {
+  if (output.result === null || output.result === undefined || output.result === '') {
+    return empty(LIVE.has(output.status) ? 'The output appears here when the run finishes.'
+      : 'No output yet. Run the task to get one.');
+  }
+  return [h('p', { class: 'muted' }, `Content: ${output.contentType}`), h('pre', { 'data-output': true }, output.result)];
+}
+
+function costBlock(provenance) {
+  const usage = provenance.timeline.filter((e) => e.type === 'cost');
+  return [h('p', { class: 'big' }, money(provenance.totalCost)),
+    usage.length ? h('ul', { class: 'plain' }, usage.map((u) => h('li', { class: 'muted' },
+      `${u.event}: ${u.detail} (${u.status})`)))
+      : h('p', { class: 'muted' }, 'No model calls recorded yet.')];
+}
+
+export default async function taskPage(root, { id }, scope) {
+  const page = h('div');
+  root.append(page);
+  const header = h('div');
+  const errors = h('div');
+  const approval = h('div');
+  const output = section('Output', h('p', { class: 'muted', text: 'Loading…' }));
+  const cost = section('Cost', h('p', { class: 'muted', text: 'Loading…' }));
+  const view = new LogView();
+  page.append(header, errors, approval, h('div', { class: 'grid' }, output, cost), section('Live log', view.el));
+
+
+  const refresh = async () => {
+    const task = await api.get(`/api/tasks/${id}`);
+    const [provenance, out] = await Promise.all([api.get(`/api/tasks/${id}/provenance`),
+      api.get(`/api/tasks/${id}/output`)]);
+    if (!scope.alive) return;
+    clear(header, h('h1', {}, task.title, ' ', badge(task.status)),
+      h('p', { class: 'muted' },
+        task.projectId ? ['Project ', link(`/projects/${task.projectId}`, task.projectName || 'project'), ' · '] : '',
+        `model ${task.modelId || 'default'} · created ${when(task.createdAt)} · updated ${when(task.updatedAt)}`),
+      task.description ? h('p', {}, task.description) : null,
+      actions(task, refresh, errors));
+    clear(output, h('h2', { text: 'Output' }), outputBlock(out));
+    clear(cost, h('h2', { text: 'Cost' }), costBlock(provenance));
+    const pending = provenance.pendingApproval;
+    if (pending) {
+      const item = { notificationId: pending.notificationId, taskId: id, toolName: pending.toolName };
+      const slot = h('div');
+      clear(approval, section('Waiting for your answer',
+        h('div', { class: 'approval' }, h('p', {}, `The agent asks to run ${pending.toolName}:`),
+          h('pre', {}, pending.toolInput || ''), answerButtons(item, refresh, slot), slot)));
+    } else {
+      clear(approval);
+    }
+  };
+
+  // Subscribed before the first read, so a change made meanwhile is never missed. Lines that
+  // arrive while the history loads are shown after it (the view skips repeats).
+  let buffered = [];
+  const later = scope.coalesce(() => refresh().catch((err) => clear(errors, errorBox(err))));
+  scope.on('log', (line) => {
+    if (line.taskId !== id) return;
+    if (buffered) {
+      buffered.push(line);
+    } else {
+      view.el.querySelector('.empty-log')?.remove();
+      view.add(line);
+    }
+    if (REFRESH_ON.has(line.event)) later();
+  });
+  scope.on('task', (change) => change.taskId === id && later());
+  scope.on('reconnected', later);
+
+  try {
+    await refresh();
+  } catch (err) {
+    if (err.status === 404) err.message = 'There is no such task; it may have been deleted.';
+    clear(page, h('h1', { text: 'Task' }), errorBox(err), link('/tasks', 'Back to the task list'));
+    return;
+  }
+  await events.ready();
+  try {
+    await loadHistory(id, view);
+  } catch (err) {
+    view.el.append(errorBox(err));
+  }
+  const waiting = buffered;
+  buffered = null;
+  waiting.forEach((line) => view.add(line));
+  if (!view.count) view.el.append(h('p', { class: 'muted empty-log' }, 'No log lines yet. Run the task to see its log here.'));
+}

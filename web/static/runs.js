@@ -1,0 +1,33 @@
+// Starting a task from whatever state it is in: the API runs only `queued` tasks, and the status
+// machine decides the steps (planned -> queued; completed/cancelled -> planned -> queued).
+
+import { api } from './api.js';
+
+const STEPS = {
+  planned: ['queued'],
+  queued: [],
+  failed: ['queued'],
+  cancelled: ['planned', 'queued'],
+  completed: ['planned', 'queued'],
+};
+
+export async function startRun(task) {
+  const steps = STEPS[task.status];
+  if (!steps) throw new Error(`A ${task.status} task cannot be started.`);
+  for (const status of steps) await api.patch(`/api/tasks/${task.id}`, { status });
+  await api.post(`/api/tasks/${task.id}/execute`);
+}
+
+export async function createAndRun(fields, { run = true } = {}) {
+  const task = await api.post('/api/tasks', fields);
+  if (run) {
+    try {
+      await startRun(task);
+    } catch (err) {
+      err.message = `The task was created but did not start: ${err.message}`;
+      err.task = task;
+      throw err;
+    }
+  }
+  return task;
+}

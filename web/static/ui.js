@@ -1,0 +1,112 @@
+// Small DOM helpers shared by the pages: element builder, formatting, messages, actions.
+
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = value;
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'value') el.value = value;
+    else if (key === 'checked' || key === 'selected' || key === 'disabled') el[key] = Boolean(value);
+    else el.setAttribute(key, value === true ? '' : value);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+// ---- formatting ------------------------------------------------------------------------------
+
+export function when(iso) {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+export function ago(iso) {
+  if (!iso) return '—';
+  const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  const future = seconds < 0;
+  const s = Math.abs(seconds);
+  const text = s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min`
+    : s < 86400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+  return future ? `in ${text}` : `${text} ago`;
+}
+
+export function money(usd) {
+  if (usd === null || usd === undefined) return '—';
+  return usd < 0.01 && usd > 0 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+export function badge(status) {
+  return h('span', { class: `badge badge-${status}`, text: status });
+}
+
+// ---- messages --------------------------------------------------------------------------------
+
+export function errorBox(err) {
+  return h('p', { class: 'error', role: 'alert', text: err && err.message ? err.message : String(err) });
+}
+
+export function empty(text, ...extra) {
+  return h('div', { class: 'empty' }, h('p', { text }), extra);
+}
+
+export function toast(text, kind = 'info') {
+  const box = document.getElementById('toasts');
+  const item = h('div', { class: `toast toast-${kind}`, text });
+  box.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+// Runs fn when the button is pressed: the button is disabled meanwhile and a failure is shown
+// in words in `errorSlot` (or as a toast), never swallowed.
+export async function run(button, fn, errorSlot) {
+  if (errorSlot) errorSlot.replaceChildren();
+  if (button) button.disabled = true;
+  try {
+    return await fn();
+  } catch (err) {
+    if (errorSlot) errorSlot.replaceChildren(errorBox(err));
+    else toast(err.message || String(err), 'error');
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+export function button(label, onclick, props = {}) {
+  return h('button', { type: 'button', ...props, onclick }, label);
+}
+
+// A labelled form control; `control` is an input/select/textarea element.
+export function field(label, control, hint) {
+  return h('label', { class: 'field' }, h('span', { class: 'label', text: label }), control,
+    hint ? h('span', { class: 'hint', text: hint }) : null);
+}
+
+export function options(items, selected) {
+  return items.map(([value, label]) => h('option', { value, selected: value === selected }, label));
+}
+
+export function section(title, ...children) {
+  return h('section', { class: 'card' }, h('h2', { text: title }), children);
+}
+
+// The hash link of an API deep link (/tasks/<id> -> #/tasks/<id>).
+export function link(path, text, props = {}) {
+  return h('a', { href: `#${path}`, ...props }, text);
+}
