@@ -66,7 +66,9 @@ SAFE_TOOLS = frozenset({"read_file", "list_files", "search_files", "update_outpu
                         # API has no way to answer a permission request
                         "create_workflow", "get_workflow", "set_active_workflow", "add_workflow_node",
                         "remove_workflow_node", "connect_nodes", "disconnect_nodes", "set_node_config",
-                        "rename_workflow"})
+                        "rename_workflow",
+                        # Lars's tools read clients or store a suggestion a person executes (decision 015)
+                        "search_clients", "get_client", "list_at_risk_clients", "propose_action"})
 
 MCP_PREFIX = "mcp__stagent__"
 
