@@ -32,7 +32,7 @@ SCRIPTS_DIR = Path(__file__).resolve().parent
 # From any working directory: import the stagent of this checkout, and benchlib next to this file.
 sys.path[:0] = [str(SCRIPTS_DIR.parent), str(SCRIPTS_DIR)]
 
-from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_server  # noqa: E402
+from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_server, workflows  # noqa: E402
 from benchlib.common import RESULTS_DIR, ROOT, STAGENT_BIN, fmt, raise_nofile  # noqa: E402
 from benchlib.probes import ForeignLoad, machine_info  # noqa: E402
 from benchlib.session import BenchSession  # noqa: E402
@@ -43,7 +43,7 @@ ROLES = {"_bare_api": api.role_bare_api, "_loadgen": api.role_loadgen, "_sse_ser
 
 # The parts of a run, in order (`--only` picks some).
 SECTIONS = (("api", api.measure), ("ingest", ingest.measure), ("sse", sse.measure), ("cold", cold.measure),
-            ("scheduler", scheduler.measure), ("chat", chat.measure))
+            ("scheduler", scheduler.measure), ("chat", chat.measure), ("workflows", workflows.measure))
 
 # The original Stagent, measured on this kind of machine (../shared/reference/original-stagent-measured.md).
 ORIGINAL = {

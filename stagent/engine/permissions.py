@@ -106,6 +106,11 @@ class Permissions:
             self._settled.setdefault(task_id, {})[fingerprint] = decision
         return decision
 
+    async def wait_for_answer(self, notification: dict, args: dict) -> Decision:
+        """Wait on a request its owner created (a Lars action's approval): the answer, a dismissal,
+        or a denial at its stored deadline. Safe to call again after a restart."""
+        return await self._wait(notification, args)
+
     def end_run(self, task_id: str) -> None:
         """Forget the answers settled during a task's run (the next run asks again)."""
         self._settled.pop(task_id, None)
