@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from ..db import Database
 from ..db.rows import loads, to_iso
@@ -24,6 +25,7 @@ from ..errors import ApiError, Conflict, NotFound
 from ..events import EventBus, TaskStatusChanged
 from ..store import schedules as store
 from ..store import tasks as task_store
+from ..store import workflow_triggers as trigger_store
 from . import schedule_rules as rules
 from .actions import prompt_and_tools
 from .logbus import LogBus
@@ -35,6 +37,15 @@ MAX_SLEEP = 300.0  # re-check now and then: the wall clock can jump (suspend, NT
 BATCH = 2000
 
 Deliver = Callable[..., Awaitable[object]]
+
+
+class WorkflowFiring(NamedTuple):
+    """A claimed slot of a schedule made by a workflow's schedule-trigger: it starts the workflow."""
+
+    schedule_id: str
+    workflow_id: str
+    slot: str
+    at: datetime
 
 
 class SystemClock:
@@ -57,6 +68,9 @@ class Scheduler:
         self.supervisor = supervisor
         self.clock = clock or SystemClock()
         self.deliver = deliver  # ChannelDelivery.deliver, when channels are available
+        # WorkflowTriggers.start_workflow, set by the lifespan: starts the workflow of a schedule
+        # that has a workflow_id (engine/workflow_triggers.py).
+        self.start_workflow: Callable[..., Awaitable[dict]] | None = None
         self._wake = asyncio.Event()
         self._stan_next: datetime | None = None
         self._stan_last: datetime | None = None
@@ -123,7 +137,10 @@ class Scheduler:
                     self._fire_in(conn, s, now, targets, nexts[s["id"]]) for s in due])
             for launch in filter(None, launches):
                 started += 1
-                await self._launch(*launch)
+                if isinstance(launch, WorkflowFiring):
+                    await self._start_workflow(launch)
+                else:
+                    await self._launch(*launch)
             self.fired += started
             if len(due) < BATCH:
                 return started
@@ -169,6 +186,10 @@ class Scheduler:
             store.claim_slot(conn, schedule, slot, "missed", reason="the daemon was not running at this time")
             store.set_in(conn, schedule["id"], changes)
             return None
+        if schedule.get("workflowId"):  # overlaps are the workflow engine's 409, recorded as skipped
+            claimed = store.claim_slot(conn, schedule, slot, "started")
+            store.set_in(conn, schedule["id"], changes)
+            return WorkflowFiring(schedule["id"], schedule["workflowId"], slot, now) if claimed else None
         live = store.live_statuses(conn, schedule["id"])
         skip_reason = self._skip_reason(schedule, live, now, changes)
         queue = bool(live)  # only reached with the queue policy
@@ -185,21 +206,52 @@ class Scheduler:
     def _record_firing(self, conn, schedule: dict, slot: str, now: datetime, changes: dict, *, status: str,
                        manual: bool = False) -> dict:
         """The firing's task and the schedule's counters; one-shots complete, maxFirings expires."""
-        number = schedule["firingCount"] + 1
-        task = self._create_task(conn, schedule, number, status, manual=manual)
+        task = self._create_task(conn, schedule, schedule["firingCount"] + 1, status, manual=manual)
         store.attach_task(conn, schedule["id"], slot, task["id"])
+        self._count_firing(conn, schedule, now, changes)
+        return task
+
+    @staticmethod
+    def _count_firing(conn, schedule: dict, now: datetime, changes: dict) -> None:
+        number = schedule["firingCount"] + 1
         changes.update(firing_count=number, last_fired_at=to_iso(now))
         if not schedule.get("recurs", True):
             changes.update(status="completed", next_fire_at=None)
         elif schedule.get("maxFirings") and number >= schedule["maxFirings"]:
             changes.update(status="expired", next_fire_at=None)
         store.set_in(conn, schedule["id"], changes)
-        return task
+
+    async def _start_workflow(self, firing: WorkflowFiring) -> None:
+        """Start the schedule's workflow; the firing records the run, or why none started. Only
+        a started run counts as a firing (firingCount, lastFiredAt, one-shot, maxFirings)."""
+        outcome, reason = "failed", "the workflow engine is not running"
+        if self.start_workflow is not None:
+            try:
+                run = await self.start_workflow(firing.workflow_id, trigger="schedule")
+                outcome, reason = "started", f"workflow run #{run.get('runNumber')}"
+            except Conflict as exc:  # already running: as a task firing's overlap, a skip
+                outcome, reason = "skipped", exc.message
+            except ApiError as exc:
+                reason = exc.message
+            except Exception:  # a bug starting one workflow must not stop the batch's other launches
+                log.exception("starting workflow %s from schedule %s failed", firing.workflow_id, firing.schedule_id)
+                reason = "the workflow could not be started; see the daemon log"
+
+        def record(conn) -> None:
+            trigger_store.set_firing_outcome_in(conn, firing.schedule_id, firing.slot, outcome, reason)
+            schedule = store.select(conn, firing.schedule_id)
+            if outcome == "started" and schedule is not None:
+                self._count_firing(conn, schedule, firing.at, {})
+
+        await self.db.write(record)
 
     async def fire_now(self, schedule_id: str) -> dict:
         """A manual firing ("run now"): its own slot, counted like any other; 409 while one runs,
         or when the schedule has completed or expired."""
         schedule = await store.get(self.db, schedule_id)
+        if schedule.get("workflowId"):
+            raise Conflict("This schedule starts a workflow; run it with POST /api/workflows/"
+                           f"{schedule['workflowId']}/execute.")
         target, error = (await self._targets([schedule]))[(schedule.get("modelId"), schedule.get("assignedAgent"))]
         now = self.clock.now()
 
