@@ -20,16 +20,20 @@ from .api.logs import FrameCache
 from .db import Database
 from .db.migrations import migrate
 from .engine import llm
+from .engine.blueprints import BlueprintRegistry
 from .engine.budgets import Budgets
 from .engine.channel_approvals import ChannelApprovals
 from .engine.channel_chat import ChannelChat
 from .engine.channels import ChannelDelivery
 from .engine.conversation import ConversationEngine
+from .engine.lars import Lars
 from .engine.logbus import LogBus
 from .engine.permissions import Permissions
 from .engine.runner import Runner
 from .engine.scheduler import Scheduler
 from .engine.supervisor import Supervisor
+from .engine.workflow_triggers import WorkflowTriggers
+from .engine.workflows import WorkflowEngine
 from .events import EventBus
 from .store import keys as key_store
 from .store import settings
@@ -127,6 +131,16 @@ async def lifespan(app):
         state.channel_approvals = ChannelApprovals(db, events, permissions, state.channels, supervisor, config.base_url).start()
         state.channel_chat = await ChannelChat(db, state.conversations, state.channels, runner, supervisor).start()
         state.scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=state.channels.deliver)
+        state.workflows = WorkflowEngine(db, runner, events, logbus, supervisor, permissions).open()
+        await state.workflows.recover()  # active runs continue; finished steps are not re-run
+        state.blueprints = BlueprintRegistry(config.data_dir / "blueprints")
+        # Runs start through the workflow engine, looked up when needed (it may be set up later).
+        state.workflow_triggers = WorkflowTriggers(db, state.scheduler, lambda: getattr(state, "workflows", None))
+        state.scheduler.start_workflow = state.workflow_triggers.start_workflow
+        # Lars runs RUN_WORKFLOW through the workflow engine, looked up when an action runs.
+        state.lars = Lars(db, events, permissions, supervisor, state.conversations, runner, state.scheduler,
+                          state.channels, lambda: getattr(state, "workflows", None))
+        await state.lars.recover()  # approvals wait again; actions a crash cut off are FAILED
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()
@@ -134,6 +148,7 @@ async def lifespan(app):
 
         supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, runner, logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
+        supervisor.start("workflow-triggers-sync", state.workflow_triggers.sync_all())
         if config.scheduler:
             state.scheduler.start()
         if config.warm_llm:
@@ -142,6 +157,8 @@ async def lifespan(app):
     finally:
         runner = getattr(state, "runner", None)
         if runner is not None:
+            if getattr(state, "workflows", None) is not None:
+                await state.workflows.stop()  # before the step tasks end: runs stay resumable
             await runner.interrupt_all()
             # Nothing may queue a delivery or poll a channel after channels stop.
             for job in ("scheduler", "scheduler-runs", "scheduler-queues", *state.supervisor.names("telegram-poll:")):

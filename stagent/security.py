@@ -109,11 +109,16 @@ CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
 # channel's signed decision callback, /api/channels/<id>/callback.
 KEYLESS_PATHS = frozenset({"/api/health", "/api/channels/inbound/slack", "/api/channels/inbound/telegram"})
 _CALLBACK_PREFIX, _CALLBACK_SUFFIX = "/api/channels/", "/callback"
+# A workflow's webhook trigger, /api/workflows/hooks/<token>: the token is the credential.
+_WORKFLOW_HOOK_PREFIX = "/api/workflows/hooks/"
 
 
 def keyless(path: str) -> bool:
     if path in KEYLESS_PATHS:
         return True
+    if path.startswith(_WORKFLOW_HOOK_PREFIX):
+        token = path[len(_WORKFLOW_HOOK_PREFIX):]
+        return bool(token) and "/" not in token
     if not (path.startswith(_CALLBACK_PREFIX) and path.endswith(_CALLBACK_SUFFIX)):
         return False
     channel_id = path[len(_CALLBACK_PREFIX):-len(_CALLBACK_SUFFIX)]

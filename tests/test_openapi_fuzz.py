@@ -99,6 +99,9 @@ def _creates(operation) -> bool:
 # Collections whose create needs a field generated text almost never satisfies.
 SEED_BODIES = {
     "/api/schedules": {"name": "fuzz", "interval": "every 15 minutes", "prompt": "p"},
+    "/api/blueprints": {"yaml": "{id: fuzz, name: F, version: 1.0.0, pattern: sequence, steps: [{name: s, profileId: g, promptTemplate: p}]}"},
+    "/api/workflows": {"name": "fuzz", "definition": {"pattern": "sequence", "steps": [
+        {"id": "s1", "name": "Step", "prompt": "p"}]}},
     "/api/v1/stan/tasks": {"name": "fuzz", "action": "audit_workflows", "schedule": "0 9 * * *", "modelId": "m"},
 }
 
@@ -109,6 +112,7 @@ class Fuzzer:
         self.base_url = daemon.url
         self.session = requests.Session()
         self.session.headers["X-API-Key"] = daemon.api_key
+        self.session.headers["X-Workspace-Id"] = "default"  # the Lars routes need it
         self.failures: list[str] = []
         self.cases = 0
         self.operations = {}

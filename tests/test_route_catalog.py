@@ -41,30 +41,21 @@ EXTENSIONS = {
     "GET /api/permissions/settings",  # the approval timeout (docs/decisions/010-permissions.md)
     "PUT /api/permissions/settings",
     "GET /api/notifications/stream",  # SSE of notifications as they are created or change
+    "GET /api/blueprints/{id}/lineage",  # which workflows came from which version (decision 014)
+    "GET /api/workflows/{id}/triggers",  # trigger nodes with their webhook URL / schedule (014)
+    "POST /api/workflows/{id}/triggers/sync",
+    "POST /api/workflows/hooks/{token}",  # a webhook trigger's URL; keyless, the token is the credential
+    "GET /api/workflows/{id}",      # one workflow (the catalog reads it only through /status)
+    "POST /api/workflows/{id}/cancel",  # stop every running step (decision 013)
+    "POST /api/workflows/{id}/respond",  # answer the workflow's checkpoint
+    "GET /api/workflows/{id}/stream",  # SSE of the run's progress
+    "GET /api/events/stream",       # the browser UI's one multiplexed SSE stream (decision 016)
+    "GET /api/events/logs",         # a task's log history as JSON pages (decision 016)
 }
 
 # Catalog endpoints not routed yet. Generated from the catalog minus the routes; strike entries
 # as the issues that implement them land.
 PENDING = {
-    # workflows
-    "GET /api/workflows",
-    "POST /api/workflows",
-    "PATCH /api/workflows/{id}",
-    "DELETE /api/workflows/{id}",
-    "POST /api/workflows/{id}/execute",
-    "GET /api/workflows/{id}/status",
-    "GET /api/workflows/{id}/documents",
-    "POST /api/workflows/{id}/documents",
-    "DELETE /api/workflows/{id}/documents",
-    "POST /api/workflows/{id}/steps/{stepId}/retry",
-    "POST /api/workflows/from-assist",
-    # blueprints
-    "GET /api/blueprints",
-    "POST /api/blueprints",
-    "POST /api/blueprints/import",
-    "GET /api/blueprints/{id}",
-    "POST /api/blueprints/{id}/instantiate",
-    "DELETE /api/blueprints/{id}",
     # profiles
     "GET /api/profiles",
     "POST /api/profiles",

@@ -2,11 +2,14 @@
 
 from . import (
     _stan,  # noqa: F401  (registers the Stan error envelope)
+    blueprints,
     budgets,
     channels,
     chat,
+    clients,
     health,
     keys,
+    lars,
     logs,
     notifications,
     permissions,
@@ -19,6 +22,10 @@ from . import (
     stan_settings,
     stan_tasks,
     tasks,
+    ui_events,
+    workflow_stream,
+    workflow_triggers,
+    workflows,
 )
 
 routes = [
@@ -27,6 +34,10 @@ routes = [
     # Stagent API domains
     *tasks.routes,
     *projects.routes,
+    *workflow_triggers.routes,  # before the workflow routes: /api/workflows/hooks/{token}
+    *blueprints.routes,
+    *workflows.routes,
+    *workflow_stream.routes,
     *settings.routes,
     *budgets.routes,
     *runtimes.routes,
@@ -36,9 +47,13 @@ routes = [
     *notifications.routes,
     *channels.routes,
     *logs.routes,
+    *ui_events.routes,
     # Stan
     *stan_sessions.routes,
     *stan_settings.routes,
     *stan_tasks.routes,
     *stan_heartbeat.routes,
+    # Lars
+    *lars.routes,
+    *clients.routes,
 ]

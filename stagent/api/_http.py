@@ -124,7 +124,7 @@ def _reject_constant(name: str):
 
 async def read_json(request: Request, *, empty: Any = None) -> Any:
     raw = await request.body()
-    if not raw.strip():
+    if not raw:  # no body at all; a body of only whitespace is malformed JSON
         return empty if empty is not None else {}
     try:
         return json.loads(raw, parse_constant=_reject_constant)
