@@ -41,6 +41,7 @@ EXTENSIONS = {
     "GET /api/permissions/settings",  # the approval timeout (docs/decisions/010-permissions.md)
     "PUT /api/permissions/settings",
     "GET /api/notifications/stream",  # SSE of notifications as they are created or change
+    "POST /api/notifications/{id}/respond",  # answer any waiting permission request from the inbox
     "GET /api/blueprints/{id}/lineage",  # which workflows came from which version (decision 014)
     "GET /api/workflows/{id}/triggers",  # trigger nodes with their webhook URL / schedule (014)
     "POST /api/workflows/{id}/triggers/sync",

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Literal
 
+from pydantic import Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.routing import Route
@@ -23,7 +25,7 @@ from ..engine.patterns import suggest
 from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store
-from ._http import Body, Out, endpoint, ok, read_json
+from ._http import Body, Out, endpoint, ok, read_body, read_json
 from .logs import sse_response
 
 SUMMARY_MAX = 120
@@ -87,6 +89,26 @@ async def update_notification(request):
     notification = await store.set_read(_db(request), request.path_params["id"], read)
     request.app.state.events.publish(NotificationChanged(notification["id"], notification["taskId"]))
     return ok(notification)
+
+
+class RespondIn(Body):
+    behavior: Literal["allow", "deny"]
+    message: str | None = Field(default=None, max_length=4000)
+    updated_input: dict | None = None
+    always_allow: bool | None = None
+    permission_pattern: str | None = Field(default=None, max_length=500)
+
+
+@endpoint(body=RespondIn, response=NotificationOut, errors=(400, 404, 409))
+async def respond_notification(request):
+    """Answer any waiting permission request from the inbox (extension): a task's tool call, a
+    chat's, a workflow checkpoint or a Lars action, whoever raised it."""
+    body = await read_body(request, RespondIn)
+    answered = await request.app.state.permissions.respond(
+        request.path_params["id"], behavior=body.behavior, message=body.message,
+        updated_input=body.updated_input, always_allow=bool(body.always_allow),
+        permission_pattern=body.permission_pattern)
+    return ok(answered)
 
 
 @endpoint(response=SuccessOut)
@@ -288,4 +310,5 @@ routes = [
     Route("/api/notifications/stream", stream_notifications, methods=["GET"]),
     Route("/api/notifications/{id}", update_notification, methods=["PATCH"]),
     Route("/api/notifications/{id}", delete_notification, methods=["DELETE"]),
+    Route("/api/notifications/{id}/respond", respond_notification, methods=["POST"]),
 ]

@@ -159,6 +159,23 @@ def test_deleting_a_waiting_request_denies_the_call(daemon, client, llm_env):
     assert tool_results == ["Permission denied: The permission request was dismissed"]
 
 
+def test_the_inbox_answers_a_request_by_its_id(daemon, client, llm_env):
+    llm_env.enqueue_tool_call("create_task", {"title": "from the inbox"})
+    llm_env.enqueue_text("made it")
+    task = start_task(client)
+    request = wait_for_request(daemon.url, task["id"])
+    url = f"/api/notifications/{request['notificationId']}/respond"
+    assert client.post(url, json={"behavior": "maybe"}).status_code == 400
+    assert client.post("/api/notifications/ghost/respond", json={"behavior": "allow"}).status_code == 404
+    r = client.post(url, json={"behavior": "allow"})
+    assert r.status_code == 200, r.text
+    assert json.loads(r.json()["response"])["behavior"] == "allow"
+    assert client.post(url, json={"behavior": "deny"}).status_code == 409  # answered once
+    assert daemon.wait_for_status(task["id"], {"completed", "failed"})["status"] == "completed"
+    titles = [t["title"] for t in client.get("/api/tasks").json()]
+    assert "from the inbox" in titles
+
+
 # ---- SSE -----------------------------------------------------------------------------------------
 
 def open_stream(url: str, path: str, headers: dict | None = None):
