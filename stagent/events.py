@@ -33,6 +33,13 @@ class NotificationChanged:
     task_id: str | None = None
 
 
+@dataclass(frozen=True)
+class WorkflowDefinitionChanged:
+    """A workflow was created or its definition edited (its trigger nodes may differ)."""
+
+    workflow_id: str
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[tuple[tuple[type, ...], asyncio.Queue]] = set()

@@ -149,6 +149,7 @@ async def lifespan(app):
         supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, runner, logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
         supervisor.start("workflow-triggers-sync", state.workflow_triggers.sync_all())
+        supervisor.start("workflow-triggers-follow", state.workflow_triggers.follow_edits(events))
         if config.scheduler:
             state.scheduler.start()
         if config.warm_llm:

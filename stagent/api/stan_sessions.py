@@ -60,7 +60,8 @@ class EndedOut(Out):
 def stan(request) -> Stan:
     """Authorise (scope stan:execute), then the Stan facade over this daemon's engine."""
     stan_auth(request)
-    return Stan(request.app.state.db, request.app.state.conversations, request.app.state.supervisor)
+    state = request.app.state
+    return Stan(state.db, state.conversations, state.supervisor, state.events)
 
 
 @endpoint(body=SessionCreate, response=SessionOut, status=201, errors=(401, 403, 404))

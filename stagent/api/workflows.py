@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from starlette.routing import Route
 
 from ..errors import Conflict, Invalid, NotFound
+from ..events import WorkflowDefinitionChanged
 from ..store import notifications as notification_store
 from ..store import workflow_runs as runs
 from ..store import workflow_status as views
@@ -229,6 +230,7 @@ async def create_workflow(request):
     definition = _definition(data.get("definition"))
     body = _checked(WorkflowCreate, data)
     created = await store.create_workflow(_db(request), name=name, definition=definition, project_id=body.project_id)
+    request.app.state.events.publish(WorkflowDefinitionChanged(created["id"]))
     return ok(await _workflow(request, created["id"]), 201)
 
 
@@ -256,6 +258,8 @@ async def update_workflow(request):
             await store.replace(_db(request), workflow["id"], name=name, definition=definition)
         except Conflict:
             raise Conflict("Cannot edit active or paused workflows") from None
+        if definition is not None:
+            request.app.state.events.publish(WorkflowDefinitionChanged(workflow["id"]))
         return ok(await _workflow(request, workflow["id"]))
     status = data.get("status")
     if status is None:
@@ -338,6 +342,7 @@ async def from_assist(request):
     workflow, task_ids = await _db(request).write(lambda conn: runs.create_with_tasks_in(
         conn, name=name[:store.NAME_MAX], definition=definition, project_id=body.project_id,
         priority=body.priority, assigned_agent=body.assigned_agent))
+    request.app.state.events.publish(WorkflowDefinitionChanged(workflow["id"]))
     if body.execute_immediately:
         await _engine(request).start(workflow["id"], trigger="assist")
     return ok({"workflow": await _workflow(request, workflow["id"]), "taskIds": task_ids, "parentTaskId": None,

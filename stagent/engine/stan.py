@@ -18,6 +18,7 @@ import json
 from ..db import Database
 from ..db.rows import loads, new_id, now_iso
 from ..errors import ApiError, Conflict, NotFound
+from ..events import EventBus, WorkflowDefinitionChanged
 from ..store import conversations as conversation_store
 from ..store import settings
 from ..store import workflows as workflow_store
@@ -39,10 +40,11 @@ NO_SESSION = "No active Stan session. Start one with POST /api/v1/stan/sessions 
 class Stan:
     """Stateless over the database and the engine: build one per request."""
 
-    def __init__(self, db: Database, conversations, supervisor) -> None:
+    def __init__(self, db: Database, conversations, supervisor, events: EventBus | None = None) -> None:
         self.db = db
         self.engine = conversations
         self.supervisor = supervisor
+        self.events = events
 
     # ---- the session row ---------------------------------------------------------------------
     async def current(self) -> dict | None:
@@ -159,6 +161,9 @@ class Stan:
         # task, not this request, and a client that leaves does not cut the reply short.
         task = self.supervisor.start(f"stan-turn:{conversation_id}:{new_id()}", turn())
         await asyncio.wait({task})
+        if self.events is not None:  # the workflows' triggers follow the edited nodes
+            for workflow_id in context.touched:
+                self.events.publish(WorkflowDefinitionChanged(workflow_id))
         if task.cancelled():
             await self._interrupted(conversation_id)
         reply, error = task.result()

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..db import Database
 from ..db.rows import camel
 from ..errors import ApiError, Invalid, NotFound
+from ..events import EventBus, EventSubscription, WorkflowDefinitionChanged
 from ..security import hash_secret
 from ..store import schedules as schedule_store
 from ..store import workflow_triggers as store
@@ -106,6 +107,25 @@ class WorkflowTriggers:
                 await self._drop_schedule(schedule_id)
             rows = {r["nodeId"]: r for r in await store.list_for(self.db, workflow_id)}
         return [self._describe(node, rows.get(node_id), errors.get(node_id)) for node_id, node in nodes.items()]
+
+    def follow_edits(self, events: EventBus) -> Coroutine[Any, Any, None]:
+        """Keep each workflow's tokens and schedules in step with its nodes as they are edited
+        (REST create/PATCH, from-assist, Stan's tools). Subscribes now, so no edit made before
+        the returned loop first runs is missed."""
+        return self._follow(events.subscribe(WorkflowDefinitionChanged))
+
+    async def _follow(self, subscription: EventSubscription) -> None:
+        try:
+            while True:
+                event = await subscription.get()
+                try:
+                    await self.sync(event.workflow_id)
+                except NotFound:
+                    pass  # deleted since: the cascade removed its rows
+                except Exception:
+                    log.exception("syncing the triggers of workflow %s failed", event.workflow_id)
+        finally:
+            subscription.close()
 
     async def sync_all(self) -> None:
         """At start: reconcile every workflow with triggers (edits made while no sync ran)."""

@@ -14,6 +14,7 @@ import pytest
 from stagent.engine import slash
 from stagent.engine.stan import Stan
 from stagent.engine.stan_tools import STAN_TOOLS
+from tests.helpers.scheduling import wait_until
 
 SESSIONS = "/api/v1/stan/sessions"
 SESSION = "/api/v1/stan/sessions/stan-local"
@@ -237,6 +238,9 @@ def test_a_node_without_an_active_workflow_creates_a_draft(daemon, stan, llm_env
     assert record["name"] == "Untitled workflow" and record["definition"]["steps"] == []
     assert record["definition"]["triggers"][0]["config"] == {"cron": "0 9 * * 1"}
     assert stan.get(SESSION).json()["activeWorkflowId"] == workflow_id
+    # The schedule-trigger node made its schedule: the workflow runs every Monday.
+    [schedule] = wait_until(lambda: daemon.client.get("/api/schedules").json(), what="the trigger's schedule")
+    assert (schedule["workflowId"], schedule["cronExpression"]) == (workflow_id, "0 9 * * 1")
 
 
 def test_list_workflows_reports_the_records(daemon, stan, llm_env):

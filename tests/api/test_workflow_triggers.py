@@ -236,3 +236,17 @@ def test_the_schedule_fires_the_workflow_and_records_it(sched, fake):
     after = client.get(f"/api/schedules/{trigger['scheduleId']}").json()  # only a started run counts
     assert after["firingCount"] == 1 and after["lastFiredAt"] == "2026-03-02T09:00:00.000Z"
     assert after["nextFireAt"] == "2026-03-04T09:00:00.000Z"
+
+
+def test_edits_through_the_api_sync_the_triggers_without_being_asked(daemon, client):
+    definition = {"pattern": "sequence", "triggers": [schedule_node({"interval": "every 15 minutes"})],
+                  "steps": [{"id": "step-1", "name": "Summarise", "prompt": "Summarise."}]}
+    r = client.post("/api/workflows", json={"name": "Synced", "definition": definition})
+    assert r.status_code == 201, r.text
+    workflow_id = r.json()["id"]
+    [schedule] = wait_until(lambda: client.get("/api/schedules").json())  # nobody asked for the triggers
+    assert (schedule["workflowId"], schedule["cronExpression"]) == (workflow_id, "*/15 * * * *")
+
+    definition["triggers"] = []
+    assert client.patch(f"/api/workflows/{workflow_id}", json={"definition": definition}).status_code == 200
+    wait_until(lambda: client.get("/api/schedules").json() == [])
