@@ -29,6 +29,7 @@ STATUSES = ("draft", "active", "paused", "completed", "failed")
 EDITABLE = ("draft", "completed", "failed")
 NAME_MAX = 200
 RUN_STATE_KEYS = ("_state", "_loopState")
+LINEAGE_KEYS = ("_blueprintId", "_blueprintVersion")
 
 
 def empty_definition(pattern: str = "sequence") -> dict:
@@ -163,7 +164,11 @@ async def replace(db: Database, workflow_id: str, *, name: str | None = None,
 
     def change(current: dict) -> None:
         if definition is not None:
+            # Lineage outlives edits: a client that sends the definition back without the
+            # blueprint keys (the UI, an older script) does not cut the workflow off its blueprint.
+            lineage = {k: current[k] for k in LINEAGE_KEYS if k in current}
             current.clear()
+            current.update(lineage)
             current.update({k: v for k, v in definition.items() if k not in RUN_STATE_KEYS})
 
     row, _ = await db.write(lambda conn: _edit(conn, workflow_id, change, name=name))

@@ -393,3 +393,16 @@ def test_github_links_become_raw_links():
 ])
 def test_render(template, values, expected):
     assert render(template, values) == expected
+
+
+def test_lineage_survives_an_edit_that_omits_it(client):
+    create(client, version="1.0.0")
+    made = instantiate(client, "trip-plan", {"destination": "Oslo"}).json()
+    definition = json.loads(client.get(f"/api/workflows/{made['id']}").json()["definition"])
+    edited = {k: v for k, v in definition.items() if not k.startswith("_")}
+    edited["steps"][0]["prompt"] = "Plan a shorter trip."
+    assert client.patch(f"/api/workflows/{made['id']}", json={"definition": edited}).status_code == 200
+    stored = json.loads(client.get(f"/api/workflows/{made['id']}").json()["definition"])
+    assert (stored["_blueprintId"], stored["_blueprintVersion"]) == ("trip-plan", "1.0.0")
+    assert stored["steps"][0]["prompt"] == "Plan a shorter trip."
+    assert [w["id"] for w in client.get("/api/blueprints/trip-plan/lineage").json()["workflows"]] == [made["id"]]
