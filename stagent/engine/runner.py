@@ -146,6 +146,8 @@ class Runner:
         await self.stop(task_id)
         await task_store.delete_task(self.db, task_id)
         self.logbus.close_subscribers(task_id)  # its log is gone: end the streams following it
+        # Whoever awaits the task's end (a workflow step, a queued firing) stops waiting.
+        self.events.publish(TaskStatusChanged(task_id, task_store.DELETED))
 
     # ---- runs --------------------------------------------------------------------------------
 

@@ -304,7 +304,7 @@ class WorkflowEngine:
         with subscription:
             while True:
                 event = await subscription.get()
-                if event.status in task_store.TERMINAL:
+                if event.status in task_store.TERMINAL or event.status == task_store.DELETED:
                     waiter = self._task_waiters.get(event.task_id)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(None)

@@ -11,6 +11,7 @@ from ..errors import Invalid, NotFound
 
 STATUSES = ("planned", "queued", "running", "completed", "failed", "cancelled")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+DELETED = "deleted"  # not a stored status: the TaskStatusChanged of a task whose row is gone
 # The log line that announces each terminal status; it commits in the same transaction.
 TERMINAL_LINE = {"completed": "completed", "failed": "error", "cancelled": "cancelled"}
 TRANSITIONS = {

@@ -306,3 +306,13 @@ def test_at_start_a_checkpoint_of_a_workflow_no_longer_running_is_closed(tmp_pat
         assert json.loads(closed["response"]) == {"behavior": "deny", "message": "The workflow is no longer running"}
     finally:
         daemon.stop()
+
+
+def test_deleting_a_running_step_task_fails_the_step_instead_of_hanging(client, llm_env):
+    llm_env.enqueue_hang(chunk_delay=0.05, chunks=2000)
+    workflow_id = start(client, SEQUENCE)
+    task_id = wait_step(client, workflow_id, "a", "running")["taskId"]
+    assert client.delete(f"/api/tasks/{task_id}").status_code == 200
+    done = wait_status(client, workflow_id, "failed")
+    assert done["steps"][0]["state"]["status"] == "failed"
+    assert [s["state"]["status"] for s in done["steps"][1:]] == ["pending", "pending"]
