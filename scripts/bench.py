@@ -150,6 +150,22 @@ def print_summary(session: BenchSession, elapsed: float) -> None:
                          ok(added <= 5 and ratio <= 1.1), ""))
         rows.append((f"chat context stats, {ctx['messages']} messages (max)", fmt(ctx["max_ms"], " ms", 2),
                      fmt(ctx["tokenize_all_ms"], " ms", 1), "", "< 50 ms", ok(ctx["max_ms"] < 50), ""))
+    if "workflows" in R:
+        w = R["workflows"]
+        o, b, lo, lb = w["overhead"], w["baseline"]["overhead"], w["light"]["overhead"], w["baseline"]["light"]["overhead"]
+        rows.append((f"workflows {w['workflows']}x{w['branches']}: provider calls in flight", str(w["max_in_flight"]),
+                     str(w["baseline"]["max_in_flight"]), "", f"{w['workflows'] * 3} (3 per workflow)",
+                     ok(w["max_in_flight"] == w["workflows"] * 3 and w["per_workflow_max"][1] <= 3), ""))
+        rows.append(("  overhead/step, light load p50 (vs direct litellm)", fmt(lo["p50_ms"], " ms", 1),
+                     fmt(lb["p50_ms"], " ms", 1), f"{w['light']['added_p50_ms']:+.1f} ms", "< 10 ms added",
+                     ok(w["light"]["added_p50_ms"] < 10), ""))
+        rows.append(("  engine's own share/step, light load p50", fmt(w["light"]["engine"]["p50_ms"], " ms", 1),
+                     "", "", "< 10 ms", ok(w["light"]["engine"]["p50_ms"] < 10), ""))
+        rows.append(("  overhead/step, all 20 at once p50 (vs direct litellm)", fmt(o["p50_ms"], " ms", 1),
+                     fmt(b["p50_ms"], " ms", 1), f"{w['added_p50_ms']:+.1f} ms", "", "-", ""))
+        rows.append(("  CPU/step (vs direct litellm call)", fmt(w["cpu_ms_per_step"], " ms", 1),
+                     fmt(w["baseline"]["cpu_ms_per_request"], " ms", 1), f"{w['added_cpu_ms_per_step']:+.1f} ms",
+                     "", "-", ""))
     headers = ("metric", "stagent", "baseline", "ratio", "target", "", "original Stagent")
     widths = [max(len(str(r[k])) for r in [headers, *rows]) for k in range(len(headers))]
     print("\n== Summary (baseline = bare Starlette / sse-starlette / raw sqlite3, same run) ==")
