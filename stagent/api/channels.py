@@ -32,7 +32,9 @@ _URL = {"type": "string", "maxLength": 2048, "pattern": store.URL_PATTERN}
 _SECRET = {"type": "string", "minLength": 1, "pattern": r"\S"}
 CONFIG_SCHEMA = {"anyOf": [
     {"title": "SlackConfig", "type": "object", "required": ["webhookUrl"],
-     "properties": {"webhookUrl": _URL, "signingSecret": _SECRET, "botToken": _SECRET}},
+     "properties": {"webhookUrl": _URL, "signingSecret": _SECRET, "botToken": _SECRET,
+                    "allowedUserIds": {"type": "array", "items": {"type": "string", "pattern": r"\S"},
+                                       "maxItems": 100}}},
     {"title": "TelegramConfig", "type": "object", "required": ["botToken", "chatId"],
      "properties": {"botToken": {"type": "string", "pattern": store.TELEGRAM_TOKEN_PATTERN},
                     "chatId": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},

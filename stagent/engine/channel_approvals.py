@@ -73,7 +73,7 @@ def parse_callback_data(data) -> tuple[str, str] | None:
     return (notification_id, action) if notification_id and action else None
 
 
-def _same_chat(configured, chat: dict) -> bool:
+def same_chat(configured, chat: dict) -> bool:
     """A press counts only from the chat the channel sends to (a numeric id or an @username)."""
     text = str(configured).strip()
     if text.lstrip("-").isdigit():
@@ -195,7 +195,7 @@ class ChannelApprovals:
         sender = query.get("from") if isinstance(query.get("from"), dict) else {}
         message = query.get("message") if isinstance(query.get("message"), dict) else {}
         chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-        if sender.get("is_bot") or not _same_chat(channel["config"].get("chatId"), chat):
+        if sender.get("is_bot") or not same_chat(channel["config"].get("chatId"), chat):
             return "Decisions are taken only from the channel's own chat"
         try:
             row = await self.decide(channel, *parsed)

@@ -81,6 +81,10 @@ def _text(message: Message) -> str:
     return "\n\n".join(part for part in (subject, message.body) if part)
 
 
+TELEGRAM_MAX_TEXT = 4096
+TRUNCATED = "\n… (truncated; the whole text is in stagent)"
+
+
 def _request(channel_type: str, config: dict, message: Message) -> tuple[str, dict, bytes]:
     """(url, headers, body bytes) of the one POST that delivers this message."""
     headers = {"User-Agent": f"stagent/{__version__}", "Content-Type": "application/json"}
@@ -100,7 +104,10 @@ def _request(channel_type: str, config: dict, message: Message) -> tuple[str, di
         return config["webhookUrl"], headers, json.dumps({"text": _text(message)}).encode()
     if channel_type == "telegram":
         url = f"{_telegram_base(config)}/bot{config['botToken']}/sendMessage"
-        payload = {"chat_id": message.metadata.get("chatId") or config["chatId"], "text": _text(message)}
+        text = _text(message)
+        if len(text) > TELEGRAM_MAX_TEXT:  # Telegram refuses longer messages outright (400)
+            text = text[:TELEGRAM_MAX_TEXT - len(TRUNCATED)] + TRUNCATED
+        payload = {"chat_id": message.metadata.get("chatId") or config["chatId"], "text": text}
         if message.metadata.get("replyMarkup"):  # inline buttons (channel_approvals)
             payload["reply_markup"] = message.metadata["replyMarkup"]
         return url, headers, json.dumps(payload).encode()
@@ -209,6 +216,7 @@ def parse_telegram_update(update: dict) -> dict | None:
     name = " ".join(str(sender[k]) for k in ("first_name", "last_name") if sender.get(k)) or None
     return {"text": message["text"], "senderId": _str(sender.get("id")),
             "senderName": name or sender.get("username"), "externalThreadId": str(chat["id"]),
+            "chatUsername": chat.get("username"),
             "externalMessageId": f"{chat['id']}:{message['message_id']}", "raw": update}
 
 

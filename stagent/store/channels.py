@@ -137,6 +137,10 @@ def config_errors(channel_type: str, config: dict) -> list[str]:
             errors.append("Slack channels require a webhookUrl")
         elif not _http_url(config["webhookUrl"]):
             errors.append("webhookUrl must be an http(s) URL")
+        allowed = config.get("allowedUserIds", [])
+        if not isinstance(allowed, list) or not all(isinstance(u, str) and u.strip() for u in allowed) \
+                or len(allowed) > 100:
+            errors.append("allowedUserIds must be a list of at most 100 Slack user ids (e.g. [\"U024BE7LH\"])")
     elif channel_type == "telegram":
         if not config.get("botToken") or config.get("chatId") in (None, ""):
             errors.append("Telegram channels require botToken and chatId")
