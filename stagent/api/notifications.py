@@ -25,6 +25,7 @@ from ..engine.patterns import suggest
 from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store
+from ..store.workflow_runs import CHECKPOINT_TOOL
 from ._http import Body, Out, endpoint, ok, read_body, read_json
 from .logs import sse_response
 
@@ -139,6 +140,8 @@ def _summary(tool: str | None, tool_input) -> str:
     """One line for a toast: the command or path when there is one, else the first string."""
     if not isinstance(tool_input, dict) or not tool_input:
         return "Review the requested tool invocation."
+    if tool == CHECKPOINT_TOOL and isinstance(tool_input.get("stepName"), str):
+        return _truncate(f"Approve before step: {tool_input['stepName']}")
     for key in ("command", "cmd", "file_path", "path", "url", "query"):
         if isinstance(tool_input.get(key), str) and tool_input[key].strip():
             return _truncate(tool_input[key].strip())
@@ -152,6 +155,8 @@ def _summary(tool: str | None, tool_input) -> str:
 def _label(tool: str | None) -> str:
     if not tool:
         return "Tool"
+    if tool == CHECKPOINT_TOOL:
+        return "Workflow checkpoint"
     if tool.startswith("mcp__"):
         _, server, name = (tool.split("__", 2) + ["server", "tool"])[:3]
         return f"MCP {server}/{name}"

@@ -145,7 +145,9 @@ async def pending_rows(db: Database, limit: int = PENDING_LIMIT) -> tuple[int, l
             "SELECT n.id, n.task_id, n.conversation_id, n.type, n.title, n.body, n.read, n.tool_name, "
             "n.tool_input, n.created_at, n.expires_at, t.title AS task_title, t.workflow_id, "
             "w.name AS workflow_name FROM notifications n LEFT JOIN tasks t ON t.id = n.task_id "
-            "LEFT JOIN workflows w ON w.id = t.workflow_id "
+            # a workflow checkpoint has no task: its workflow is named in its input
+            "LEFT JOIN workflows w ON w.id = COALESCE(t.workflow_id, CASE WHEN json_valid(n.tool_input) "
+            "THEN json_extract(n.tool_input, '$.workflowId') END) "
             f"WHERE n.response IS NULL AND n.type IN ({','.join('?' * len(ACTIONABLE))}) "
             "ORDER BY n.created_at DESC, n.rowid DESC LIMIT ?", (*ACTIONABLE, limit)).fetchall()
         return seq, [row_to_dict(r, bools=("read",)) for r in rows]

@@ -120,7 +120,7 @@ def test_pending_approvals_payloads(daemon, client):
                json.dumps({"repo": "a/b", "title": "Bug"})),
            row("p3", "context_proposal", "2026-01-01T00:00:03.000Z", None, "researcher", None),
            row("p4", "permission_required", "2026-01-01T00:00:04.000Z", None, "WorkflowCheckpoint",
-               json.dumps({"workflowId": "w9", "stepId": "s1"})),
+               json.dumps({"workflowId": "w1", "stepId": "s1", "stepName": "Ship"})),
            row("done", "permission_required", "2026-01-01T00:00:05.000Z", task["id"], "x", "{}",
                response='{"behavior":"allow"}'),
            row("info", "task_failed", "2026-01-01T00:00:06.000Z", task["id"]))
@@ -138,7 +138,10 @@ def test_pending_approvals_payloads(daemon, client):
     assert items["p2"]["deepLink"] == "/inbox"
     assert items["p3"]["permissionLabel"] == "Context Proposal" and items["p3"]["deepLink"] == "/profiles/researcher"
     assert items["p3"]["supportedActionIds"] == ["allow_once", "deny"] and items["p3"]["toolInput"] is None
-    assert items["p4"]["workflowId"] == "w9" and items["p4"]["deepLink"] == "/workflows/w9"
+    assert items["p4"]["workflowId"] == "w1" and items["p4"]["deepLink"] == "/workflows/w1"
+    assert (items["p4"]["workflowName"], items["p4"]["taskTitle"]) == ("Release", None)  # found through its input
+    assert items["p4"]["permissionLabel"] == "Workflow checkpoint"
+    assert items["p4"]["compactSummary"] == "Approve before step: Ship"
 
 
 def test_pending_approvals_are_at_most_20(daemon, client):

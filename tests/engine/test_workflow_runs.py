@@ -46,6 +46,7 @@ def test_checkpoint_approved_runs_the_step(client, llm_env):
     assert item["toolName"] == "WorkflowCheckpoint" and item["taskId"] is None
     assert item["workflowId"] == workflow_id and item["deepLink"] == f"/workflows/{workflow_id}"
     assert item["title"] == "Workflow checkpoint: Publish" and item["body"] == "Previous step output:\nthe draft"
+    assert (item["workflowName"], item["compactSummary"]) == ("Flow", "Approve before step: Publish")
     assert len(llm_env.requests) == 1  # nothing runs while the checkpoint waits
     assert respond(client, workflow_id, waiting["notificationId"], behavior="allow").json() == {"success": True}
     done = wait_status(client, workflow_id, "completed", "failed")

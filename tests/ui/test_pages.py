@@ -10,7 +10,7 @@ PAGES = [
     ("/tasks", "tasks", "No tasks yet. Describe one above"),
     ("/projects", "projects", "No projects yet."),
     ("/chat", "chat", "Start a conversation"),
-    ("/workflows", "workflows", "Workflows arrive with the workflows engine."),
+    ("/workflows", "workflows", "No workflows yet. Start from a blueprint"),
     ("/schedules", "schedules", "No schedules yet."),
     ("/inbox", "inbox", "Nothing is waiting for you."),
     ("/settings", "settings", "No key set."),

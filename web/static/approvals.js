@@ -1,4 +1,5 @@
-// Answering a permission request, wherever it came from: a task run or a chat turn.
+// Answering a permission request, wherever it came from: a task run, a chat turn, a workflow
+// checkpoint or a Lars action.
 
 import { api } from './api.js';
 import { button, h, run } from './ui.js';
@@ -13,7 +14,8 @@ export async function respond(item, behavior, { always = false } = {}) {
   if (item.conversationId) {
     return api.post(`/api/chat/conversations/${item.conversationId}/respond`, { requestId: id, behavior, alwaysAllow });
   }
-  throw new Error('This request can only be answered from where it was made (its workflow).');
+  // A workflow checkpoint or a Lars action: answered by its id (no "always" for these).
+  return api.post(`/api/notifications/${id}/respond`, { behavior });
 }
 
 // The three buttons; `done(behavior)` runs after a successful answer.

@@ -39,7 +39,8 @@ async function loadApprovals() {
   return [h('p', { class: 'big' }, String(items.length)),
     h('ul', { class: 'plain' }, items.slice(0, 5).map((item) => h('li', {},
       h('strong', {}, item.permissionLabel), ' ', item.compactSummary,
-      h('div', { class: 'muted' }, item.taskTitle ? `task: ${item.taskTitle}` : item.conversationId ? 'chat' : '')))),
+      h('div', { class: 'muted' }, item.taskTitle ? `task: ${item.taskTitle}`
+        : item.workflowName ? `workflow: ${item.workflowName}` : item.conversationId ? 'chat' : '')))),
     link('/inbox', 'Answer them in the Inbox')];
 }
 

@@ -4,21 +4,41 @@ import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
 import { ago, badge, button, clear, empty, errorBox, h, link, run, section, when } from '../ui.js';
 
+const CHECKPOINT_TOOL = 'WorkflowCheckpoint';
+
 function source(item) {
   if (item.taskId) return ['task ', link(`/tasks/${item.taskId}`, item.taskTitle || 'open the task')];
   if (item.conversationId) return ['chat ', link(`/chat/${item.conversationId}`, 'open the conversation')];
-  if (item.workflowId) return [`workflow ${item.workflowName || item.workflowId}`];
+  if (item.workflowId) {
+    return ['workflow ', link(`/workflows/${item.workflowId}`, item.workflowName || 'open the workflow')];
+  }
   return [];
+}
+
+// A request of neither a task nor a chat (a workflow checkpoint, a Lars action) is answered
+// through the generic route; "always allow" means nothing for it, so it gets Approve / Reject.
+function approveOrReject(item, done, errorSlot) {
+  const answer = (b, behavior) => run(b, async () => {
+    await api.post(`/api/notifications/${item.notificationId}/respond`, { behavior });
+    done(behavior);
+  }, errorSlot);
+  const approve = button('Approve', () => answer(approve, 'allow'), { class: 'primary' });
+  const reject = button('Reject', () => answer(reject, 'deny'), { class: 'danger' });
+  return h('div', { class: 'row' }, approve, reject);
 }
 
 function approvalItem(item, reload) {
   const slot = h('div');
+  const direct = item.notificationType === 'permission_required' && !item.taskId && !item.conversationId;
+  const checkpoint = item.toolName === CHECKPOINT_TOOL && item.toolInput;
   return h('li', { class: 'approval', 'data-approval': item.notificationId },
-    h('div', { class: 'spread' }, h('strong', {}, `${item.permissionLabel}: ${item.compactSummary}`),
-      h('span', { class: 'muted' }, ago(item.createdAt))),
+    h('div', { class: 'spread' }, h('strong', {}, checkpoint ? `Workflow checkpoint: ${item.toolInput.stepName}`
+      : `${item.permissionLabel}: ${item.compactSummary}`), h('span', { class: 'muted' }, ago(item.createdAt))),
     h('div', { class: 'muted' }, source(item), item.expiresAt ? ` · denied automatically ${ago(item.expiresAt)}` : ''),
-    item.toolInput ? h('pre', {}, JSON.stringify(item.toolInput, null, 2)) : null,
-    answerButtons(item, reload, slot), slot);
+    checkpoint ? [item.body ? h('pre', {}, item.body) : null, h('p', { class: 'muted' }, 'Then it runs:'),
+      h('pre', {}, item.toolInput.prompt || '(nothing: the output is passed on)')]
+      : item.toolInput ? h('pre', {}, JSON.stringify(item.toolInput, null, 2)) : null,
+    direct ? approveOrReject(item, reload, slot) : answerButtons(item, reload, slot), slot);
 }
 
 function notificationItem(n, reload, errors) {
@@ -54,7 +74,8 @@ async function inbox(root, params, scope) {
     try {
       const items = await api.get('/api/notifications/pending-approvals');
       clear(approvals, items.length ? h('ul', { class: 'plain' }, items.map((i) => approvalItem(i, loadAll)))
-        : empty('Nothing is waiting for you. When a task or a chat wants to use a tool you have not allowed, it asks here.'));
+        : empty('Nothing is waiting for you. When a task or a chat wants to use a tool you have not allowed, ' +
+          'or a workflow reaches a checkpoint, it asks here.'));
     } catch (err) {
       clear(approvals, errorBox(err));
     }

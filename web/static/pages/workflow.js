@@ -1,0 +1,319 @@
+// One workflow: its steps as its pattern runs them, Run / Pause / Cancel, live progress from the
+// workflow's own stream (GET /api/workflows/{id}/stream), the checkpoint waiting for an answer,
+// run history and trigger URLs. The page state is /status; the stream adds the text a running
+// step writes and says when /status changed.
+
+import { api } from '../api.js';
+import { ago, badge, button, clear, empty, errorBox, field, h, link, run, section, toast, when } from '../ui.js';
+import { definitionOf, isGate, stepName, stepPrompt, stepsByRole } from './workflow-steps.js';
+
+// Engine events after which /status (states, history, buttons) has changed.
+const REFRESH_ON = new Set(['run_started', 'run_resumed', 'step_started', 'step_waiting', 'step_finished',
+  'run_paused', 'run_finished', 'step_retry', 'retry_refused']);
+const TEXT_EVENTS = new Set(['stream', 'content_block_delta']);
+const STATE_LABEL = { waiting_approval: 'waiting for approval' };
+
+// The workflow's progress stream: a second EventSource, open only while this page is. Its ids
+// are log seqs; the browser resumes with Last-Event-ID, and when it gives up (an error status
+// during a restart) we reconnect with ?lastEventId=, so no event is lost or repeated.
+function follow(workflowId, scope, onEvent, onReconnect) {
+  let source = null;
+  let lastId = '';
+  let delay = 1000;
+  let timer = null;
+  let broken = false;
+  const connect = () => {
+    const query = lastId ? `?lastEventId=${encodeURIComponent(lastId)}` : '';
+    source = new EventSource(`/api/workflows/${encodeURIComponent(workflowId)}/stream${query}`);
+    source.onopen = () => {
+      delay = 1000;
+      if (broken) onReconnect();
+      broken = false;
+    };
+    source.onmessage = (event) => {
+      if (event.lastEventId) lastId = event.lastEventId;
+      onEvent(JSON.parse(event.data));
+    };
+    source.onerror = () => {
+      broken = true;
+      if (source.readyState !== EventSource.CLOSED || !scope.alive) return;
+      timer = setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  };
+  connect();
+  scope.cleanup(() => {
+    clearTimeout(timer);
+    source.close();
+  });
+}
+
+// ---- the checkpoint ------------------------------------------------------------------------------
+
+function checkpointCard(workflowId, step, request, done) {
+  const errors = h('div');
+  const notificationId = step.state.notificationId;
+  const answer = (b, behavior, extra = {}) => run(b, async () => {
+    await api.post(`/api/workflows/${workflowId}/respond`, { notificationId, behavior, ...extra });
+    toast(behavior === 'allow' ? `“${stepName(step)}” approved.` : `“${stepName(step)}” rejected.`);
+    await done();
+  }, errors);
+  const prompt = request?.toolInput?.prompt ?? stepPrompt(step);
+  const edited = h('textarea', { name: 'prompt', rows: 6, 'aria-label': 'Prompt to run' }, prompt);
+  const editor = h('form', { 'aria-label': 'Edit the prompt', hidden: true },
+    field('Prompt to run', edited, 'The previous step’s output still goes before it.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Approve with this prompt')));
+  editor.addEventListener('submit', (event) => {
+    event.preventDefault();
+    answer(event.submitter, 'allow', { updatedInput: { prompt: edited.value } });
+  });
+  const approve = button('Approve', () => answer(approve, 'allow'), { class: 'primary' });
+  const edit = button('Edit prompt and approve', () => {
+    editor.hidden = !editor.hidden;
+    if (!editor.hidden) edited.focus();
+  });
+  const reject = button('Reject', () => answer(reject, 'deny'), { class: 'danger' });
+  const body = request?.body || '';
+  const previous = body.startsWith('Previous step output:\n') ? body.slice('Previous step output:\n'.length) : '';
+  return section(`Checkpoint: ${stepName(step)}`,
+    h('div', { class: 'approval', 'data-checkpoint': notificationId },
+      h('p', {}, 'The workflow waits for your approval before it runs this step',
+        request?.expiresAt ? ` (rejected automatically ${ago(request.expiresAt)})` : '', '.'),
+      previous ? [h('p', { class: 'muted' }, 'Output of the step before:'), h('pre', {}, previous)]
+        : body ? h('p', { class: 'muted' }, body) : null,
+      h('p', { class: 'muted' }, 'It will run:'), h('pre', {}, prompt || '(nothing: the output above is passed on)'),
+      h('div', { class: 'row' }, approve, edit, reject), editor, errors));
+}
+
+// ---- steps ---------------------------------------------------------------------------------------
+
+function stepOutcome(state, live) {
+  switch (state.status) {
+    case 'running': {
+      const el = h('pre', { class: 'live-output', 'aria-live': 'polite', 'data-live': state.taskId || '' },
+        live.text.get(state.taskId) || '');
+      if (state.taskId) live.els.set(state.taskId, el);
+      return [h('p', { class: 'muted' }, 'Working…'), el];
+    }
+    case 'waiting_approval': return h('p', { class: 'muted' }, 'Waiting for your approval (above).');
+    case 'completed': return state.result ? h('pre', { 'data-result': true }, state.result) : null;
+    case 'failed': return h('p', { class: 'error' }, state.error || 'Failed.');
+    default: return null;
+  }
+}
+
+function stepItem(step, role, ctx) {
+  const state = step.state || { status: 'pending' };
+  const details = [step.agentProfile && `profile ${step.agentProfile}`, step.modelId && `model ${step.modelId}`,
+    step.assignedAgent && `runtime ${step.assignedAgent}`,
+    step.dependsOn?.length && `after ${step.dependsOn.join(', ')}`].filter(Boolean).join(' · ');
+  const prompt = stepPrompt(step);
+  const retry = state.status === 'failed' && ctx.idle ? button('Retry step', () => run(retry, async () => {
+    const answer = await api.post(`/api/workflows/${ctx.id}/steps/${encodeURIComponent(step.id)}/retry`);
+    if (answer.error) throw new Error(answer.error);
+    await ctx.refresh();
+  }, ctx.errors)) : null;
+  return h('li', { class: 'step', 'data-step': step.id },
+    h('div', { class: 'spread' },
+      h('span', {}, role ? h('span', { class: 'muted' }, `${role} · `) : null, h('strong', {}, stepName(step)), ' ',
+        ctx.ran ? h('span', { class: `badge badge-${state.status}`, 'data-state': state.status },
+          STATE_LABEL[state.status] || state.status) : null,
+        isGate(step) ? [' ', h('span', { class: 'badge badge-checkpoint', title: 'Asks for your approval before it runs' },
+          'checkpoint')] : null),
+      h('span', { class: 'row' }, state.taskId ? link(`/tasks/${state.taskId}`, 'Open its task') : null, retry)),
+    details ? h('div', { class: 'muted' }, details) : null,
+    prompt ? h('details', { 'data-key': `prompt-${step.id}`, open: ctx.open.has(`prompt-${step.id}`) },
+      h('summary', {}, 'Prompt'), h('pre', {}, prompt)) : null,
+    stepOutcome(state, ctx.live));
+}
+
+function loopView(status, ctx) {
+  const config = status.loopConfig || {};
+  const step = status.steps[0] || {};
+  const loop = status.loopState;
+  const limits = [`at most ${config.maxIterations} iterations`,
+    config.timeBudgetMs ? `within ${Math.round(config.timeBudgetMs / 1000)} s` : null,
+    `stops early when the agent writes ${(config.completionSignals || ['LOOP_COMPLETE']).join(' or ')}`].filter(Boolean);
+  const iterations = loop?.iterations || [];
+  return [h('p', {}, 'Runs one prompt again and again, each time with the previous iteration’s output: ',
+    limits.join(', '), '.'),
+  h('pre', {}, stepPrompt(step)),
+  loop ? h('p', { class: 'muted' },
+    `${loop.currentIteration} of at most ${config.maxIterations} iterations done · ${loop.status}`,
+    loop.stopReason ? ` · stopped: ${loop.stopReason.replaceAll('_', ' ')}` : '') : null,
+  iterations.length ? h('ol', { class: 'steps' }, iterations.map((it) => h('li',
+    { class: 'step', 'data-iteration': it.iteration },
+    h('div', { class: 'spread' }, h('span', {}, h('strong', {}, `Iteration ${it.iteration}`), ' ', badge(it.status)),
+      it.taskId ? link(`/tasks/${it.taskId}`, 'Open its task') : null),
+    stepOutcome(it, ctx.live))))
+    : h('p', { class: 'muted' }, 'No iterations yet.')];
+}
+
+function stepsView(status, ctx) {
+  if (status.pattern === 'loop') return loopView(status, ctx);
+  const definition = definitionOf(status.definition);
+  return stepsByRole(status.pattern, status.steps, definition).map(({ title, hint, steps, roles }) => [
+    title ? h('h3', {}, title) : null, hint ? h('p', { class: 'muted' }, hint) : null,
+    h('ol', { class: 'steps' }, steps.map((step, i) => stepItem(step, roles?.[i], ctx)))]);
+}
+
+// ---- history and triggers ------------------------------------------------------------------------
+
+function historyView(history) {
+  if (!history.length) return empty('It has not run yet. Press Run to start it.');
+  return h('table', {}, h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Started', 'Finished', 'Step tasks', '']
+    .map((c) => h('th', { text: c })))),
+  h('tbody', {}, history.map((r) => h('tr', { 'data-run': r.runNumber },
+    h('td', {}, `#${r.runNumber}`), h('td', {}, r.status ? badge(r.status) : '—'), h('td', {}, r.trigger || '—'),
+    h('td', {}, when(r.startedAt)), h('td', {}, when(r.finishedAt)),
+    h('td', {}, `${r.completedCount || 0} done, ${r.failedCount || 0} failed of ${r.taskCount}`),
+    h('td', { class: 'muted' }, r.error || (r.stopReason ? `stopped: ${r.stopReason.replaceAll('_', ' ')}` : ''))))));
+}
+
+function triggerItem(t) {
+  if (t.kind === 'webhook') {
+    const copy = t.url ? button('Copy', () => run(copy, async () => {
+      await navigator.clipboard.writeText(t.url);
+      toast('Webhook URL copied.');
+    })) : null;
+    return h('li', { 'data-trigger': t.nodeId }, h('strong', {}, t.name || 'Webhook'), ' ', badge('webhook'),
+      h('div', { class: 'row' }, t.url ? h('code', {}, t.url) : h('span', { class: 'muted' }, 'No URL yet.'), copy),
+      h('p', { class: 'hint' }, 'POST to this URL to start a run; the request body becomes the run’s input.'),
+      t.error ? h('p', { class: 'error' }, t.error) : null);
+  }
+  return h('li', { 'data-trigger': t.nodeId }, h('strong', {}, t.name || 'Schedule'), ' ', badge('schedule'),
+    t.status ? [' ', badge(t.status)] : null,
+    h('div', { class: 'muted' }, t.cronExpression ? h('code', {}, t.cronExpression) : null,
+      t.timeZone ? ` ${t.timeZone}` : '', t.nextFireAt ? ` · next run ${when(t.nextFireAt)}` : '',
+      t.scheduleId ? [' · ', link('/schedules', 'Schedules')] : null),
+    t.error ? h('p', { class: 'error' }, t.error) : null);
+}
+
+async function loadTriggers(id, box) {
+  try {
+    const { triggers } = await api.get(`/api/workflows/${id}/triggers`);
+    clear(box, triggers.length ? section('Triggers', h('ul', { class: 'plain' }, triggers.map(triggerItem))) : null);
+  } catch (err) {
+    clear(box, section('Triggers', errorBox(err)));
+  }
+}
+
+// ---- the page ------------------------------------------------------------------------------------
+
+function actions(status, ctx) {
+  const act = (label, fn, props) => {
+    const b = button(label, () => run(b, async () => {
+      await fn();
+      await ctx.refresh();
+    }, ctx.errors), props);
+    return b;
+  };
+  const id = status.id;
+  const out = [];
+  if (status.status === 'active') {
+    out.push(act('Pause', () => api.patch(`/api/workflows/${id}`, { status: 'paused' }),
+      { title: 'No new step starts; a running step finishes first' }));
+  }
+  const execute = () => api.post(`/api/workflows/${id}/execute`);
+  if (status.status === 'paused') out.push(act('Resume', execute, { class: 'primary' }));
+  if (['draft', 'completed', 'failed'].includes(status.status)) {
+    out.push(act(status.runNumber ? 'Run again' : 'Run', execute, { class: 'primary' }));
+  }
+  if (status.status === 'active' || status.status === 'paused') {
+    out.push(act('Cancel', () => api.post(`/api/workflows/${id}/cancel`), { class: 'danger' }));
+  }
+  if (status.status !== 'active') {
+    const del = button('Delete', () => {
+      if (!window.confirm(`Delete the workflow “${status.name}” with its step tasks?`)) return;
+      run(del, async () => {
+        await api.del(`/api/workflows/${id}`);
+        location.hash = '#/workflows';
+      }, ctx.errors);
+    }, { class: 'danger' });
+    out.push(del);
+  }
+  return h('div', { class: 'row' }, out);
+}
+
+function headerView(status, ctx) {
+  const definition = definitionOf(status.definition);
+  const blueprint = definition._blueprintId;
+  return [h('h1', {}, status.name, ' ', badge(status.status)),
+    h('p', { class: 'muted' }, `${status.pattern} · `,
+      status.runNumber ? `run #${status.runNumber}${status.run ? ` ${status.run.status}` : ''}` : 'never run',
+      status.projectId ? [' · ', link(`/projects/${status.projectId}`, 'project')] : null,
+      blueprint ? [' · from blueprint ', link(`/blueprints/${blueprint}`, blueprint),
+        definition._blueprintVersion ? ` ${definition._blueprintVersion}` : ''] : null),
+    status.run?.error && status.status === 'failed' ? h('p', { class: 'error' }, status.run.error) : null,
+    actions(status, ctx)];
+}
+
+export default async function workflowPage(root, { id }, scope) {
+  const page = h('div');
+  root.append(page);
+  const header = h('div');
+  const errors = h('div');
+  const checkpoint = h('div');
+  const steps = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
+  const history = h('div');
+  const triggers = h('div');
+  page.append(h('p', {}, link('/workflows', '← All workflows')), header, errors, checkpoint,
+    section('Steps', steps), triggers, section('Run history', history));
+  const live = { text: new Map(), els: new Map() }; // taskId -> streamed text, and where it shows
+  let shownCheckpoint = null;
+  const ctx = { id, errors, live, refresh: null, idle: false, ran: false, open: new Set() };
+
+  const refresh = async () => {
+    const status = await api.get(`/api/workflows/${id}/status`);
+    const waiting = (status.steps || []).find((s) => s.state?.status === 'waiting_approval');
+    const request = waiting ? (await api.get('/api/notifications/pending-approvals'))
+      .find((item) => item.notificationId === waiting.state.notificationId) : null;
+    if (!scope.alive) return;
+    ctx.idle = ['draft', 'completed', 'failed'].includes(status.status);
+    ctx.ran = Boolean(status.workflowState || status.loopState); // a draft shows no step states
+    ctx.open = new Set([...steps.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+    live.els.clear();
+    clear(header, headerView(status, ctx));
+    clear(steps, stepsView(status, ctx));
+    clear(history, historyView(status.runHistory || []));
+    // Re-drawn only when another request waits, so a prompt being edited is not wiped.
+    const key = waiting ? `${waiting.state.notificationId}:${Boolean(request)}` : null;
+    if (key !== shownCheckpoint) {
+      shownCheckpoint = key;
+      clear(checkpoint, waiting ? checkpointCard(id, waiting, request, refresh) : null);
+    }
+  };
+  ctx.refresh = refresh;
+
+  try {
+    await refresh();
+  } catch (err) {
+    if (err.status === 404) err.message = 'There is no such workflow; it may have been deleted.';
+    clear(page, h('h1', { text: 'Workflow' }), errorBox(err), link('/workflows', 'Back to the workflows'));
+    return;
+  }
+  const later = scope.coalesce(() => refresh().catch((err) => clear(errors, errorBox(err))));
+  follow(id, scope, (event) => {
+    if (event.event === 'step_output') {
+      const p = event.payload || {};
+      let add = '';
+      if (TEXT_EVENTS.has(event.logEvent)) add = p.text || '';
+      else if (event.logEvent === 'permission_request') {
+        add = `\n[asks to run ${p.tool}: answer it in the Inbox or on its task page]\n`;
+      }
+      if (add) {
+        live.text.set(event.taskId, (live.text.get(event.taskId) || '') + add);
+        const el = live.els.get(event.taskId);
+        if (el) {
+          el.textContent = live.text.get(event.taskId);
+          el.scrollTop = el.scrollHeight;
+        }
+      }
+      return;
+    }
+    if (REFRESH_ON.has(event.event)) later();
+  }, later);
+  scope.on('notification', later); // a checkpoint answered elsewhere (the Inbox, a channel)
+  scope.on('reconnected', later);
+  loadTriggers(id, triggers);
+}
