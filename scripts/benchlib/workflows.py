@@ -262,7 +262,7 @@ def _baseline(session: BenchSession, provider_port: int) -> dict:
 
 
 def measure(session: BenchSession) -> None:
-    print(f"\n== 7. Workflows: {WORKFLOWS} parallel workflows x {BRANCHES} branches (+ synthesis) at once ==",
+    print(f"\n== 6. Workflows: {WORKFLOWS} parallel workflows x {BRANCHES} branches (+ synthesis) at once ==",
           flush=True)
     provider_port, port = free_port(), free_port()
     provider = _python(session, f"from benchlib.workflows import role_workflow_provider; "
