@@ -27,6 +27,8 @@ OTHER_SURFACES = ("/api/v1/stan/", "/api/ai-agent/")
 
 # Routes this daemon adds to the catalog, each for a reason.
 EXTENSIONS = {
+    "GET /api/settings/tasks",  # the default model of tasks, schedules and workflow steps
+    "PUT /api/settings/tasks",
     "GET /api/health",              # liveness, version, data dir
     "GET /api/openapi.json",        # the machine-readable surface (fuzzed by test_openapi_fuzz)
     "GET /api/keys",                # API keys: the original had none

@@ -261,6 +261,16 @@ class ChatOut(Out):
     defaultModel: str
 
 
+class TaskModelIn(Body):
+    """defaultModel "" (or null) clears it: runs then use the environment's or a provider's default."""
+
+    default_model: str | None = Field(default=None, max_length=200)
+
+
+class TaskModelOut(Out):
+    defaultModel: str | None
+
+
 class RoutingIn(Body):
     preference: Preference
 
@@ -307,6 +317,11 @@ GROUPS = (
     Group("chat", "the default chat model", ChatIn, ChatOut, (
         Item("defaultModel", "chat.defaultModel", "defaultModel must be a non-empty model id",
              write=str.strip),
+    ), method="PUT"),
+    Group("tasks", "the default model of tasks, schedules and workflow steps (extension)", TaskModelIn,
+          TaskModelOut, (
+        Item("defaultModel", "runtime.defaultModel", "defaultModel must be a string of at most 200 characters",
+             read=lambda v: v or None, write=_text),
     ), method="PUT"),
     Group("routing", "the runtime routing preference", RoutingIn, RoutingOut, (
         Item("preference", "routing.preference", "preference must be one of: cost, latency, quality, manual",

@@ -8,6 +8,8 @@ import pytest
 from stagent.api.settings import GROUPS
 from stagent.app import create_app
 from stagent.config import Config
+from tests.engine.test_approvals import start_task
+from tests.helpers.scheduling import wait_until
 from tests.helpers.servers import ThreadedServer, free_port
 
 ANTHROPIC_KEY = "sk-ant-api03-secret-value-1234"
@@ -181,6 +183,7 @@ DEFAULTS = {
     "chat": {"defaultModel": "haiku"},
     "routing": {"preference": "latency"},
     "ollama": {"baseUrl": "http://localhost:11434", "defaultModel": ""},
+    "tasks": {"defaultModel": None},
 }
 UPDATES = {
     "runtime": ({"sdkTimeoutSeconds": 120, "maxTurns": "25"}, {"sdkTimeoutSeconds": "120", "maxTurns": "25"}),
@@ -189,6 +192,7 @@ UPDATES = {
     "routing": ({"preference": "cost"}, {"preference": "cost"}),
     "ollama": ({"baseUrl": "http://127.0.0.1:11500", "defaultModel": "llama3.2"},
                {"baseUrl": "http://127.0.0.1:11500", "defaultModel": "llama3.2"}),
+    "tasks": ({"defaultModel": "ollama/llama3.2"}, {"defaultModel": "ollama/llama3.2"}),
 }
 PUBLIC_GROUPS = [g for g in GROUPS if g.scope is None]
 
@@ -381,3 +385,15 @@ def test_required_keys_leave_the_signed_inbound_webhooks_reachable(daemon, clien
     assert r.status_code == 404
     assert client.post("/api/channels/inbound/telegram/poll?configId=missing").status_code == 401
     assert client.get("/api/channels").status_code == 401
+
+
+def test_the_default_task_model_is_set_and_cleared(client, llm_env, monkeypatch):
+    monkeypatch.delenv("STAGENT_DEFAULT_MODEL")
+    assert client.get("/api/settings/tasks").json() == {"defaultModel": None}
+    r = client.put("/api/settings/tasks", json={"defaultModel": " openai/fake "})
+    assert (r.status_code, r.json()) == (200, {"defaultModel": "openai/fake"})
+    start_task(client, "uses the default")
+    body = wait_until(lambda: llm_env.requests)[0]
+    assert body["model"] == "fake"
+    assert client.put("/api/settings/tasks", json={"defaultModel": 5}).status_code == 400
+    assert client.put("/api/settings/tasks", json={"defaultModel": ""}).json() == {"defaultModel": None}

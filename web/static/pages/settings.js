@@ -77,20 +77,24 @@ async function providers() {
 }
 
 async function defaults() {
-  const [chat, models, personality] = await Promise.all([api.get('/api/settings/chat'), api.get('/api/chat/models'),
-    api.get('/api/v1/stan/personality')]);
+  const [chat, models, personality, tasks] = await Promise.all([api.get('/api/settings/chat'), api.get('/api/chat/models'),
+    api.get('/api/v1/stan/personality'), api.get('/api/settings/tasks')]);
   const model = h('input', { type: 'text', list: 'settings-models', value: chat.defaultModel, maxlength: 200 });
+  const taskModel = h('input', { type: 'text', value: tasks.defaultModel || '', maxlength: 200,
+    placeholder: 'the provider\'s default' });
   const list = h('datalist', { id: 'settings-models' }, models.map((m) => h('option', { value: m.id }, m.label)));
   const tone = h('select', {}, options(['professional', 'friendly', 'concise'].map((p) => [p, p]), personality.personality));
   const errors = h('div');
   const form = h('form', { 'aria-label': 'Defaults' },
     field('Default chat model', model, 'A built-in id (haiku, gpt-5.4-mini, …) or any LiteLLM model string'), list,
+    field('Default model for tasks', taskModel, 'Tasks, schedules and workflow steps without a model of their own use it (a LiteLLM model string, e.g. openai/gpt-4o-mini)'),
     field('Personality', tone, 'The tone of Stan and of new chat conversations'), errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save defaults')));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     run(event.submitter, async () => {
       await api.put('/api/settings/chat', { defaultModel: model.value.trim() });
+      await api.put('/api/settings/tasks', { defaultModel: taskModel.value.trim() });
       await api.put('/api/v1/stan/personality', { personality: tone.value });
       toast('Defaults saved.');
     }, errors);
