@@ -1,6 +1,7 @@
 """Workflows in the browser: a blueprint from the gallery becomes a workflow whose run is watched
-live; checkpoints are answered from the workflow page and from the Inbox; the create form;
-cancel; webhook trigger URLs."""
+live through the tab's one EventSource; a page opened mid-run shows what the running step wrote
+and follows it; checkpoints are answered from the workflow page and from the Inbox; the create
+form; cancel; webhook trigger URLs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,30 @@ CHECKPOINTED = {"pattern": "checkpoint", "steps": [
     {"id": "draft", "name": "Draft the post", "prompt": "Draft a post about SQLite."},
     {"id": "publish", "name": "Publish", "prompt": "Publish the draft.", "requiresApproval": True},
 ]}
+
+
+# Records the path of every EventSource the page constructs (a reconnect would construct another).
+RECORD_EVENT_SOURCES = """
+(() => {
+  const Native = window.EventSource;
+  window.streamsOpened = [];
+  window.EventSource = class extends Native {
+    constructor(url, init) {
+      super(url, init);
+      window.streamsOpened.push(new URL(url, location.href).pathname);
+    }
+  };
+})();
+"""
+
+
+def record_event_sources(page) -> None:
+    """Call before the first navigation; `streams_opened(page)` then lists them."""
+    page.add_init_script(RECORD_EVENT_SOURCES)
+
+
+def streams_opened(page) -> list[str]:
+    return page.evaluate("window.streamsOpened")
 
 
 def create_workflow(client, name: str, definition: dict) -> dict:
@@ -39,6 +64,7 @@ def step(page, step_id: str):
 
 
 def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, client, llm_env):
+    record_event_sources(page)
     open_page(page, "/workflows")
     page.get_by_role("link", name="Browse blueprints").first.click()
     cards = page.locator("[data-blueprint]")
@@ -93,6 +119,7 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     expect(page.locator("[data-run='1']")).to_contain_text("completed")
     expect(page.locator("[data-run='1']")).to_contain_text("3 done, 0 failed of 3")
     expect(page.get_by_role("button", name="Run again")).to_be_visible()
+    assert streams_opened(page) == ["/api/events/stream"]  # the run was watched on the tab's one stream
     expect(page.locator(".toast")).to_have_count(0)  # the "created" toast has gone: a clean screenshot
     screenshot(page, "workflow-run")
 
@@ -101,6 +128,29 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     page.go_back()
     page.get_by_role("link", name="research-report").click()  # the blueprint it came from
     expect(page.locator("main")).to_contain_text("Research Report: Local-first software")  # its lineage
+
+
+def test_a_page_opened_mid_run_shows_what_the_step_wrote_then_follows_it(page, client, llm_env):
+    workflow = create_workflow(client, "Long haul", {"pattern": "sequence", "steps": [
+        {"id": "slow", "name": "Slow step", "prompt": "Take your time."}]})
+    llm_env.enqueue_tool_call("create_task", {"title": "Read the sources"}, call_id="c1", text="Drafting the plan.")
+    llm_env.enqueue_hang("still thinking")
+    assert client.post(f"/api/workflows/{workflow['id']}/execute").status_code == 202
+    request = wait_for(lambda: pending(client), "the step's tool request")[0]
+
+    record_event_sources(page)
+    open_page(page, f"/workflows/{workflow['id']}")
+    output = step(page, "slow").locator(".live-output")
+    expect(output).to_contain_text("Drafting the plan.")  # written before the page opened
+    expect(output).to_contain_text("asks to run create_task")
+    assert client.post(f"/api/tasks/{request['taskId']}/respond",
+                       json={"notificationId": request["notificationId"], "behavior": "allow"}).status_code == 200
+    expect(output).to_contain_text("still thinking")  # written while it is open
+    shown = output.inner_text()
+    assert shown.count("Drafting the plan.") == 1 and shown.count("asks to run create_task") == 1
+    assert streams_opened(page) == ["/api/events/stream"]
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("h1 .badge")).to_have_text("failed")
 
 
 def test_a_checkpoint_is_approved_with_an_edited_prompt_from_the_workflow_page(page, client, llm_env):

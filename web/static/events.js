@@ -2,6 +2,9 @@
 // notification change and task status changes. Each frame's id is "<log seq>.<notification seq>";
 // the browser sends the last one back as Last-Event-ID when it reconnects, so nothing is lost or
 // repeated. Pages subscribe with on(kind, fn) and unsubscribe with the function it returns.
+// history(taskId, fn) reads a task's lines already written, for a page that then follows the stream.
+
+import { api } from './api.js';
 
 const listeners = new Map(); // kind -> Set(fn): log, notification, task, status, reconnected
 let source = null;
@@ -84,4 +87,17 @@ function connect() {
 
 export function start() {
   if (!source) connect();
+}
+
+// Calls fn with each line the task has written so far, oldest first (/api/events/logs, a page at
+// a time). Read it after ready(): then every later line arrives on the stream; the two overlap,
+// so the caller skips a seq it already has.
+export async function history(taskId, fn) {
+  let after = 0;
+  for (;;) {
+    const page = await api.get(`/api/events/logs?taskId=${encodeURIComponent(taskId)}&after=${after}`);
+    page.lines.forEach(fn);
+    if (!page.more || !page.lines.length) return;
+    after = page.lines[page.lines.length - 1].seq;
+  }
 }

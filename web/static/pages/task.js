@@ -14,16 +14,6 @@ const LIVE = new Set(['queued', 'running']);
 const REFRESH_ON = new Set(['started', 'session_resumed', 'usage', 'permission_request', 'permission_response',
   'completed', 'error', 'cancelled']);
 
-async function loadHistory(taskId, view) {
-  let after = 0;
-  for (;;) {
-    const page = await api.get(`/api/events/logs?taskId=${encodeURIComponent(taskId)}&after=${after}`);
-    page.lines.forEach((line) => view.add(line));
-    if (!page.more || !page.lines.length) return;
-    after = page.lines[page.lines.length - 1].seq;
-  }
-}
-
 function actions(task, refresh, errors) {
   const act = (label, fn, props) => {
     const b = button(label, () => run(b, async () => {
@@ -135,7 +125,7 @@ export default async function taskPage(root, { id }, scope) {
   }
   await events.ready();
   try {
-    await loadHistory(id, view);
+    await events.history(id, (line) => view.add(line));
   } catch (err) {
     view.el.append(errorBox(err));
   }

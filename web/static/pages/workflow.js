@@ -1,9 +1,11 @@
-// One workflow: its steps as its pattern runs them, Run / Pause / Cancel, live progress from the
-// workflow's own stream (GET /api/workflows/{id}/stream), the checkpoint waiting for an answer,
-// run history and trigger URLs. The page state is /status; the stream adds the text a running
-// step writes and says when /status changed.
+// One workflow: its steps as its pattern runs them, Run / Pause / Cancel, live progress, the
+// checkpoint waiting for an answer, run history and trigger URLs. The page state is /status.
+// Progress comes from the tab's one shared stream (events.js), not a stream of its own: the
+// engine's lines about this workflow (payload.workflowId) say when /status changed, and its step
+// tasks' lines are the text a running step writes.
 
 import { api } from '../api.js';
+import * as events from '../events.js';
 import { ago, badge, button, clear, empty, errorBox, field, h, link, run, section, toast, when } from '../ui.js';
 import { definitionOf, isGate, stepName, stepPrompt, stepsByRole } from './workflow-steps.js';
 
@@ -13,39 +15,74 @@ const REFRESH_ON = new Set(['run_started', 'run_resumed', 'step_started', 'step_
 const TEXT_EVENTS = new Set(['stream', 'content_block_delta']);
 const STATE_LABEL = { waiting_approval: 'waiting for approval' };
 
-// The workflow's progress stream: a second EventSource, open only while this page is. Its ids
-// are log seqs; the browser resumes with Last-Event-ID, and when it gives up (an error status
-// during a restart) we reconnect with ?lastEventId=, so no event is lost or repeated.
-function follow(workflowId, scope, onEvent, onReconnect) {
-  let source = null;
-  let lastId = '';
-  let delay = 1000;
-  let timer = null;
-  let broken = false;
-  const connect = () => {
-    const query = lastId ? `?lastEventId=${encodeURIComponent(lastId)}` : '';
-    source = new EventSource(`/api/workflows/${encodeURIComponent(workflowId)}/stream${query}`);
-    source.onopen = () => {
-      delay = 1000;
-      if (broken) onReconnect();
-      broken = false;
-    };
-    source.onmessage = (event) => {
-      if (event.lastEventId) lastId = event.lastEventId;
-      onEvent(JSON.parse(event.data));
-    };
-    source.onerror = () => {
-      broken = true;
-      if (source.readyState !== EventSource.CLOSED || !scope.alive) return;
-      timer = setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 15000);
-    };
-  };
-  connect();
-  scope.cleanup(() => {
-    clearTimeout(timer);
-    source.close();
-  });
+const ENGINE = 'workflow-engine'; // agent_type of the engine's own lines (they have no task id)
+
+function parsePayload(text) {
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === 'object' ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+// What a step task's log line adds to the text its step shows while it runs.
+function stepText(line) {
+  if (TEXT_EVENTS.has(line.event)) return parsePayload(line.payload).text || '';
+  if (line.event === 'permission_request') {
+    return `\n[asks to run ${parsePayload(line.payload).tool}: answer it in the Inbox or on its task page]\n`;
+  }
+  return '';
+}
+
+// The text each step task writes, from the tab's shared stream (events.js). A task seen starting
+// (step_started) is followed from its first line. One already running when the page learns of it
+// from /status first reads its earlier lines (/api/events/logs) while holding back what the
+// stream delivers meanwhile; a line at or below the task's last seq is skipped, so none shows twice.
+class StepTexts {
+  constructor(scope, errors) {
+    this.scope = scope;
+    this.errors = errors;
+    this.tasks = new Map(); // taskId -> {text, lastSeq, held: lines waiting for the history, or null}
+    this.els = new Map();   // taskId -> the element showing its text
+  }
+
+  text(taskId) {
+    return this.tasks.get(taskId)?.text || '';
+  }
+
+  follow(taskId, fromStart) {
+    if (!taskId || this.tasks.has(taskId)) return;
+    const task = { text: '', lastSeq: 0, held: fromStart ? null : [] };
+    this.tasks.set(taskId, task);
+    if (fromStart) return;
+    events.history(taskId, (line) => this.add(line, true))
+      .catch((err) => this.scope.alive && clear(this.errors, errorBox(err)))
+      .finally(() => {
+        const held = task.held;
+        task.held = null;
+        held.forEach((line) => this.add(line));
+      });
+  }
+
+  add(line, fromHistory = false) {
+    const task = this.tasks.get(line.taskId);
+    if (!task) return;
+    if (task.held && !fromHistory) {
+      task.held.push(line);
+      return;
+    }
+    if (line.seq <= task.lastSeq) return;
+    task.lastSeq = line.seq;
+    const add = stepText(line);
+    if (!add) return;
+    task.text += add;
+    const el = this.els.get(line.taskId);
+    if (el) {
+      el.textContent = task.text;
+      el.scrollTop = el.scrollHeight;
+    }
+  }
 }
 
 // ---- the checkpoint ------------------------------------------------------------------------------
@@ -91,7 +128,7 @@ function stepOutcome(state, live) {
   switch (state.status) {
     case 'running': {
       const el = h('pre', { class: 'live-output', 'aria-live': 'polite', 'data-live': state.taskId || '' },
-        live.text.get(state.taskId) || '');
+        live.text(state.taskId));
       if (state.taskId) live.els.set(state.taskId, el);
       return [h('p', { class: 'muted' }, 'Working…'), el];
     }
@@ -259,7 +296,7 @@ export default async function workflowPage(root, { id }, scope) {
   const triggers = h('div');
   page.append(h('p', {}, link('/workflows', '← All workflows')), header, errors, checkpoint,
     section('Steps', steps), triggers, section('Run history', history));
-  const live = { text: new Map(), els: new Map() }; // taskId -> streamed text, and where it shows
+  const live = new StepTexts(scope, errors);
   let shownCheckpoint = null;
   const ctx = { id, errors, live, refresh: null, idle: false, ran: false, open: new Set() };
 
@@ -275,6 +312,7 @@ export default async function workflowPage(root, { id }, scope) {
     live.els.clear();
     clear(header, headerView(status, ctx));
     clear(steps, stepsView(status, ctx));
+    for (const taskId of live.els.keys()) live.follow(taskId, false); // each step shown running
     clear(history, historyView(status.runHistory || []));
     // Re-drawn only when another request waits, so a prompt being edited is not wiped.
     const key = waiting ? `${waiting.state.notificationId}:${Boolean(request)}` : null;
@@ -285,6 +323,23 @@ export default async function workflowPage(root, { id }, scope) {
   };
   ctx.refresh = refresh;
 
+  // Subscribed, and connected, before the first read of /status: an engine line written after
+  // that read reaches the page, and a step task's earlier lines are read after it (StepTexts).
+  const later = scope.coalesce(() => refresh().catch((err) => clear(errors, errorBox(err))));
+  scope.on('log', (line) => {
+    if (line.taskId) {
+      live.add(line);
+      return;
+    }
+    if (line.agentType !== ENGINE) return;
+    const payload = parsePayload(line.payload);
+    if (payload.workflowId !== id) return;
+    if (line.event === 'step_started') live.follow(payload.taskId, true);
+    if (REFRESH_ON.has(line.event)) later();
+  });
+  scope.on('notification', later); // a checkpoint answered elsewhere (the Inbox, a channel)
+  scope.on('reconnected', later);
+  await events.ready();
   try {
     await refresh();
   } catch (err) {
@@ -292,28 +347,5 @@ export default async function workflowPage(root, { id }, scope) {
     clear(page, h('h1', { text: 'Workflow' }), errorBox(err), link('/workflows', 'Back to the workflows'));
     return;
   }
-  const later = scope.coalesce(() => refresh().catch((err) => clear(errors, errorBox(err))));
-  follow(id, scope, (event) => {
-    if (event.event === 'step_output') {
-      const p = event.payload || {};
-      let add = '';
-      if (TEXT_EVENTS.has(event.logEvent)) add = p.text || '';
-      else if (event.logEvent === 'permission_request') {
-        add = `\n[asks to run ${p.tool}: answer it in the Inbox or on its task page]\n`;
-      }
-      if (add) {
-        live.text.set(event.taskId, (live.text.get(event.taskId) || '') + add);
-        const el = live.els.get(event.taskId);
-        if (el) {
-          el.textContent = live.text.get(event.taskId);
-          el.scrollTop = el.scrollHeight;
-        }
-      }
-      return;
-    }
-    if (REFRESH_ON.has(event.event)) later();
-  }, later);
-  scope.on('notification', later); // a checkpoint answered elsewhere (the Inbox, a channel)
-  scope.on('reconnected', later);
   loadTriggers(id, triggers);
 }
