@@ -10,18 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 from starlette.routing import Route
 
+from ..engine.lars_actions import IsoDateTime
 from ..errors import Invalid
 from ..store import clients as store
 from ._http import Body, Int, Out, endpoint, flatten, read_body, read_query
 from .lars import ACTIONS_SCOPE, CHAT_SCOPE, ERRORS, lars_endpoint, success
 
 IMPORT_MAX_ROWS = 5000
+OFFSET_MAX = 10**9  # far past any real list, far below SQLite's 64-bit integers
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # CSV header spellings → field (compared lower-case, without spaces, dashes and underscores)
 HEADERS = {"name": "name", "client": "name", "company": "name", "domain": "domain", "website": "domain",
@@ -40,17 +41,7 @@ def _domain(value: str | None) -> str | None:
     return domain
 
 
-def _iso_datetime(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be an ISO 8601 date or date-time, e.g. 2024-02-01T10:00:00Z") from None
-    return value
-
-
 Domain = Annotated[str | None, AfterValidator(_domain)]
-IsoDateTime = Annotated[str | None, AfterValidator(_iso_datetime)]
 
 
 class ClientFields(Body):
@@ -59,7 +50,7 @@ class ClientFields(Body):
     status: Literal[store.STATUSES] = None
     owner: str | None = Field(default=None, max_length=200)
     notes: str | None = Field(default=None, max_length=10_000)
-    last_contact_at: IsoDateTime = Field(default=None, max_length=40)
+    last_contact_at: IsoDateTime | None = None
 
 
 class ClientCreate(ClientFields):
@@ -74,7 +65,7 @@ class ClientQuery(Body):
     q: str | None = Field(default=None, max_length=200)
     status: Literal[store.STATUSES] | None = None
     limit: int = Field(default=100, ge=1, le=store.LIST_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=OFFSET_MAX)
 
 
 class ImportRequest(Body):
@@ -163,16 +154,44 @@ async def delete_client(request, workspace):
     return success({"id": request.path_params["clientId"], "deleted": True})
 
 
-def parse_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
-    """(valid rows as (line, fields), skipped [{row, name, reason}]); row numbers count the header as 1."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, None)
-    columns = [HEADERS.get(re.sub(r"[\s_-]", "", h.lower())) for h in header or []]
+def _csv_error(message: str) -> Invalid:
+    return Invalid(f"The CSV could not be read: {message}", field_errors={"csv": [message]})
+
+
+def _records(text: str):
+    """The CSV's rows as lists of cells. Any line ending (\n, \r\n, a lone \r) ends a row; a
+    malformed file (an unclosed quote, a stray quote, a cell over the csv module's limit of
+    131,072 characters) is a 400 naming the line, never a half-read import."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None), strict=True)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field limit" in reason:
+            reason = f"a cell is longer than {csv.field_size_limit()} characters"
+        elif "unexpected end of data" in reason:
+            reason = "a quoted cell is never closed"
+        raise _csv_error(f"line {reader.line_num}: {reason}") from None
+
+
+def _columns(header: list[str]) -> list[str | None]:
+    columns = [HEADERS.get(re.sub(r"[\s_-]", "", h.lower())) for h in header]
     if "name" not in columns:
         raise Invalid("The CSV needs a header row with a name column (name, domain, healthScore, status, "
                       "owner, notes, lastContactAt)", field_errors={"csv": ["no name column in the header"]})
+    for field in dict.fromkeys(c for c in columns if c):
+        given = [h.strip() for h, c in zip(header, columns, strict=True) if c == field]
+        if len(given) > 1:
+            raise _csv_error(f"the header names {field} more than once ({', '.join(given)})")
+    return columns
+
+
+def parse_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """(valid rows as (row, fields), skipped [{row, name, reason}]); rows count the header as 1."""
+    records = _records(text)
+    columns = _columns(next(records, None) or [])
     rows, skipped = [], []
-    for line, cells in enumerate(reader, start=2):
+    for line, cells in enumerate(records, start=2):
         if not any(cell.strip() for cell in cells):
             continue
         if len(rows) + len(skipped) >= IMPORT_MAX_ROWS:

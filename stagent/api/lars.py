@@ -10,6 +10,7 @@ included. docs/decisions/015-lars.md.
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -22,6 +23,8 @@ from ..errors import ApiError, Invalid, RateLimited
 from ..security import require_scope
 from ..store import lars_actions as action_store
 from ._http import Body, Out, endpoint, ok, read_body, read_query, register_error_renderer, render_error
+
+log = logging.getLogger("stagent.lars")
 
 PREFIX = "/api/ai-agent/"
 CHAT_SCOPE, ACTIONS_SCOPE, APPROVE_SCOPE = "ai-agent:chat", "ai-agent:actions", "admin"
@@ -67,7 +70,7 @@ def workspace_header(request: Request) -> str:
 
 def lars_endpoint(bucket: str, scope: str):
     """Scope, then workspace, then the rate limit; the handler gets (request, workspace) and its
-    errors are rendered here, so they carry the rate-limit headers too."""
+    errors are rendered here, so they carry the rate-limit headers too (a bug's 500 included)."""
 
     def wrap(fn):
         @functools.wraps(fn)
@@ -85,6 +88,10 @@ def lars_endpoint(bucket: str, scope: str):
                     response = await fn(request, workspace)
                 except ApiError as exc:
                     response = render_error(request.url.path, exc)
+                except Exception:
+                    log.exception("unhandled error on %s %s", request.method, request.url.path)
+                    response = render_error(request.url.path,
+                                            ApiError("Internal server error; see the daemon log."))
             response.headers.update(decision.headers())
             return response
 
@@ -201,14 +208,14 @@ async def execute_action(request, workspace):
 
 
 @endpoint(response=ActionOut, errors=ERRORS)
-@lars_endpoint("actions", ACTIONS_SCOPE)
+@lars_endpoint("action-status", ACTIONS_SCOPE)
 async def get_action(request, workspace):
     """One action with its state, result or error (e.g. after its approval)."""
     return success(await action_store.get(request.app.state.db, workspace.id, request.path_params["actionId"]))
 
 
 @endpoint(query=ActionListQuery, response=ActionListOut, errors=ERRORS)
-@lars_endpoint("actions", ACTIONS_SCOPE)
+@lars_endpoint("action-status", ACTIONS_SCOPE)
 async def list_actions(request, workspace):
     """The workspace's actions, newest first; filter by status or conversation."""
     query = read_query(request, ActionListQuery)
@@ -217,7 +224,7 @@ async def list_actions(request, workspace):
 
 
 @endpoint(body=RespondRequest, response=ExecuteOut, errors=ERRORS)
-@lars_endpoint("actions", APPROVE_SCOPE)
+@lars_endpoint("action-status", APPROVE_SCOPE)
 async def respond_action(request, workspace):
     """Approve (allow) or reject (deny) an action waiting for approval; needs the admin scope."""
     body = await read_body(request, RespondRequest)

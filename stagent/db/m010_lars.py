@@ -2,7 +2,8 @@
 
 A workspace is a project id or `default` (docs/decisions/015-lars.md). Rows carry it as plain
 text, since `default` is no project; deleting a project deletes its workspace's Lars data in
-the same transaction (trigger), so nothing is left behind to reappear elsewhere.
+the same transaction (trigger), and answers its open approval requests (deny), so nothing is
+left behind to reappear elsewhere or to wait in the inbox.
 """
 
 from __future__ import annotations
@@ -64,7 +65,14 @@ def m010_lars(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX lars_conversations_workspace ON lars_conversations(workspace);
 
+        -- A deleted workspace's approval requests leave the pending approvals answered (deny):
+        -- there is no action left to approve.
         CREATE TRIGGER lars_workspace_deleted AFTER DELETE ON projects BEGIN
+            UPDATE notifications
+                SET response = '{"behavior": "deny", "message": "The workspace was deleted"}',
+                    responded_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), read = 1
+                WHERE response IS NULL AND type = 'permission_required' AND id IN
+                    (SELECT approval_id FROM lars_actions WHERE workspace = OLD.id AND approval_id IS NOT NULL);
             DELETE FROM clients WHERE workspace = OLD.id;
             DELETE FROM lars_actions WHERE workspace = OLD.id;
             DELETE FROM conversations WHERE id IN

@@ -40,16 +40,24 @@ class ChatToolContext:
 TOOLS: list[Tool] = []
 
 
-def _tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
-    def register(fn):
-        TOOLS.append(Tool(name, description, {"type": "object", "properties": properties,
-                                              "required": list(required)}, fn))
-        return fn
+def tool_registry(tools: list[Tool]):
+    """The @tool decorator of a chat surface, filling `tools` (this module's, Lars's)."""
 
-    return register
+    def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
+        def register(fn):
+            tools.append(Tool(name, description, {"type": "object", "properties": properties,
+                                                  "required": list(required)}, fn))
+            return fn
+
+        return register
+
+    return tool
 
 
-def _text(args: dict, key: str, *, required: bool = False, limit: int = 2000) -> str | None:
+_tool = tool_registry(TOOLS)
+
+
+def text_arg(args: dict, key: str, *, required: bool = False, limit: int = 2000) -> str | None:
     value = args.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -81,7 +89,7 @@ async def list_projects(ctx: ChatToolContext, args: dict) -> list[dict]:
 
 @_tool("get_project", "Get one project by id.", {"projectId": {"type": "string"}}, ("projectId",))
 async def get_project(ctx: ChatToolContext, args: dict) -> dict:
-    project = await _store_call(project_store.get_project(ctx.db, _text(args, "projectId", required=True)))
+    project = await _store_call(project_store.get_project(ctx.db, text_arg(args, "projectId", required=True)))
     ctx.touch("project", project["id"], project["name"])
     return project
 
@@ -92,8 +100,8 @@ async def get_project(ctx: ChatToolContext, args: dict) -> dict:
        ("name",))
 async def create_project(ctx: ChatToolContext, args: dict) -> dict:
     project = await project_store.create_project(ctx.db, {
-        "name": _text(args, "name", required=True, limit=200), "description": _text(args, "description"),
-        "working_directory": _text(args, "workingDirectory", limit=1000)})
+        "name": text_arg(args, "name", required=True, limit=200), "description": text_arg(args, "description"),
+        "working_directory": text_arg(args, "workingDirectory", limit=1000)})
     ctx.touch("project", project["id"], project["name"])
     return project
 
@@ -102,16 +110,16 @@ async def create_project(ctx: ChatToolContext, args: dict) -> dict:
        {"projectId": {"type": "string"},
         "status": {"type": "string", "enum": list(task_store.STATUSES)}})
 async def list_tasks(ctx: ChatToolContext, args: dict) -> list[dict]:
-    status = _text(args, "status")
+    status = text_arg(args, "status")
     if status is not None and status not in task_store.STATUSES:
         raise ToolError(f"status must be one of {', '.join(task_store.STATUSES)}")
-    tasks = await task_store.list_tasks(ctx.db, _text(args, "projectId"), status)
+    tasks = await task_store.list_tasks(ctx.db, text_arg(args, "projectId"), status)
     return [_brief_task(t) for t in tasks[:50]]
 
 
 @_tool("get_task", "Get one task by id, with its result.", {"taskId": {"type": "string"}}, ("taskId",))
 async def get_task(ctx: ChatToolContext, args: dict) -> dict:
-    task = await _store_call(task_store.get_task(ctx.db, _text(args, "taskId", required=True)))
+    task = await _store_call(task_store.get_task(ctx.db, text_arg(args, "taskId", required=True)))
     ctx.touch("task", task["id"], task["title"])
     return task
 
@@ -125,15 +133,15 @@ async def create_task(ctx: ChatToolContext, args: dict) -> dict:
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 3:
         raise ToolError("priority must be an integer from 0 to 3")
     task = await _store_call(task_store.create_task(ctx.db, {
-        "title": _text(args, "title", required=True, limit=200), "description": _text(args, "description"),
-        "project_id": _text(args, "projectId") or ctx.conversation.get("projectId"), "priority": priority}))
+        "title": text_arg(args, "title", required=True, limit=200), "description": text_arg(args, "description"),
+        "project_id": text_arg(args, "projectId") or ctx.conversation.get("projectId"), "priority": priority}))
     ctx.touch("task", task["id"], task["title"])
     return _brief_task(task)
 
 
 @_tool("execute_task", "Queue a planned task and start its agent run.", {"taskId": {"type": "string"}}, ("taskId",))
 async def execute_task(ctx: ChatToolContext, args: dict) -> dict:
-    task_id = _text(args, "taskId", required=True)
+    task_id = text_arg(args, "taskId", required=True)
     task = await _store_call(task_store.get_task_row(ctx.db, task_id))
     if task["status"] in ("planned", "failed", "cancelled", "completed"):
         if task["status"] != "planned":
@@ -150,13 +158,13 @@ def _brief(row: dict) -> dict:
 
 @_tool("list_workflows", "List workflows, newest first.", {"projectId": {"type": "string"}})
 async def list_workflows(ctx: ChatToolContext, args: dict) -> list[dict]:
-    rows = await workflow_store.list_workflows(ctx.db, project_id=_text(args, "projectId"), limit=BRIEF_LIMIT)
+    rows = await workflow_store.list_workflows(ctx.db, project_id=text_arg(args, "projectId"), limit=BRIEF_LIMIT)
     return [_brief(w) for w in rows]
 
 
 @_tool("list_schedules", "List schedules, newest first.", {"projectId": {"type": "string"}})
 async def list_schedules(ctx: ChatToolContext, args: dict) -> list[dict]:
-    project_id = _text(args, "projectId")
+    project_id = text_arg(args, "projectId")
     rows = await schedule_store.list_schedules(ctx.db)
     return [_brief(s) for s in rows if project_id is None or s.get("projectId") == project_id][:BRIEF_LIMIT]
 

@@ -8,8 +8,9 @@ it as SUGGESTED. Nothing the model does changes state; a person executes an acti
 Executing: low and medium risk with autoApprove run at once; everything else waits for a
 `permission_required` notification (tool `LarsAction`, no task or conversation, so no other
 owner closes it) to be answered through Permissions — the Lars respond route, or an approval
-channel — and runs when it is allowed. The request's deadline is stored, so a restart re-arms
-the wait (`recover`). docs/decisions/015-lars.md has the rules.
+channel — and runs when it is allowed, with the params as the approver may have edited them
+(validated like a proposal). The request's deadline is stored, so a restart re-arms the wait
+(`recover`). docs/decisions/015-lars.md has the rules.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .lars_actions import (
     higher,
     parse,
     risk_of,
+    target_task,
 )
 from .lars_tools import LARS_TOOLS, LarsToolContext
 from .rate_limit import RateLimiter
@@ -46,8 +48,10 @@ from .rate_limit import RateLimiter
 log = logging.getLogger("stagent.lars")
 
 DEFAULT_WORKSPACE = "default"
-LIMITS = {"chat": 60, "actions": 30, "clients": 120}  # requests per minute per workspace
-APPROVAL_TOOL = "LarsAction"
+# Requests per minute per workspace: the document's chat and actions (execute) limits; reading
+# actions and answering their approvals, and the client records, in buckets of their own.
+LIMITS = {"chat": 60, "actions": 30, "action-status": 120, "clients": 120}
+APPROVAL_TOOL = "LarsAction"  # in permissions.ONE_OFF_TOOLS: "always allow" saves no pattern for it
 SETTLE_SECONDS = 30.0  # how long the respond route waits for an approved action to finish
 INTERRUPTED = "interrupted: the daemon stopped while the action ran"
 RULES = ("You cannot change anything yourself. To suggest a change, call propose_action once per "
@@ -133,7 +137,7 @@ class Lars:
             raise
         return {"content": reply.content, "conversationId": conversation_id,
                 "suggestedActions": [public(a) for a in tools.proposals],
-                "clientReferences": await self._references(workspace, tools.clients, reply.content)}
+                "clientReferences": await self._references(workspace, tools, reply.content)}
 
     async def _drop_if_empty(self, conversation_id: str) -> None:
         """A first turn that never started (budget, provider) leaves no empty conversation behind."""
@@ -170,10 +174,12 @@ class Lars:
             where = f"The workspace is the project '{name}' (id {workspace.project_id})."
         return f"{where}\n{RULES}{describe_types()}"
 
-    async def _references(self, workspace: Workspace, touched: list[dict], text: str) -> list[dict]:
-        """Clients the tools returned this turn, then those the reply names (by name or domain)."""
+    async def _references(self, workspace: Workspace, tools: LarsToolContext, text: str) -> list[dict]:
+        """The clients the reply talks about: those fetched with get_client and those a
+        suggested action names (clientId), then those whose name or domain the reply contains.
+        A client a search or the at-risk list merely returned is not one of them."""
         found: dict[str, dict] = {}
-        for client in touched:
+        for client in tools.referenced:
             found.setdefault(client["id"], client)
         lowered = (text or "").lower()
         if lowered:
@@ -192,14 +198,14 @@ class Lars:
             raise InvalidProposal("description must be a string of at most 2000 characters")
         action_type, parsed = parse(type_name, params)
         try:
-            client = await check_targets(self.context(workspace), action_type, parsed)
+            targets = await check_targets(self.context(workspace), action_type, parsed)
         except (ActionFailed, ApiError) as exc:
             raise InvalidProposal(exc.message) from None
         action = await store.insert(self.db, workspace=workspace.id, conversation_id=conversation_id,
                                     type=action_type.name, title=title.strip(),
                                     description=(description or "").strip(), params=parsed.dump(),
-                                    risk_level=risk_of(action_type, parsed, client))
-        return action, client
+                                    risk_level=risk_of(action_type, parsed, targets.client, targets.task))
+        return action, targets.client
 
     # ---- execution -------------------------------------------------------------------------------
     async def execute(self, workspace: Workspace, action_id: str, auto_approve: bool) -> dict:
@@ -215,7 +221,9 @@ class Lars:
             client = await client_store.find(self.db, workspace.id, params.client_id)
             if client is None:
                 raise client_store.not_found(params.client_id)
-        risk = higher(action["riskLevel"], risk_of(action_type, params, client))  # the client may have changed
+        # the client or the task may have changed since the proposal
+        target = await target_task(self.context(workspace), params)
+        risk = higher(action["riskLevel"], risk_of(action_type, params, client, target))
         if auto_approve and risk != "high":
             action = await store.claim_for_execution(self.db, workspace.id, action_id, risk)
             task = self.supervisor.start(f"lars-action:{action_id}", self._run(action))
@@ -254,6 +262,7 @@ class Lars:
             log.exception("Lars action %s crashed", action["id"])
             error = f"internal error: {type(exc).__name__}: {exc}"
         if error is None:
+            result = {**result, "title": action["title"]}  # as the document's example: the action's title
             done = await store.finish(self.db, action["id"], store.EXECUTING, store.EXECUTED, result=result)
         else:
             done = await store.finish(self.db, action["id"], store.EXECUTING, store.FAILED, error=error)
@@ -277,11 +286,31 @@ class Lars:
             if not allowed:
                 await store.finish(self.db, action_id, store.PENDING_APPROVAL, store.REJECTED,
                                    error=message or "The approval was denied")
-            elif await store.start_approved(self.db, action_id):
+                return
+            edited = decision.args.get("params")  # the approver's edit (updatedInput), if any
+            params, risk, error = action["params"], action["riskLevel"], None
+            if edited is not None and edited != action["params"]:
+                params, risk, error = await self._edited(action, edited)
+            if error is not None:
+                await store.finish(self.db, action_id, store.PENDING_APPROVAL, store.FAILED, error=error)
+            elif await store.start_approved(self.db, action_id, params, risk):
                 await self._run(await store.find(self.db, action_id))
         finally:
             if self._approvals.get(action_id) is asyncio.current_task():
                 del self._approvals[action_id]
+
+    async def _edited(self, action: dict, edited) -> tuple[dict, str, str | None]:
+        """(params, risk, error) of params an approver edited: validated like a proposal, so
+        an invalid edit fails the action with the reason instead of running something else."""
+        try:
+            action_type, params = parse(action["type"], edited)
+            targets = await check_targets(self.context(_workspace_of(action)), action_type, params)
+        except InvalidProposal as exc:
+            return action["params"], action["riskLevel"], f"The edited params are not valid: {exc}"
+        except (ActionFailed, ApiError) as exc:
+            return action["params"], action["riskLevel"], f"The edited params are not valid: {exc.message}"
+        risk = higher(action["riskLevel"], risk_of(action_type, params, targets.client, targets.task))
+        return params.dump(), risk, None
 
     async def respond(self, workspace: Workspace, action_id: str, behavior: str, message: str | None) -> dict:
         """Answer the action's approval request; returns the action once it has run (or was rejected)."""

@@ -28,6 +28,7 @@ from . import schedules as schedule_service
 from .schedule_parse import parse_interval
 
 RISK_LEVELS = ("low", "medium", "high")
+LIVE_TASK_STATUSES = ("queued", "running")  # a task with an agent run waiting or under way
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,11 @@ def _iso_datetime(value: str) -> str:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2024-02-01T10:00:00Z") from None
+        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2024-02-01T10:00:00Z") from None
     return value
 
 
-IsoDateTime = Annotated[str, AfterValidator(_iso_datetime)]
+IsoDateTime = Annotated[str, Field(max_length=40), AfterValidator(_iso_datetime)]  # also the clients API's
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -175,6 +176,8 @@ async def _channel(ctx: ActionContext, channel_id: str | None) -> None:
         raise ActionFailed(f"Channel not found: {channel_id}")
 
 
+# An executor's result never has a `title`: Lars adds the action's own (the document's example).
+
 async def create_task(ctx: ActionContext, p: CreateTaskParams) -> dict:
     client = await _client(ctx, p.client_id)
     footer = [f"Client: {client['name']} ({client['id']})"] if client else []
@@ -183,7 +186,7 @@ async def create_task(ctx: ActionContext, p: CreateTaskParams) -> dict:
     task = await task_store.create_task(ctx.db, {
         "title": p.title, "description": description, "project_id": ctx.workspace.project_id,
         "priority": p.priority, "source_type": "lars"})
-    return {"taskId": task["id"], "title": task["title"], "status": task["status"],
+    return {"taskId": task["id"], "taskTitle": task["title"], "status": task["status"],
             **({"dueAt": p.due_at} if p.due_at else {})}
 
 
@@ -191,7 +194,8 @@ async def update_task(ctx: ActionContext, p: UpdateTaskParams) -> dict:
     await _task_in_workspace(ctx, p.task_id)
     fields = {k: v for k, v in p.model_dump(exclude_unset=True).items() if k != "task_id"}
     task = await ctx.runner.update(p.task_id, fields)  # the PATCH rules: transitions, live runs
-    return {"taskId": task["id"], "title": task["title"], "status": task["status"], "priority": task["priority"]}
+    return {"taskId": task["id"], "taskTitle": task["title"], "status": task["status"],
+            "priority": task["priority"]}
 
 
 async def create_schedule(ctx: ActionContext, p: CreateScheduleParams) -> dict:
@@ -249,7 +253,7 @@ ACTION_TYPES: dict[str, ActionType] = {t.name: t for t in (
     ActionType("UPDATE_TASK", "change an existing task's title, description, status or priority",
                UpdateTaskParams, "medium", update_task),
     ActionType("CREATE_SCHEDULE", "create a recurring scheduled agent task (interval in words or cron)",
-               CreateScheduleParams, "medium", create_schedule),
+               CreateScheduleParams, "high", create_schedule),
     ActionType("RUN_WORKFLOW", "start a run of an existing workflow", RunWorkflowParams, "high", run_workflow),
     ActionType("UPDATE_CLIENT", "change a client's health score, status, owner, notes or last contact",
                UpdateClientParams, "medium", update_client),
@@ -262,13 +266,22 @@ def _raise(level: str) -> str:
     return RISK_LEVELS[min(RISK_LEVELS.index(level) + 1, len(RISK_LEVELS) - 1)]
 
 
-def risk_of(action_type: ActionType, params: Params, client: dict | None) -> str:
-    """RISK: the type's base level; high when a message leaves the machine (a channel) or a client
-    is marked churned; one level up when the action touches a churned client."""
+def stops_a_run(params: Params, task: dict | None) -> bool:
+    """An UPDATE_TASK whose status change ends the task's queued or running agent run."""
+    return (isinstance(params, UpdateTaskParams) and task is not None and params.status is not None
+            and task["status"] in LIVE_TASK_STATUSES and params.status not in (task["status"], "running"))
+
+
+def risk_of(action_type: ActionType, params: Params, client: dict | None, task: dict | None = None) -> str:
+    """RISK: the type's base level; high when a message leaves the machine (a channel), a client
+    is marked churned, or a task's live run is stopped; one level up when the action touches a
+    churned client. `task` is the target of an UPDATE_TASK as it is now."""
     level = action_type.base_risk
     if getattr(params, "channel_id", None):
         level = "high"
     if isinstance(params, UpdateClientParams) and params.status == "churned":
+        level = "high"
+    if stops_a_run(params, task):
         level = "high"
     if client is not None and client.get("status") == "churned":
         level = _raise(level)
@@ -300,9 +313,17 @@ def parse(type_name: str, params: Any) -> tuple[ActionType, Params]:
         raise InvalidProposal("; ".join(problems)) from None
 
 
-async def check_targets(ctx: ActionContext, action_type: ActionType, params: Params) -> dict | None:
-    """The proposal's references exist in the workspace; returns its client, if any."""
+@dataclass(frozen=True)
+class Targets:
+    client: dict | None
+    task: dict | None
+
+
+async def check_targets(ctx: ActionContext, action_type: ActionType, params: Params) -> Targets:
+    """The proposal's references exist in the workspace (ActionFailed or Invalid says which not);
+    returns its client and task, if any."""
     client = await _client(ctx, getattr(params, "client_id", None))
+    task = None
     if isinstance(params, UpdateTaskParams):
         task = await _task_in_workspace(ctx, params.task_id)
         if params.status is not None:
@@ -313,7 +334,17 @@ async def check_targets(ctx: ActionContext, action_type: ActionType, params: Par
         parse_interval(params.interval)
     elif isinstance(params, SendNotificationParams):
         await _channel(ctx, params.channel_id)
-    return client
+    return Targets(client, task)
+
+
+async def target_task(ctx: ActionContext, params: Params) -> dict | None:
+    """The task an UPDATE_TASK targets as it is now; None when it is gone (the run then fails)."""
+    if not isinstance(params, UpdateTaskParams):
+        return None
+    try:
+        return await _task_in_workspace(ctx, params.task_id)
+    except ActionFailed:
+        return None
 
 
 def describe_types() -> str:

@@ -14,6 +14,7 @@ from ..store import clients as client_store
 from ..store import schedules as schedule_store
 from ..store import tasks as task_store
 from ..store import workflows as workflow_store
+from .chat_tools import text_arg, tool_registry
 from .lars_actions import ACTION_TYPES, InvalidProposal, Workspace, describe_types
 from .tools import Tool, ToolError
 
@@ -27,38 +28,15 @@ class LarsToolContext:
     workspace: Workspace
     conversation_id: str
     proposals: list[dict] = field(default_factory=list)  # actions stored this turn, in order
-    clients: list[dict] = field(default_factory=list)    # clients the tools returned this turn
+    referenced: list[dict] = field(default_factory=list)  # clients get_client returned or a proposal names
 
     @property
     def db(self):
         return self.lars.db
 
-    def touch(self, clients: list[dict]) -> list[dict]:
-        self.clients.extend(clients)
-        return [_brief_client(c) for c in clients]
-
 
 LARS_TOOLS: list[Tool] = []
-
-
-def _tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
-    def register(fn):
-        LARS_TOOLS.append(Tool(name, description, {"type": "object", "properties": properties,
-                                                   "required": list(required)}, fn))
-        return fn
-
-    return register
-
-
-def _text(args: dict, key: str, *, required: bool = False) -> str | None:
-    value = args.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ToolError(f"'{key}' is required")
-        return None
-    if not isinstance(value, str):
-        raise ToolError(f"'{key}' must be a string")
-    return value.strip()
+_tool = tool_registry(LARS_TOOLS)
 
 
 def _brief_client(client: dict) -> dict:
@@ -73,20 +51,20 @@ def _in_workspace(rows: list[dict], ctx: LarsToolContext) -> list[dict]:
        {"query": {"type": "string", "description": "Part of the name, domain or owner; empty lists all"},
         "status": {"type": "string", "enum": list(client_store.STATUSES)}})
 async def search_clients(ctx: LarsToolContext, args: dict) -> list[dict]:
-    status = _text(args, "status")
+    status = text_arg(args, "status")
     if status is not None and status not in client_store.STATUSES:
         raise ToolError(f"status must be one of {', '.join(client_store.STATUSES)}")
-    clients = await client_store.list_clients(ctx.db, ctx.workspace.id, query=_text(args, "query"), status=status,
+    clients = await client_store.list_clients(ctx.db, ctx.workspace.id, query=text_arg(args, "query"), status=status,
                                               limit=SEARCH_LIMIT)
-    return ctx.touch(clients)
+    return [_brief_client(c) for c in clients]
 
 
 @_tool("get_client", "Get one client with its notes.", {"clientId": {"type": "string"}}, ("clientId",))
 async def get_client(ctx: LarsToolContext, args: dict) -> dict:
-    client = await client_store.find(ctx.db, ctx.workspace.id, _text(args, "clientId", required=True))
+    client = await client_store.find(ctx.db, ctx.workspace.id, text_arg(args, "clientId", required=True))
     if client is None:
         raise ToolError("Client not found in this workspace")
-    ctx.touch([client])
+    ctx.referenced.append(client)
     return {**_brief_client(client), "notes": client.get("notes")}
 
 
@@ -99,13 +77,13 @@ async def list_at_risk_clients(ctx: LarsToolContext, args: dict) -> list[dict]:
         threshold = int(threshold)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 <= threshold <= 100:
         raise ToolError("threshold must be an integer from 0 to 100")
-    return ctx.touch(await client_store.at_risk(ctx.db, ctx.workspace.id, threshold))
+    return [_brief_client(c) for c in await client_store.at_risk(ctx.db, ctx.workspace.id, threshold)]
 
 
 @_tool("list_tasks", "List the workspace's tasks, most urgent first; optionally of one status.",
        {"status": {"type": "string", "enum": list(task_store.STATUSES)}})
 async def list_tasks(ctx: LarsToolContext, args: dict) -> list[dict]:
-    status = _text(args, "status")
+    status = text_arg(args, "status")
     if status is not None and status not in task_store.STATUSES:
         raise ToolError(f"status must be one of {', '.join(task_store.STATUSES)}")
     tasks = _in_workspace(await task_store.list_tasks(ctx.db, ctx.workspace.project_id, status), ctx)
@@ -141,6 +119,6 @@ async def propose_action(ctx: LarsToolContext, args: dict) -> dict:
         raise ToolError(f"not proposed: {exc}") from None
     ctx.proposals.append(action)
     if client is not None:
-        ctx.touch([client])
+        ctx.referenced.append(client)
     return {"actionId": action["id"], "status": action["status"], "riskLevel": action["riskLevel"],
             "note": "Suggested; the user decides whether to execute it."}

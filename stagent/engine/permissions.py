@@ -32,6 +32,7 @@ DEFAULT_TIMEOUT_SECONDS = 600.0
 TIMEOUT_MESSAGE = "Permission request timed out"
 DENIED_MESSAGE = "The user denied this tool call"
 TURN_ENDED = "The run ended before an answer"
+ONE_OFF_TOOLS = frozenset({"LarsAction"})  # no allow-list ever pre-approves these: "always allow" = once (015)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class Permissions:
             response["alwaysAllow"] = True
 
         def save_pattern(conn, notification: dict) -> str | None:
-            if behavior != "allow" or not always_allow:
+            if behavior != "allow" or not always_allow or notification["toolName"] in ONE_OFF_TOOLS:
                 return None
             pattern = permission_pattern or patterns.suggest(
                 notification["toolName"] or "", loads(notification["toolInput"], {}) or {})

@@ -2,7 +2,9 @@
 
 The daemon is one process on one event loop, and `hit` never awaits, so checking and counting a
 request is atomic: of 70 concurrent requests against a limit of 60, exactly 60 are admitted.
-The clock is injectable (tests move it instead of sleeping).
+Windows are measured on the monotonic clock (a wall-clock jump neither frees nor freezes a
+window); the wall clock only turns "when the window frees" into the epoch second of
+`X-RateLimit-Reset`. Both clocks are injectable (tests move them instead of sleeping).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ class RateDecision:
 
 class RateLimiter:
     def __init__(self, limits: dict[str, int], *, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
         self.limits = dict(limits)
         self.window = window
-        self.clock = clock
+        self.clock = clock            # the windows
+        self.wall_clock = wall_clock  # X-RateLimit-Reset only
         self._hits: dict[tuple[str, str], deque[float]] = {}
 
     def hit(self, workspace: str, bucket: str) -> RateDecision:
@@ -50,10 +53,9 @@ class RateLimiter:
         allowed = len(hits) < limit
         if allowed:
             hits.append(now)
-        oldest = hits[0] if hits else now
-        frees_at = oldest + self.window
-        return RateDecision(allowed, limit, limit - len(hits), math.ceil(frees_at),
-                            0 if allowed else max(1, math.ceil(frees_at - now)))
+        frees_in = (hits[0] if hits else now) + self.window - now
+        return RateDecision(allowed, limit, limit - len(hits), math.ceil(self.wall_clock() + frees_in),
+                            0 if allowed else max(1, math.ceil(frees_in)))
 
     def reset(self) -> None:
         self._hits.clear()

@@ -117,9 +117,11 @@ async def claim_for_approval(db: Database, workspace: str, action_id: str, risk_
     return await db.write(write)
 
 
-async def start_approved(db: Database, action_id: str) -> bool:
-    """PENDING_APPROVAL → EXECUTING; False when the action is not waiting any more (or gone)."""
-    return await db.write(lambda conn: _move(conn, action_id, PENDING_APPROVAL, EXECUTING))
+async def start_approved(db: Database, action_id: str, params: dict, risk_level: str) -> bool:
+    """PENDING_APPROVAL → EXECUTING with the params the approver allowed (maybe edited); False
+    when the action is not waiting any more (or gone)."""
+    return await db.write(lambda conn: _move(conn, action_id, PENDING_APPROVAL, EXECUTING, params=dumps(params),
+                                             risk_level=risk_level))
 
 
 async def finish(db: Database, action_id: str, from_status: str, to_status: str, *,

@@ -164,6 +164,42 @@ def test_a_bad_import_is_400_and_imports_nothing(lars, kwargs, field):
     assert data_of(lars.get(CLIENTS)) == []
 
 
+@pytest.mark.parametrize("newline", ["\r", "\r\n", "\n"])
+def test_any_line_ending_ends_a_row(lars, newline):
+    text = newline.join(["name,domain,notes", f'Acme Corp,acme.com,"first line{newline}second line"',
+                         "Globex,globex.com,", ""])
+    report = data_of(lars.post(f"{CLIENTS}/import", content=text, headers={"Content-Type": "text/csv"}))
+    assert (report["imported"], report["skippedRows"]) == (2, [])
+    acme, globex = data_of(lars.get(CLIENTS))
+    assert (acme["name"], acme["notes"], globex["name"], globex["domain"]) == (
+        "Acme Corp", "first line\nsecond line", "Globex", "globex.com")
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("name,notes\nAcme," + "x" * 140_000 + "\n", "line 2: a cell is longer than 131072 characters"),
+    ('name,domain\nGlobex,globex.com\n"Acme,acme.com\nInitech,initech.com\n', "a quoted cell is never closed"),
+    ('name,domain\n"Acme"x,acme.com\n', "line 2"),
+    ("name,domain,Domain\nAcme,acme.com,acme.org\n", "the header names domain more than once (domain, Domain)"),
+    ("Name,Company\nAcme,Acme Corp\n", "the header names name more than once (Name, Company)"),
+], ids=["long-cell", "unclosed-quote", "stray-quote", "same-column-twice", "two-names"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["text-body", "json-body"])
+def test_a_malformed_csv_is_400_naming_the_problem_and_imports_nothing(lars, text, reason, as_json):
+    kwargs = {"json": {"csv": text}} if as_json else {"content": text, "headers": {"Content-Type": "text/csv"}}
+    response = lars.post(f"{CLIENTS}/import", **kwargs)
+    assert reason in error_of(response, 400, "VALIDATION_ERROR")
+    assert reason in response.json()["details"]["csv"][0]
+    assert data_of(lars.get(CLIENTS)) == []
+
+
+def test_list_paging_is_bounded(lars):
+    data_of(lars.post(CLIENTS, json={"name": "Acme"}), 201)
+    assert "offset" in error_of(lars.get(CLIENTS, params={"offset": "99999999999999999999"}), 400,
+                                "VALIDATION_ERROR")
+    assert "limit" in error_of(lars.get(CLIENTS, params={"limit": "99999999999999999999"}), 400, "VALIDATION_ERROR")
+    assert data_of(lars.get(CLIENTS, params={"offset": 10**9})) == []
+    assert [c["name"] for c in data_of(lars.get(CLIENTS, params={"offset": 0, "limit": 1}))] == ["Acme"]
+
+
 def test_reads_need_the_chat_scope_and_changes_the_actions_scope(daemon):
     keys = {}
     for scope in ("ai-agent:chat", "ai-agent:actions"):

@@ -105,6 +105,7 @@ def test_the_client_reads_every_answer_in_the_documented_shapes(daemon, workspac
     assert executed["data"]["metadata"]["actionType"] == "create_task"
     assert executed["data"]["metadata"]["clientId"] == workspace["acme"]["id"]
     assert set(executed["data"]["result"]) >= {"taskId", "title"}
+    assert (executed["data"]["result"]["title"], executed["data"]["result"]["taskTitle"]) == ("Call Acme", "Call")
 
     again = lars.execute_action(action["id"])
     assert (again["success"], again["code"]) == (False, "INVALID_ACTION_STATUS")

@@ -2,7 +2,8 @@
 
 Each request to POST /v1/chat/completions takes the next scripted reply (or "ok" when the
 script is empty). Replies: text (streamed in small chunks when the client streams), tool
-calls, HTTP errors (with headers such as Retry-After), a malformed stream, and delays.
+calls, HTTP errors (with headers such as Retry-After), a malformed stream, delays, and a
+reply held until the test releases it (`gate`).
 `requests` keeps every request body for assertions.
 """
 
@@ -30,6 +31,7 @@ class Reply:
     delay: float = 0.0        # before the reply starts
     chunk_delay: float = 0.0  # between streamed chunks
     usage: tuple[int, int] = (11, 7)
+    gate: threading.Event | None = None  # the reply is held until the test sets it
 
 
 class FakeProvider:
@@ -45,8 +47,8 @@ class FakeProvider:
 
     # ---- scripting -------------------------------------------------------------------
     def enqueue_text(self, text: str, *, chunk_delay: float = 0.0, delay: float = 0.0,
-                     usage: tuple[int, int] = (11, 7)) -> None:
-        self._push(Reply("text", text=text, chunk_delay=chunk_delay, delay=delay, usage=usage))
+                     usage: tuple[int, int] = (11, 7), gate: threading.Event | None = None) -> None:
+        self._push(Reply("text", text=text, chunk_delay=chunk_delay, delay=delay, usage=usage, gate=gate))
 
     def enqueue_tool_call(self, name: str, arguments: dict, *, call_id: str | None = None,
                           text: str = "") -> None:
@@ -90,6 +92,8 @@ class FakeProvider:
         reply = self._next()
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.gate is not None:
+            await asyncio.to_thread(reply.gate.wait, 60)
         if reply.kind == "error":
             return JSONResponse({"error": {"message": reply.text, "type": "fake_error", "code": reply.status}},
                                 status_code=reply.status, headers=reply.headers)
