@@ -84,7 +84,10 @@ def _registry(request) -> engine.BlueprintRegistry:
 
 
 async def _object_body(request) -> dict:
-    data = await read_json(request)
+    try:
+        data = await read_json(request)
+    except Invalid as exc:  # read_json answers in the Zod shape; these routes answer {error: text}
+        raise Invalid(exc.form_errors[0] if exc.form_errors else exc.message) from None
     if not isinstance(data, dict):
         raise Invalid("Expected a JSON object")
     return data

@@ -1,9 +1,10 @@
 """The blueprint format: its pydantic schema, the templating rules and variable values.
 
 Templating is the original's: `{{#if var}}…{{/if}}` blocks are dropped when the variable is
-falsy (missing, null, "" or false), then `{{var}}` is substituted (missing → empty), then runs of
-3+ newlines collapse. A step's `condition` (`"{{includeData}}"` or just `includeData`) skips the
-step when it renders falsy. Decision 014.
+falsy (missing, null, "" or false), `{{var}}` is substituted (missing → empty), then runs of
+3+ newlines collapse. Blocks must balance and nest at most MAX_IF_DEPTH deep (checked when a
+blueprint is registered); rendering is one pass over the template. A step's `condition`
+(`"{{includeData}}"` or just `includeData`) skips the step when it renders falsy. Decision 014.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic.alias_generators import to_camel
 from ..errors import Invalid
 
 MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 32  # a blueprint needs 5 levels; libyaml's C composer recurses once per level
+MAX_IF_DEPTH = 10
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -90,10 +93,11 @@ class Blueprint(_Model):
 # ---- templating ----------------------------------------------------------------------------
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-# The innermost block first (its body holds no other `{{#if`), so nested blocks work too.
-_IF_BLOCK = re.compile(r"\{\{#if\s+(" + _NAME + r")\s*\}\}((?:(?!\{\{#if\s).)*?)\{\{/if\}\}", re.S)
-_VARIABLE = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
-_IF_NAME = re.compile(r"\{\{#if\s+(" + _NAME + r")\s*\}\}")
+# Group 1: `{{#if name}}` opens a block, group 2: `{{/if}}` closes one, group 3: `{{name}}`.
+_TAG = re.compile(r"\{\{\s*(?:#if\s+(" + _NAME + r")|(/if)|(" + _NAME + r"))\s*\}\}")
+# Anything else that looks like a block tag (`{{#if}}`, `{{#each x}}`, `{{/iff}}`) would reach
+# the prompt verbatim.
+_OTHER_BLOCK_TAG = re.compile(r"\{\{\s*[#/][^{}\n]{0,40}(?:\}\})?")
 
 
 def truthy(value: Any) -> bool:
@@ -112,12 +116,56 @@ def as_text(value: Any) -> str:
 
 
 def render(template: str, values: dict) -> str:
-    previous = None
-    while previous != template:
-        previous = template
-        template = _IF_BLOCK.sub(lambda m: m.group(2) if truthy(values.get(m.group(1))) else "", template)
-    text = _VARIABLE.sub(lambda m: as_text(values.get(m.group(1))), template)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    """One pass: text is kept while no enclosing block is falsy. Registration refuses unbalanced
+    blocks; here a stray `{{/if}}` is dropped and an unclosed block runs to the end."""
+    parts: list[str] = []
+    depth = 0
+    hidden_from = 0  # the depth of the outermost falsy block we are in; 0: none
+    position = 0
+    for tag in _TAG.finditer(template):
+        if not hidden_from:
+            parts.append(template[position:tag.start()])
+        position = tag.end()
+        opens, closes, variable = tag.groups()
+        if opens:
+            depth += 1
+            if not hidden_from and not truthy(values.get(opens)):
+                hidden_from = depth
+        elif closes:
+            if depth:
+                if hidden_from == depth:
+                    hidden_from = 0
+                depth -= 1
+        elif not hidden_from:
+            parts.append(as_text(values.get(variable)))
+    if not hidden_from:
+        parts.append(template[position:])
+    return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
+
+
+def template_problem(template: str) -> str | None:
+    """What is wrong with the template's blocks (unbalanced, too deep, not a block tag), or None."""
+    open_names: list[str] = []
+    position = 0
+    for tag in [*_TAG.finditer(template), None]:
+        other = _OTHER_BLOCK_TAG.search(template, position, tag.start() if tag else len(template))
+        if other:
+            return f"{other.group()} is not a block tag ({{{{#if name}}}}…{{{{/if}}}} is)"
+        if tag is None:
+            break
+        position = tag.end()
+        opens, closes, _ = tag.groups()
+        if opens:
+            open_names.append(opens)
+            if len(open_names) > MAX_IF_DEPTH:
+                return f"{{{{#if}}}} blocks nested deeper than {MAX_IF_DEPTH}"
+        elif closes:
+            if not open_names:
+                return "{{/if}} without an {{#if …}} before it"
+            open_names.pop()
+    if open_names:
+        return f"{{{{#if {open_names[-1]}}}}} is never closed by {{{{/if}}}}"
+    return None
 
 
 def _condition_source(condition: str) -> str:
@@ -133,7 +181,7 @@ def condition_met(condition: str | None, values: dict) -> bool:
 
 
 def _referenced(template: str) -> set[str]:
-    return set(_VARIABLE.findall(template)) | set(_IF_NAME.findall(template))
+    return {tag.group(1) or tag.group(3) for tag in _TAG.finditer(template) if not tag.group(2)}
 
 
 # ---- variable values -----------------------------------------------------------------------
@@ -209,16 +257,35 @@ def _invalid(detail: str) -> Invalid:
     return Invalid(f"Invalid blueprint: {detail}")
 
 
+_TOO_DEEP = f"nested too deeply (more than {MAX_YAML_DEPTH} levels)"
+
+
+def _refuse_what_the_loader_must_not_see(text: str) -> None:
+    """One pass over the parse events (a flat stream: the parser does not recurse) before
+    anything is built. Aliases could expand a small file into a huge structure, and deep nesting
+    makes the C composer recurse until the process crashes (60,000 `[` are enough)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise _invalid(_TOO_DEEP)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise _invalid("YAML aliases (*name) are not supported")
+
+
 def _load_yaml(text: str) -> Any:
     if len(text.encode()) > MAX_YAML_BYTES:
         raise _invalid(f"the YAML is larger than {MAX_YAML_BYTES // 1024} KB")
     try:
-        # Aliases could expand a small file into a huge structure: blueprints do not need them.
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
-            raise _invalid("YAML aliases (*name) are not supported")
+        _refuse_what_the_loader_must_not_see(text)
         return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise _invalid(f"not valid YAML ({' '.join(str(exc).split())})") from None
+    except RecursionError:  # the depth limit should make this unreachable
+        raise _invalid(_TOO_DEEP) from None
 
 
 def _check(blueprint: Blueprint) -> None:
@@ -243,8 +310,10 @@ def _check(blueprint: Blueprint) -> None:
         for field, template in (("promptTemplate", step.prompt_template), ("expectedOutput", step.expected_output),
                                 ("condition", _condition_source(step.condition) if step.condition else None)):
             unknown = sorted(_referenced(template or "") - seen)
-            if unknown:
-                raise _invalid(f"steps.{i}.{field}: unknown variable {', '.join(unknown)}")
+            problem = template_problem(template or "") or (
+                f"unknown variable {', '.join(unknown)}" if unknown else None)
+            if problem:
+                raise _invalid(f'steps.{i}.{field}: {problem} (step "{step.name}")')
 
 
 def parse_blueprint(text: str) -> Blueprint:

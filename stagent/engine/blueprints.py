@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import zlib
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +25,8 @@ from .blueprint_schema import MAX_YAML_BYTES, Blueprint, as_text, condition_met,
 
 log = logging.getLogger("stagent.blueprints")
 
-FETCH_TIMEOUT = 15.0
+FETCH_TIMEOUT = 15.0  # seconds for the whole download, redirects included
+MAX_REDIRECTS = 5
 WORKFLOW_NAME_MAX = 100
 
 
@@ -106,7 +108,7 @@ class BlueprintRegistry:
 
     async def create(self, text: str) -> Blueprint:
         """Validate and save as `<id>.yaml` (the text as given, comments and all)."""
-        blueprint = parse_blueprint(text)
+        blueprint = await asyncio.to_thread(parse_blueprint, text)  # up to 256 KB: not on the loop
         async with self._lock:
             if blueprint.id in self.builtins() or blueprint.id in self._user_files():
                 raise Invalid(f'Blueprint "{blueprint.id}" already exists')
@@ -114,17 +116,37 @@ class BlueprintRegistry:
         return blueprint
 
     def _write_new(self, blueprint_id: str, text: str) -> None:
+        """Called under self._lock. Never over an existing file (one dropped in by hand that does
+        not validate is still the user's)."""
         self.user_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         final = self.user_dir / f"{blueprint_id}.yaml"  # the id is a slug: no path can escape
         temp = self.user_dir / f".{blueprint_id}.{os.getpid()}.tmp"
         temp.write_text(text, encoding="utf-8")
         try:
-            os.link(temp, final)  # complete file or none, and never over an existing one
+            os.link(temp, final)  # complete file or none
         except FileExistsError:
-            raise Invalid(f'Blueprint "{blueprint_id}" already exists '
-                          f"(the file {final.name} is there but does not define it)") from None
+            raise self._file_in_the_way(blueprint_id, final) from None
+        except OSError:  # no hard links here (exFAT, some network mounts)
+            self._write_exclusive(blueprint_id, final, text)
         finally:
             temp.unlink(missing_ok=True)
+
+    def _write_exclusive(self, blueprint_id: str, final: Path, text: str) -> None:
+        try:
+            fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise self._file_in_the_way(blueprint_id, final) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+        except BaseException:
+            final.unlink(missing_ok=True)  # a partial file would be read as a broken blueprint
+            raise
+
+    @staticmethod
+    def _file_in_the_way(blueprint_id: str, final: Path) -> Invalid:
+        return Invalid(f'Blueprint "{blueprint_id}" already exists '
+                       f"(the file {final.name} is there but does not define it)")
 
     async def delete(self, blueprint_id: str) -> None:
         async with self._lock:
@@ -190,7 +212,8 @@ def raw_url(url: str) -> str:
 
 
 async def fetch_yaml(url: str) -> str:
-    """GET the URL (the user asked for it), at most MAX_YAML_BYTES, within FETCH_TIMEOUT."""
+    """GET the URL (the user asked for it): redirects only to http(s), at most MAX_YAML_BYTES
+    once decoded, within FETCH_TIMEOUT overall."""
     import httpx  # only here: the daemon starts without it (tests/test_startup.py)
 
     target = raw_url(url)
@@ -198,25 +221,52 @@ async def fetch_yaml(url: str) -> str:
     def failed(reason: str) -> Invalid:
         return Invalid(f"Could not fetch {url}: {reason}")
 
-    body = bytearray()
+    # identity: a compressed answer could decode to far more than the cap in one chunk.
+    headers = {"Accept": "text/yaml, text/plain, */*", "Accept-Encoding": "identity"}
     try:
-        async with asyncio.timeout(FETCH_TIMEOUT), httpx.AsyncClient(
-                timeout=FETCH_TIMEOUT, follow_redirects=True, max_redirects=5) as client:
-            async with client.stream("GET", target, headers={"Accept": "text/yaml, text/plain, */*"}) as response:
-                if response.status_code != 200:
-                    raise failed(f"HTTP {response.status_code}")
-                length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > MAX_YAML_BYTES:
-                    raise failed(f"larger than {MAX_YAML_BYTES // 1024} KB")
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_YAML_BYTES:
-                        raise failed(f"larger than {MAX_YAML_BYTES // 1024} KB")
+        async with asyncio.timeout(FETCH_TIMEOUT), httpx.AsyncClient(timeout=FETCH_TIMEOUT) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                async with client.stream("GET", target, headers=headers) as response:
+                    if response.next_request is not None:  # a redirect (not followed by httpx)
+                        target = response.next_request.url
+                        if target.scheme not in ("http", "https"):
+                            raise failed(f"redirected to a URL that is not http(s): {target}")
+                        continue
+                    if response.status_code != 200:
+                        raise failed(f"HTTP {response.status_code}")
+                    body = await _read_capped(response, failed)
+                    break
+            else:
+                raise failed(f"more than {MAX_REDIRECTS} redirects")
     except TimeoutError:
-        raise failed(f"no complete answer within {FETCH_TIMEOUT:.0f} s") from None
+        raise failed(f"no complete answer within {FETCH_TIMEOUT:g} s") from None
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: e.g. a host IDNA refuses
         raise failed(str(exc) or type(exc).__name__) from None
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise failed("the file is not UTF-8 text") from None
+
+
+async def _read_capped(response, failed) -> bytes:
+    """The body, decoded from gzip if the server sent that anyway, never more than the cap."""
+    too_large = f"larger than {MAX_YAML_BYTES // 1024} KB"
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_YAML_BYTES:
+        raise failed(too_large)
+    encoding = response.headers.get("content-encoding", "").strip().lower() or "identity"
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise failed(f"the answer is compressed with {encoding}, which is not supported")
+    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            # max_length: a few KB of gzip can stand for gigabytes; never decode past the cap.
+            body += gunzip.decompress(chunk, MAX_YAML_BYTES + 1 - len(body)) if gunzip else chunk
+            if len(body) > MAX_YAML_BYTES:
+                raise failed(too_large)
+    except zlib.error as exc:
+        raise failed(f"the gzip data is corrupt ({exc})") from None
+    if gunzip is not None and not gunzip.eof:
+        raise failed("the gzip data ends early")
+    return bytes(body)

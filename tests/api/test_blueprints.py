@@ -1,18 +1,15 @@
-"""/api/blueprints: catalog, user files, instantiate (variables, templating, conditions), lineage,
-import from a loopback HTTP server."""
+"""/api/blueprints: catalog, user files, hostile YAML, instantiate (variables, templating,
+conditions), lineage. Import is in test_blueprint_import.py."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
 
-from stagent.engine.blueprint_schema import render
-from stagent.engine.blueprints import MAX_YAML_BYTES, raw_url
-from tests.helpers.servers import ThreadedServer, free_port
+from stagent.engine.blueprint_schema import MAX_IF_DEPTH, MAX_YAML_DEPTH, render
 
 BUILTINS = {"bug-triage", "code-review-pipeline", "content-brief", "meeting-notes-to-actions",
             "research-report", "sprint-planning", "weekly-digest"}
@@ -44,6 +41,10 @@ def blueprint_yaml(bp_id: str = "trip-plan", version: str = "1.0.0", **overrides
     }
     doc.update(overrides)
     return json.dumps(doc)  # JSON is YAML
+
+
+def one_step(template: str, **step) -> str:
+    return blueprint_yaml(steps=[{"name": "Ask", "profileId": "general", "promptTemplate": template, **step}])
 
 
 def create(client, text: str | None = None, **kw):
@@ -100,10 +101,14 @@ def test_create_needs_yaml(client, body):
     assert r.status_code == 400 and r.json() == {"error": "yaml field is required"}
 
 
-def test_create_rejects_a_body_that_is_not_an_object(client):
-    assert client.post("/api/blueprints", json=["yaml"]).status_code == 400
-    assert client.post("/api/blueprints", content=b"{not json", headers={"content-type": "application/json"}
-                       ).status_code == 400
+@pytest.mark.parametrize("path", ["/api/blueprints", "/api/blueprints/import",
+                                  "/api/blueprints/research-report/instantiate"])
+def test_a_body_that_is_not_a_json_object_is_a_plain_error(client, path):
+    assert client.post(path, json=["yaml"]).json() == {"error": "Expected a JSON object"}
+    for raw in (b"{not json", b"[" * 100_000 + b"]" * 100_000):
+        r = client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and isinstance(r.json()["error"], str), r.json()
+        assert r.json()["error"].startswith("Malformed JSON body: ") and set(r.json()) == {"error"}
 
 
 @pytest.mark.parametrize("text, words", [
@@ -126,6 +131,15 @@ def test_create_rejects_a_body_that_is_not_an_object(client):
     ("id: x\nname: [unclosed", "not valid YAML"),
     ("- just\n- a list", "expected a YAML mapping"),
     ("base: &b {id: x}\nother: *b", "aliases"),
+    (one_step("{{#if notes}}Notes"), 'steps.0.promptTemplate: {{#if notes}} is never closed by {{/if}} (step "Ask")'),
+    (one_step("Notes{{/if}}"), 'steps.0.promptTemplate: {{/if}} without an {{#if …}} before it (step "Ask")'),
+    (one_step("{{#if notes}}a{{/if}}{{/if}}"), "steps.0.promptTemplate: {{/if}} without an {{#if"),
+    (one_step("{{#if}}a{{/if}}"), "steps.0.promptTemplate: {{#if}} is not a block tag"),
+    (one_step("{{#iff notes}}a{{/if}}"), "steps.0.promptTemplate: {{#iff notes}} is not a block tag"),
+    (one_step("p", expectedOutput="{{#if notes}}x"), 'steps.0.expectedOutput: {{#if notes}} is never closed'),
+    (one_step("p", condition="{{#if notes}}{{notes}}"), "steps.0.condition: {{#if notes}} is never closed"),
+    (one_step("{{#if notes}}" * (MAX_IF_DEPTH + 1) + "x" + "{{/if}}" * (MAX_IF_DEPTH + 1)),
+     f'steps.0.promptTemplate: {{{{#if}}}} blocks nested deeper than {MAX_IF_DEPTH} (step "Ask")'),
 ])
 def test_create_rejects_invalid_blueprints_naming_the_field(client, text, words):
     r = client.post("/api/blueprints", json={"yaml": text})
@@ -147,6 +161,74 @@ def test_user_files_are_read_overrides_and_invalid_ones_skipped(client, daemon):
     assert client.delete("/api/blueprints/research-report").status_code == 200
     back = client.get("/api/blueprints/research-report").json()
     assert (back["name"], back["isBuiltin"]) == ("Research Report", True)
+
+
+def nested_lists(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def block_mappings(levels: int) -> str:
+    return "".join("  " * i + f"k{i}:\n" for i in range(levels)) + "  " * levels + "leaf: 1\n"
+
+
+DEEP_YAML = [
+    pytest.param("id: x\nname: " + "[" * 60000 + "]" * 60000, id="flow-sequences"),
+    pytest.param("id: x\nname: " + "{a: " * 30000 + "1" + "}" * 30000, id="flow-mappings"),
+    pytest.param("id: x\nname:\n" + "- " * 60000 + "x", id="compact-block-sequences"),
+    pytest.param("id: x\n" + block_mappings(MAX_YAML_DEPTH), id="block-mappings"),
+    pytest.param(blueprint_yaml(extra=nested_lists(MAX_YAML_DEPTH)), id="one-level-too-deep"),
+]
+
+
+@pytest.mark.parametrize("text", DEEP_YAML)
+def test_deeply_nested_yaml_is_refused_before_it_is_built(client, text):
+    r = client.post("/api/blueprints", json={"yaml": text})
+    assert r.status_code == 400 and r.json() == {
+        "error": f"Invalid blueprint: nested too deeply (more than {MAX_YAML_DEPTH} levels)"}
+    assert {b["id"] for b in client.get("/api/blueprints").json()} == BUILTINS
+
+
+def test_nesting_up_to_the_limit_is_fine(client):
+    # The top-level mapping is the first level; `extra` (ignored) adds the other 31.
+    r = client.post("/api/blueprints", json={"yaml": blueprint_yaml(extra=nested_lists(MAX_YAML_DEPTH - 1))})
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("text", DEEP_YAML)
+def test_a_deeply_nested_user_file_is_skipped(client, daemon, text):
+    folder = daemon.data_dir / "blueprints"
+    folder.mkdir(exist_ok=True)
+    (folder / "deep.yaml").write_text(text)
+    (folder / "fine.yaml").write_text(blueprint_yaml(bp_id="fine"))
+    assert {b["id"] for b in client.get("/api/blueprints").json()} == BUILTINS | {"fine"}
+
+
+@pytest.fixture
+def no_hard_links(monkeypatch):
+    """A folder on exFAT or some network mounts: link(2) fails with EPERM."""
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+
+
+def test_create_on_a_filesystem_without_hard_links(client, daemon, no_hard_links):
+    r = create(client)
+    assert r.status_code == 201, r.text
+    folder = daemon.data_dir / "blueprints"
+    assert (folder / "trip-plan.yaml").read_text() == blueprint_yaml()
+    assert sorted(p.name for p in folder.iterdir()) == ["trip-plan.yaml"]  # no temporary file left
+    assert client.get("/api/blueprints/trip-plan").json()["isBuiltin"] is False
+    # A file with the id's name that does not define it is never overwritten.
+    (folder / "other-trip.yaml").write_text("id: other-trip\nname: [")
+    clash = create(client, bp_id="other-trip")
+    assert clash.status_code == 400 and clash.json() == {
+        "error": 'Blueprint "other-trip" already exists (the file other-trip.yaml is there but does not define it)'}
+    assert (folder / "other-trip.yaml").read_text() == "id: other-trip\nname: ["
+    assert sorted(p.name for p in folder.iterdir()) == ["other-trip.yaml", "trip-plan.yaml"]
 
 
 # ---- instantiate ---------------------------------------------------------------------------
@@ -290,96 +372,6 @@ def test_lineage_of_an_unknown_blueprint_is_404(client):
         "blueprintId": "weekly-digest", "version": "1.0.0", "versions": {}, "workflows": []}
 
 
-# ---- import --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def yaml_server():
-    async def good(request):
-        return PlainTextResponse(blueprint_yaml(bp_id="imported-trip"))
-
-    async def other(request):
-        return PlainTextResponse(blueprint_yaml(bp_id="second-trip", name="Second"))
-
-    async def broken(request):
-        return PlainTextResponse("id: x\nname: [")
-
-    async def big(request):
-        return PlainTextResponse("# " + "x" * MAX_YAML_BYTES)
-
-    async def big_stream(request):  # no Content-Length: the cap applies while reading
-        async def chunks():
-            for _ in range(MAX_YAML_BYTES // 1024 + 2):
-                yield b"#" + b"x" * 1023
-
-        return StreamingResponse(chunks(), media_type="text/plain")
-
-    async def missing(request):
-        return Response("not here", status_code=404)
-
-    server = ThreadedServer(Starlette(routes=[
-        Route("/good.yaml", good), Route("/other.yaml", other), Route("/broken.yaml", broken),
-        Route("/big.yaml", big), Route("/big-stream.yaml", big_stream), Route("/missing.yaml", missing),
-    ])).start()
-    yield server
-    server.stop()
-
-
-def test_import_from_a_url(client, yaml_server):
-    r = client.post("/api/blueprints/import", json={"url": yaml_server.url + "/good.yaml"})
-    assert r.status_code == 201 and r.json() == {"ok": True, "id": "imported-trip", "name": "Trip Plan"}
-    got = client.get("/api/blueprints/imported-trip").json()
-    assert got["isBuiltin"] is False and len(got["steps"]) == 3
-    again = client.post("/api/blueprints/import", json={"url": yaml_server.url + "/good.yaml"})
-    assert again.status_code == 400 and again.json() == {"error": 'Blueprint "imported-trip" already exists'}
-
-
-def test_import_from_yaml_text(client):
-    r = client.post("/api/blueprints/import", json={"yaml": blueprint_yaml(bp_id="pasted")})
-    assert r.status_code == 201 and r.json() == {"ok": True, "id": "pasted", "name": "Trip Plan"}
-
-
-@pytest.mark.parametrize("path, words", [
-    ("/missing.yaml", ": HTTP 404"),
-    ("/broken.yaml", "Invalid blueprint: not valid YAML"),
-    ("/big.yaml", "larger than 256 KB"),
-    ("/big-stream.yaml", "larger than 256 KB"),
-])
-def test_import_failures_are_clear_400s(client, yaml_server, path, words):
-    url = yaml_server.url + path
-    r = client.post("/api/blueprints/import", json={"url": url})
-    assert r.status_code == 400 and words in r.json()["error"], r.json()
-    if path in ("/missing.yaml", "/big.yaml", "/big-stream.yaml"):
-        assert r.json()["error"].startswith(f"Could not fetch {url}: ")
-    assert {b["id"] for b in client.get("/api/blueprints").json()} == BUILTINS
-
-
-def test_import_from_a_server_that_is_not_there(client):
-    url = f"http://127.0.0.1:{free_port()}/x.yaml"
-    r = client.post("/api/blueprints/import", json={"url": url})
-    assert r.status_code == 400 and r.json()["error"].startswith(f"Could not fetch {url}: ")
-
-
-@pytest.mark.parametrize("body, words", [
-    ({}, "url is required"),
-    ({"url": ""}, "url is required"),
-    ({"url": "ftp://example.com/x.yaml"}, "http(s)"),
-    ({"url": "not a url"}, "http(s)"),
-    ({"url": "https://github.com/owner/repo"}, "must point at a file"),
-    ({"url": "http://127.0.0.1:1/x.yaml", "yaml": "id: x"}, "not both"),
-    ({"url": 7}, "url is required"),
-])
-def test_import_validates_its_body(client, body, words):
-    r = client.post("/api/blueprints/import", json=body)
-    assert r.status_code == 400 and words in r.json()["error"], r.json()
-
-
-def test_github_links_become_raw_links():
-    assert raw_url("https://github.com/o/r/blob/main/bp/x.yaml") == "https://raw.githubusercontent.com/o/r/main/bp/x.yaml"
-    assert raw_url("https://github.com/o/r/tree/v1/x.yaml") == "https://raw.githubusercontent.com/o/r/v1/x.yaml"
-    raw = "https://raw.githubusercontent.com/o/r/main/x.yaml"
-    assert raw_url(raw) == raw
-
-
 # ---- the templating rules themselves ---------------------------------------------------------
 
 @pytest.mark.parametrize("template, values, expected", [
@@ -390,9 +382,23 @@ def test_github_links_become_raw_links():
     ("{{ a }}-{{b}}-{{c}}", {"a": 1.0, "b": False, "c": None}, "1-false-"),
     ("one\n\n\n\n\ntwo", {}, "one\n\ntwo"),
     ("{{a}}", {"a": "{{b}}"}, "{{b}}"),  # a value is not a template
+    ("{{#if a}}A{{/if}}{{a}}{{#if b}}B{{/if}}", {"a": "x", "b": None}, "Ax"),
+    # Registration refuses unbalanced blocks; render still never lets a block tag into a prompt.
+    ("keep{{#if a}}cut", {}, "keep"),
+    ("a{{/if}}b", {}, "ab"),
+    ("{{ #if a }}A{{ /if }}", {"a": True}, "A"),
 ])
 def test_render(template, values, expected):
     assert render(template, values) == expected
+
+
+def test_render_of_deeply_nested_blocks():
+    depth = 5000
+    template = "".join(f"{{{{#if v{i % 7}}}}}{i}," for i in range(depth)) + "{{/if}}" * depth
+    values = {f"v{i}": True for i in range(7)}
+    assert render(template, values) == ",".join(str(i) for i in range(depth)) + ","
+    values["v3"] = False
+    assert render(template, values) == "0,1,2,"
 
 
 def test_lineage_survives_an_edit_that_omits_it(client):
@@ -406,3 +412,7 @@ def test_lineage_survives_an_edit_that_omits_it(client):
     assert (stored["_blueprintId"], stored["_blueprintVersion"]) == ("trip-plan", "1.0.0")
     assert stored["steps"][0]["prompt"] == "Plan a shorter trip."
     assert [w["id"] for w in client.get("/api/blueprints/trip-plan/lineage").json()["workflows"]] == [made["id"]]
+    # Sending the key is how a client detaches a workflow on purpose.
+    assert client.patch(f"/api/workflows/{made['id']}", json={"definition": {**edited, "_blueprintId": None}}
+                        ).status_code == 200
+    assert client.get("/api/blueprints/trip-plan/lineage").json()["workflows"] == []
