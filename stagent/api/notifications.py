@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from ..db.rows import loads
 from ..engine.patterns import suggest
+from ..engine.permissions import ONE_OFF_TOOLS
 from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store
@@ -169,6 +170,7 @@ def approval_payload(row: dict) -> dict:
     tool_input = loads(row["toolInput"], None)
     tool_input = tool_input if isinstance(tool_input, dict) else None
     proposal = row["type"] != "permission_required"
+    once_only = proposal or row["toolName"] in ONE_OFF_TOOLS  # "always" would save nothing
     workflow_id = row["workflowId"] or ((tool_input or {}).get("workflowId") if not row["taskId"] else None)
     if proposal:
         deep_link = f"/profiles/{row['toolName']}"
@@ -187,11 +189,11 @@ def approval_payload(row: dict) -> dict:
         "compactSummary": (f'Learned patterns proposed for profile "{row["toolName"]}"' if proposal
                            else _summary(row["toolName"], tool_input)),
         "deepLink": deep_link,
-        "supportedActionIds": ["allow_once", "deny"] if proposal else list(ACTION_IDS),
+        "supportedActionIds": ["allow_once", "deny"] if once_only else list(ACTION_IDS),
         "title": row["title"], "body": row["body"], "message": row["body"], "taskTitle": row["taskTitle"],
         "workflowName": row["workflowName"], "toolInput": tool_input, "createdAt": row["createdAt"],
         "read": row["read"], "notificationType": row["type"], "expiresAt": row["expiresAt"],
-        "suggestedPattern": None if proposal or not row["toolName"] else suggest(row["toolName"], tool_input or {}),
+        "suggestedPattern": None if once_only or not row["toolName"] else suggest(row["toolName"], tool_input or {}),
     }
 
 

@@ -32,7 +32,9 @@ DEFAULT_TIMEOUT_SECONDS = 600.0
 TIMEOUT_MESSAGE = "Permission request timed out"
 DENIED_MESSAGE = "The user denied this tool call"
 TURN_ENDED = "The run ended before an answer"
-ONE_OFF_TOOLS = frozenset({"LarsAction"})  # no allow-list ever pre-approves these: "always allow" = once (015)
+# Requests no allow-list ever pre-approves (a Lars action, 015; a workflow checkpoint, 013):
+# "always allow" answers them once and saves nothing.
+ONE_OFF_TOOLS = frozenset({"LarsAction", "WorkflowCheckpoint"})
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def test_pending_approvals_payloads(daemon, client):
     assert (items["p4"]["workflowName"], items["p4"]["taskTitle"]) == ("Release", None)  # found through its input
     assert items["p4"]["permissionLabel"] == "Workflow checkpoint"
     assert items["p4"]["compactSummary"] == "Approve before step: Ship"
+    assert (items["p4"]["supportedActionIds"], items["p4"]["suggestedPattern"]) == (["allow_once", "deny"], None)
 
 
 def test_pending_approvals_are_at_most_20(daemon, client):
