@@ -109,16 +109,18 @@ CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
 # channel's signed decision callback, /api/channels/<id>/callback.
 KEYLESS_PATHS = frozenset({"/api/health", "/api/channels/inbound/slack", "/api/channels/inbound/telegram"})
 _CALLBACK_PREFIX, _CALLBACK_SUFFIX = "/api/channels/", "/callback"
-# A workflow's webhook trigger, /api/workflows/hooks/<token>: the token is the credential.
+# A workflow's webhook trigger, POST /api/workflows/hooks/<token>: the token is the credential.
+# Only that: other methods, and paths below it, reach workflow routes (/api/workflows/{id}/…
+# with the id "hooks") and need a key as usual.
 _WORKFLOW_HOOK_PREFIX = "/api/workflows/hooks/"
 
 
-def keyless(path: str) -> bool:
+def keyless(path: str, method: str) -> bool:
     if path in KEYLESS_PATHS:
         return True
     if path.startswith(_WORKFLOW_HOOK_PREFIX):
         token = path[len(_WORKFLOW_HOOK_PREFIX):]
-        return bool(token) and "/" not in token
+        return method == "POST" and bool(token) and "/" not in token
     if not (path.startswith(_CALLBACK_PREFIX) and path.endswith(_CALLBACK_SUFFIX)):
         return False
     channel_id = path[len(_CALLBACK_PREFIX):-len(_CALLBACK_SUFFIX)]
@@ -169,7 +171,7 @@ class SecurityMiddleware:
                 principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
         path = scope["path"]
         if (principal is None and self.keys.require_api_key and path.startswith("/api/")
-                and not keyless(path)):
+                and not keyless(path, scope["method"])):
             return await _reject(send, scope, 401, "This daemon requires an API key (X-API-Key header).")
         scope["stagent.principal"] = principal
         return await self.app(scope, _limited(receive, self.max_body_bytes), send)

@@ -2,8 +2,9 @@
 answer and the progress stream (extensions, docs/decisions/013-workflows.md).
 
 Errors are the original's plain `{"error": "<sentence>"}` (this domain never used the Zod
-shape). A body is checked against the same models the OpenAPI document shows; the pattern
-rules (store.workflows.validate_definition) then decide whether the definition can run.
+shape), malformed JSON included. A body is checked against the same models the OpenAPI
+document shows; the pattern rules (store.workflows.validate_definition) then decide whether the
+definition can run.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 from starlette.routing import Route
 
+from ..db.rows import loads
 from ..errors import Conflict, Invalid, NotFound
 from ..events import WorkflowDefinitionChanged
 from ..store import notifications as notification_store
 from ..store import workflow_runs as runs
 from ..store import workflow_status as views
 from ..store import workflows as store
-from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_json
+from ._http import Body, Int, Out, RuntimeId, _reject_constant, endpoint, ok, read_json
 
 Pattern = Literal["sequence", "planner-executor", "checkpoint", "loop", "parallel", "swarm"]
 
@@ -53,11 +55,11 @@ class SwarmConfigIn(Body):
 
 class DefinitionIn(Body):
     pattern: Pattern
-    steps: list[StepIn] = Field(min_length=1)
+    steps: list[StepIn] = Field(min_length=1, max_length=store.MAX_STEPS)
     loop_config: LoopConfigIn | None = None
     swarm_config: SwarmConfigIn | None = None
     source_task_id: str | None = None
-    triggers: list[dict] | None = None                         # Stan's trigger nodes
+    triggers: list[dict] | None = Field(default=None, max_length=store.MAX_TRIGGERS)  # Stan's trigger nodes
     on_interrupt: Literal["retry", "fail"] = "retry"           # extension: the step a restart cut off
     checkpoint_timeout_seconds: float | None = Field(default=None, gt=0, le=store.MAX_CHECKPOINT_TIMEOUT)
 
@@ -190,9 +192,15 @@ def _definition(raw: Any) -> dict:
     """A definition as sent (an object or its JSON text): typed, then checked as runnable."""
     if raw is None:
         raise Invalid("Definition must include pattern and at least one step")
+    if isinstance(raw, str):  # as strict as a body: NaN and Infinity are not JSON
+        try:
+            raw = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise Invalid(f"definition is not valid JSON text: {exc}") from None
     definition = store.parse_definition(raw)
     if not definition.get("pattern") or not definition.get("steps"):
         raise Invalid("Definition must include pattern and at least one step")
+    store.check_limits(definition)  # before anything that grows with the steps
     _checked(DefinitionIn, definition, "definition")
     return store.validate_definition({k: v for k, v in definition.items() if k not in store.RUN_STATE_KEYS})
 
@@ -204,8 +212,19 @@ def _name(data: dict) -> str:
     return name
 
 
+async def _json(request, *, object_only: bool = False) -> Any:
+    """The body's JSON; malformed JSON is a plain 400 here, as every error of this domain."""
+    try:
+        data = await read_json(request)
+    except Invalid as exc:
+        raise Invalid((exc.form_errors or [exc.message])[0]) from None
+    if object_only and not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object")
+    return data
+
+
 async def _body(request, model: type[Body]) -> Body:
-    return _checked(model, await read_json(request))
+    return _checked(model, await _json(request))
 
 
 async def _workflow(request, workflow_id: str) -> dict:
@@ -223,9 +242,7 @@ async def list_workflows(request):
 @endpoint(body=WorkflowCreate, response=WorkflowOut, status=201, errors=(400,))
 async def create_workflow(request):
     """Create a draft; the definition must be runnable (pattern rules)."""
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise Invalid("The body must be a JSON object")
+    data = await _json(request, object_only=True)
     name = _name(data)
     definition = _definition(data.get("definition"))
     body = _checked(WorkflowCreate, data)
@@ -244,9 +261,7 @@ async def get_workflow(request):
 async def update_workflow(request):
     """Mode A: `name` and/or `definition` (draft, completed or failed; a finished workflow goes
     back to draft). Mode B: `{"status": "paused"}` pauses an active workflow."""
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise Invalid("The body must be a JSON object")
+    data = await _json(request, object_only=True)
     workflow = await _workflow(request, _id(request))
     if "name" in data or "definition" in data:
         if workflow["status"] not in store.EDITABLE:
@@ -258,8 +273,8 @@ async def update_workflow(request):
             await store.replace(_db(request), workflow["id"], name=name, definition=definition)
         except Conflict:
             raise Conflict("Cannot edit active or paused workflows") from None
-        if definition is not None:
-            request.app.state.events.publish(WorkflowDefinitionChanged(workflow["id"]))
+        # Every edit, a rename too: a schedule trigger's schedule is named after the workflow.
+        request.app.state.events.publish(WorkflowDefinitionChanged(workflow["id"]))
         return ok(await _workflow(request, workflow["id"]))
     status = data.get("status")
     if status is None:
@@ -299,7 +314,7 @@ async def list_documents(request):
 @endpoint(body=DocumentsIn, response=AttachedOut, status=201, errors=(400, 404))
 async def attach_documents(request):
     """Bind documents to the workflow, or to one step; 404 names the documents that do not exist."""
-    data = await read_json(request)
+    data = await _json(request)
     if not isinstance(data, dict) or not isinstance(data.get("documentIds"), list) or not data["documentIds"]:
         raise Invalid("documentIds must be a non-empty array")
     body = _checked(DocumentsIn, data)
@@ -333,9 +348,7 @@ async def retry_step(request):
 @endpoint(body=FromAssist, response=FromAssistOut, status=201, errors=(400,))
 async def from_assist(request):
     """The workflow and one planned task per step, in one transaction; optionally started."""
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise Invalid("The body must be a JSON object")
+    data = await _json(request, object_only=True)
     name = _name(data).strip()
     definition = _definition(data.get("definition"))
     body = _checked(FromAssist, data)
@@ -365,9 +378,10 @@ async def respond_checkpoint(request):
     workflow_id = _id(request)
     await _workflow(request, workflow_id)
     notification = await notification_store.get(_db(request), body.notification_id)
-    tool_input = json.loads(notification["toolInput"] or "{}") if notification else {}
-    if notification is None or notification["toolName"] != runs.CHECKPOINT_TOOL \
-            or tool_input.get("workflowId") != workflow_id:
+    if notification is None or notification["toolName"] != runs.CHECKPOINT_TOOL:
+        raise NotFound("Checkpoint request not found")
+    tool_input = loads(notification["toolInput"], {})
+    if not isinstance(tool_input, dict) or tool_input.get("workflowId") != workflow_id:
         raise NotFound("Checkpoint request not found")
     await request.app.state.permissions.respond(
         body.notification_id, behavior=body.behavior, message=body.message,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso
-from ..errors import Invalid
+from ..errors import ApiError, Invalid
 from ..events import EventBus, NotificationCreated, TaskStatusChanged
 from ..store import notifications as notification_store
 from ..store import tasks as task_store
@@ -108,9 +108,21 @@ class Runner:
         task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
         self._launch(task, target, resume=True)
 
-    def start_claimed(self, task: dict, target: ModelTarget) -> None:
-        """Start a task already moved to `running` in the caller's transaction (a scheduled firing)."""
-        self._launch(task, target, resume=False)
+    async def target_or_error(self, model_id: str | None, runtime_id: str | None
+                              ) -> tuple[ModelTarget | None, str | None]:
+        """(the model a task with these fields runs on, None), or (None, why it cannot run)."""
+        try:
+            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id}), None
+        except ApiError as exc:
+            return None, exc.message
+
+    async def start_claimed(self, task: dict, target: ModelTarget | None, error: str | None = None) -> None:
+        """Start a task already moved to `running` in the caller's transaction (a scheduled
+        firing, a workflow step), or fail it with `error` when it cannot run (no provider...)."""
+        if error is None:
+            self._launch(task, target, resume=False)
+        else:
+            await self.set_status(task["id"], "failed", error, agent=_agent(task), payload={"message": error})
 
     def _launch(self, task: dict, target: ModelTarget, *, resume: bool) -> None:
         self.events.publish(TaskStatusChanged(task["id"], "running"))

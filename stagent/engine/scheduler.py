@@ -17,7 +17,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 from ..db import Database
 from ..db.rows import loads, to_iso
@@ -25,8 +24,8 @@ from ..errors import ApiError, Conflict, NotFound
 from ..events import EventBus, TaskStatusChanged
 from ..store import schedules as store
 from ..store import tasks as task_store
-from ..store import workflow_triggers as trigger_store
 from . import schedule_rules as rules
+from . import workflow_firings
 from .actions import prompt_and_tools
 from .logbus import LogBus
 from .runner import Runner
@@ -37,15 +36,6 @@ MAX_SLEEP = 300.0  # re-check now and then: the wall clock can jump (suspend, NT
 BATCH = 2000
 
 Deliver = Callable[..., Awaitable[object]]
-
-
-class WorkflowFiring(NamedTuple):
-    """A claimed slot of a schedule made by a workflow's schedule-trigger: it starts the workflow."""
-
-    schedule_id: str
-    workflow_id: str
-    slot: str
-    at: datetime
 
 
 class SystemClock:
@@ -101,6 +91,7 @@ class Scheduler:
     # ---- the loop --------------------------------------------------------------------------
 
     async def _loop(self) -> None:
+        await workflow_firings.fail_cut_off(self.db)
         while True:
             self._wake.clear()
             try:
@@ -137,10 +128,10 @@ class Scheduler:
                     self._fire_in(conn, s, now, targets, nexts[s["id"]]) for s in due])
             for launch in filter(None, launches):
                 started += 1
-                if isinstance(launch, WorkflowFiring):
-                    await self._start_workflow(launch)
+                if isinstance(launch, workflow_firings.WorkflowFiring):
+                    await workflow_firings.start(self, launch)
                 else:
-                    await self._launch(*launch)
+                    await self.runner.start_claimed(*launch)
             self.fired += started
             if len(due) < BATCH:
                 return started
@@ -157,22 +148,12 @@ class Scheduler:
             nexts[schedule["id"]] = by_rule[key]
         return nexts
 
-    async def _launch(self, task: dict, target, error: str | None) -> None:
-        if error is None:
-            self.runner.start_claimed(task, target)
-        else:  # the run cannot start (no provider configured...): visible on the task
-            await self.runner.set_status(task["id"], "failed", error, agent=task.get("assignedAgent") or "stagent-agent",
-                                         payload={"message": error})
-
     async def _targets(self, due: list[dict]) -> dict:
         targets = {}
         for schedule in due:
             key = (schedule.get("modelId"), schedule.get("assignedAgent"))
             if key not in targets:
-                try:
-                    targets[key] = (await self.runner.target_for({"modelId": key[0], "assignedAgent": key[1]}), None)
-                except ApiError as exc:
-                    targets[key] = (None, exc.message)
+                targets[key] = await self.runner.target_or_error(*key)
         return targets
 
     def _fire_in(self, conn, schedule: dict, now: datetime, targets: dict, next_slot: str | None):
@@ -187,9 +168,9 @@ class Scheduler:
             store.set_in(conn, schedule["id"], changes)
             return None
         if schedule.get("workflowId"):  # overlaps are the workflow engine's 409, recorded as skipped
-            claimed = store.claim_slot(conn, schedule, slot, "started")
+            firing = workflow_firings.claim_in(conn, schedule, slot, now)
             store.set_in(conn, schedule["id"], changes)
-            return WorkflowFiring(schedule["id"], schedule["workflowId"], slot, now) if claimed else None
+            return firing
         live = store.live_statuses(conn, schedule["id"])
         skip_reason = self._skip_reason(schedule, live, now, changes)
         queue = bool(live)  # only reached with the queue policy
@@ -208,11 +189,11 @@ class Scheduler:
         """The firing's task and the schedule's counters; one-shots complete, maxFirings expires."""
         task = self._create_task(conn, schedule, schedule["firingCount"] + 1, status, manual=manual)
         store.attach_task(conn, schedule["id"], slot, task["id"])
-        self._count_firing(conn, schedule, now, changes)
+        self.count_firing(conn, schedule, now, changes)
         return task
 
     @staticmethod
-    def _count_firing(conn, schedule: dict, now: datetime, changes: dict) -> None:
+    def count_firing(conn, schedule: dict, now: datetime, changes: dict) -> None:
         number = schedule["firingCount"] + 1
         changes.update(firing_count=number, last_fired_at=to_iso(now))
         if not schedule.get("recurs", True):
@@ -220,30 +201,6 @@ class Scheduler:
         elif schedule.get("maxFirings") and number >= schedule["maxFirings"]:
             changes.update(status="expired", next_fire_at=None)
         store.set_in(conn, schedule["id"], changes)
-
-    async def _start_workflow(self, firing: WorkflowFiring) -> None:
-        """Start the schedule's workflow; the firing records the run, or why none started. Only
-        a started run counts as a firing (firingCount, lastFiredAt, one-shot, maxFirings)."""
-        outcome, reason = "failed", "the workflow engine is not running"
-        if self.start_workflow is not None:
-            try:
-                run = await self.start_workflow(firing.workflow_id, trigger="schedule")
-                outcome, reason = "started", f"workflow run #{run.get('runNumber')}"
-            except Conflict as exc:  # already running: as a task firing's overlap, a skip
-                outcome, reason = "skipped", exc.message
-            except ApiError as exc:
-                reason = exc.message
-            except Exception:  # a bug starting one workflow must not stop the batch's other launches
-                log.exception("starting workflow %s from schedule %s failed", firing.workflow_id, firing.schedule_id)
-                reason = "the workflow could not be started; see the daemon log"
-
-        def record(conn) -> None:
-            trigger_store.set_firing_outcome_in(conn, firing.schedule_id, firing.slot, outcome, reason)
-            schedule = store.select(conn, firing.schedule_id)
-            if outcome == "started" and schedule is not None:
-                self._count_firing(conn, schedule, firing.at, {})
-
-        await self.db.write(record)
 
     async def fire_now(self, schedule_id: str) -> dict:
         """A manual firing ("run now"): its own slot, counted like any other; 409 while one runs,
@@ -268,7 +225,7 @@ class Scheduler:
             return self._record_firing(conn, fresh, slot, now, {}, status="running", manual=True)
 
         task = await self.db.write(fire)
-        await self._launch(task, target, error)
+        await self.runner.start_claimed(task, target, error)
         return task
 
     def _skip_reason(self, schedule: dict, live: set[str], now: datetime, changes: dict) -> str | None:

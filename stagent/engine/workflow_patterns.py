@@ -37,22 +37,26 @@ async def execute(run: Run) -> str | None:
 
 async def one_after_another(run: Run) -> None:
     """sequence, checkpoint and planner-executor: steps in order. Each step gets the previous
-    output before its prompt; under planner-executor every step after the first gets the plan."""
+    output before its prompt; under planner-executor every step after the plan gets the plan.
+    The first step that runs a prompt gets the trigger input (and, under planner-executor,
+    writes the plan): a checkpoint with no prompt before it only passes outputs on."""
     planner = run.pattern == "planner-executor"
-    previous = plan = ""
-    for index, step in enumerate(ordered_steps(run.definition)):
+    previous: str | None = None  # the last agent step's output; None until one has run
+    plan = ""
+    for step in ordered_steps(run.definition):
         if not run.finished(step):
             await run.check_pause()
-        outcome = await run.step(step, _chained(run, index, planner, plan, previous), gate_body=previous, gates=True)
+        outcome = await run.step(step, _chained(run, planner, plan, previous), previous=previous, gates=True)
         if not outcome.ok:
             raise WorkflowFailed(f'Step "{prompts.step_name(step)}" failed: {outcome.error}')
-        previous = outcome.result
-        if planner and index == 0:
-            plan = previous
+        if outcome.ran:
+            if planner and previous is None:
+                plan = outcome.result
+            previous = outcome.result
 
 
-def _chained(run: Run, index: int, planner: bool, plan: str, previous: str) -> Callable[[str], str]:
-    if index == 0:
+def _chained(run: Run, planner: bool, plan: str, previous: str | None) -> Callable[[str], str]:
+    if previous is None:  # no agent step has run yet: this one starts the run
         return run.with_input
     if planner:
         return lambda own: prompts.after_plan(plan, own)

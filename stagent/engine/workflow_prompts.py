@@ -134,13 +134,18 @@ def signalled(output: str, signals: list[str] | None) -> bool:
     return any(signal.lower() in lowered for signal in (signals or [LOOP_SIGNAL]))
 
 
-def checkpoint_body(previous: str) -> str:
-    if not previous:
-        return "No previous step output: this checkpoint comes before the first agent step."
-    return f"Previous step output:\n{previous[:500]}"
+def checkpoint_body(previous: str | None, input_text: str | None = None) -> str:
+    """What the person deciding sees: the last agent step's output, or before any agent step
+    ran (previous None) the run's trigger input."""
+    if previous is not None:
+        return f"Previous step output:\n{previous[:500]}"
+    if input_text:
+        return f"Trigger input:\n{input_text[:500]}"
+    return "No previous step output: this checkpoint comes before the first agent step."
 
 
 def documents_context(documents: list[tuple[str, str | None]]) -> str:
-    """The documents bound to the workflow (or the step), as context before the prompt."""
+    """The documents bound to the workflow (or the step) and those the step lists in its
+    `documentIds`, as context before the prompt."""
     blocks = [f"--- {name} ---\n{(text or '(no extracted text yet)')[:20_000]}" for name, text in documents]
     return "Workflow documents:\n" + "\n\n".join(blocks)

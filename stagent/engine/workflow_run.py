@@ -50,6 +50,7 @@ class Outcome:
     ok: bool
     result: str = ""
     error: str | None = None
+    ran: bool = True  # False: a checkpoint with no prompt, which only passed the previous output on
 
 
 def _parse_iso(value: str) -> datetime:
@@ -102,14 +103,15 @@ class Run:
         await self._fail(step, 0, error)
 
     async def step(self, step: dict, compose: Callable[[str], str], *, iteration: int = 0, title: str | None = None,
-                   gate_body: str | None = None, gates: bool = False) -> Outcome:
+                   previous: str | None = None, gates: bool = False) -> Outcome:
         """Run one step (or continue it where it stood) and return how it ended. `compose`
         turns the step's own prompt into the prompt its task gets; with `gates`, a checkpoint
-        step first asks a human (approve, edit the prompt, or deny)."""
+        step first asks a human (approve, edit the prompt, or deny), showing `previous` (the
+        last agent step's output; None before any agent step ran: the trigger input)."""
         state = self.state(step["id"], iteration) or {}
         status = state.get("status", "pending")
-        if status == "completed":
-            return Outcome(True, state.get("result") or "")
+        if status == "completed":  # a completed step without a task was a pass-through checkpoint
+            return Outcome(True, state.get("result") or "", ran=state.get("taskId") is not None)
         if status == "failed":
             return Outcome(False, error=state.get("error"))
         if status == "running" and state.get("taskId"):
@@ -117,23 +119,28 @@ class Run:
         own = prompts.step_prompt(step)
         if gates and prompts.is_gate(step):
             waiting = state.get("notificationId") if status == "waiting_approval" else None
-            approved = await self._checkpoint(step, iteration, own, gate_body or "", waiting)
+            body = prompts.checkpoint_body(previous, self.input_text)
+            approved = await self._checkpoint(step, iteration, own, body, waiting)
             if approved is None:
                 return Outcome(False, error=self.state(step["id"], iteration)["error"])
             own = approved
             if not own.strip():  # an approval node with nothing to run: the previous output goes on
-                return await self._complete(step, iteration, None, gate_body or "")
+                passed = await self._complete(step, iteration, None, previous or "")
+                return Outcome(True, passed.result, ran=False)
         title = title or f"[Workflow] {prompts.step_name(step)}"
         return await self._launch(step, iteration, self._with_documents(step, compose(own)), title)
 
     # ---- a step's task ------------------------------------------------------------------------
 
     def _with_documents(self, step: dict, prompt: str) -> str:
-        docs = [(d["originalName"], d["extractedText"]) for d in self.documents if d["stepId"] in (None, step["id"])]
-        return f"{prompts.documents_context(docs)}\n\n{prompt}" if docs else prompt
+        docs: dict[str, tuple[str, str | None]] = {}  # a document both bound and listed goes in once
+        for d in self.documents:
+            if d["stepId"] in (None, step["id"]):
+                docs.setdefault(d["documentId"], (d["originalName"], d["extractedText"]))
+        return f"{prompts.documents_context(list(docs.values()))}\n\n{prompt}" if docs else prompt
 
     async def _launch(self, step: dict, iteration: int, prompt: str, title: str) -> Outcome:
-        target, error = await self.engine.target_for(prompts.step_model(step), prompts.step_runtime(step))
+        target, error = await self.engine.runner.target_or_error(prompts.step_model(step), prompts.step_runtime(step))
         now = now_iso()
         fields = {"title": title[:200], "description": prompt, "status": "running", "project_id": self.project_id,
                   "workflow_id": self.workflow_id, "workflow_run_number": self.number, "priority": 1,
@@ -149,7 +156,7 @@ class Run:
             return task, state
 
         task, self.states[(step["id"], iteration)] = await self.engine.logbus.transact(write)
-        await self.engine.launch(task, target, error)
+        await self.engine.runner.start_claimed(task, target, error)
         return await self._follow(step, iteration, task["id"])
 
     async def _follow(self, step: dict, iteration: int, task_id: str) -> Outcome:
@@ -179,7 +186,7 @@ class Run:
 
     # ---- checkpoints -------------------------------------------------------------------------
 
-    async def _checkpoint(self, step: dict, iteration: int, prompt: str, previous: str,
+    async def _checkpoint(self, step: dict, iteration: int, prompt: str, body: str,
                           waiting_id: str | None) -> str | None:
         """Ask a human through the governance approvals; the prompt to run, or None (denied,
         timed out: the step has failed)."""
@@ -195,7 +202,7 @@ class Run:
             def write(conn, emit):
                 created = notification_store.insert(
                     conn, type="permission_required", title=f"Workflow checkpoint: {prompts.step_name(step)}",
-                    body=prompts.checkpoint_body(previous), tool_name=store.CHECKPOINT_TOOL, tool_input=args,
+                    body=body, tool_name=store.CHECKPOINT_TOOL, tool_input=args,
                     expires_at=expires)
                 state = store.set_step_in(conn, self.workflow_id, self.number, step["id"], iteration, {
                     "status": "waiting_approval", "notification_id": created["id"], "task_id": None,

@@ -6,8 +6,8 @@ Public interface (the blueprints/triggers code calls `start`):
                                     input_text: str | None = None) -> dict
         -> {"status": "started", "workflowId": ..., "runNumber": n}
         raises NotFound / Conflict("Workflow is already running") / Invalid (bad definition).
-        A paused workflow resumes (same run number). `input_text` is put before the first
-        step's prompt as "Trigger input: …".
+        A paused workflow resumes (same run number). `input_text` is put before the prompt
+        of the first step that runs one, as "Trigger input: …".
 
 Each run is driven by one coroutine under the supervisor (`workflow-run:<id>:<n>`), which runs
 the pattern (engine/workflow_patterns.py) over a Run (engine/workflow_run.py). Lifecycle
@@ -28,7 +28,7 @@ import logging
 
 from ..db import Database
 from ..db.rows import now_iso, row_to_dict
-from ..errors import ApiError, Conflict
+from ..errors import Conflict
 from ..events import EventBus, NotificationChanged, TaskStatusChanged
 from ..store import notifications as notification_store
 from ..store import tasks as task_store
@@ -124,6 +124,9 @@ class WorkflowEngine:
                 raise Conflict("Workflow is not running")
             await self._stop_driver(workflow_id)
             number = workflow["runNumber"]
+            # A step the driver was launching (its task, or its checkpoint request, queued in
+            # the log bus) commits even though the driver is gone: wait for it, so it is seen.
+            await self.logbus.flush()
             for state in await store.states(self.db, workflow_id, number):
                 if state["status"] == "running" and state["taskId"]:
                     await self.runner.cancel(state["taskId"])
@@ -180,6 +183,7 @@ class WorkflowEngine:
             if workflow["status"] == "active":
                 raise Conflict("Cannot delete an active workflow — pause or wait for completion")
             await self._stop_driver(workflow_id)
+            await self.logbus.flush()  # a step the driver was launching commits first (see cancel)
             for row in await self.db.fetchall("SELECT id FROM tasks WHERE workflow_id = ? AND status = 'running'",
                                               (workflow_id,)):
                 await self.runner.stop(row["id"], "cancelled")
@@ -205,20 +209,6 @@ class WorkflowEngine:
 
             await self.logbus.transact(write)
         raise RunPaused()
-
-    async def target_for(self, model: str | None, runtime: str | None):
-        """(ModelTarget, None), or (None, why the step's task cannot run)."""
-        try:
-            return await self.runner.target_for({"modelId": model, "assignedAgent": runtime}), None
-        except ApiError as exc:
-            return None, exc.message
-
-    async def launch(self, task: dict, target, error: str | None) -> None:
-        if error is None:
-            self.runner.start_claimed(task, target)
-        else:  # visible on the task, as a scheduled firing that cannot start
-            await self.runner.set_status(task["id"], "failed", error, agent=task.get("assignedAgent") or "stagent-agent",
-                                         payload={"message": error})
 
     async def task_finished(self, task_id: str) -> dict | None:
         """The task once it has ended (None if it was deleted). Registered before the status is
@@ -276,7 +266,8 @@ class WorkflowEngine:
         workflow, run, states = await self.db.read(read)
         if run is None:
             return None
-        return Run(self, workflow, run, states, await store.bound_documents(self.db, workflow_id))
+        documents = await store.bound_documents(self.db, workflow_id, workflow["definition"]["steps"])
+        return Run(self, workflow, run, states, documents)
 
     async def _finish(self, run: Run, status: str, *, error: str | None = None, stop_reason: str | None = None) -> None:
         async with self._lock:

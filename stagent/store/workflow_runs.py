@@ -20,17 +20,11 @@ _STATE_FIELDS = ("status", "task_id", "notification_id", "result", "error", "sta
 
 def raw_in(conn, workflow_id: str) -> dict:
     """The catalog's Workflow: `definition` as the stored JSON text."""
-    row = conn.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
-    if row is None:
-        raise NotFound("Workflow not found")
-    return row_to_dict(row)
+    return row_to_dict(workflow_store.fetch_row(conn, workflow_id))
 
 
 def fetch_in(conn, workflow_id: str) -> dict:
-    row = conn.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
-    if row is None:
-        raise NotFound("Workflow not found")
-    workflow = row_to_dict(row)
+    workflow = raw_in(conn, workflow_id)
     workflow["definition"] = workflow_store.parse_stored(workflow["definition"])
     return workflow
 
@@ -124,13 +118,25 @@ async def active_ids(db: Database) -> list[str]:
     return [r["id"] for r in await db.fetchall("SELECT id FROM workflows WHERE status = 'active'")]
 
 
-async def bound_documents(db: Database, workflow_id: str) -> list[dict]:
-    """The documents bound to a workflow with their text (the engine's context for each step)."""
+async def bound_documents(db: Database, workflow_id: str, steps: list[dict] = ()) -> list[dict]:
+    """The documents a step's prompt gets, with their text: those bound to the workflow (stepId
+    None: every step) or to one step, then those a step lists in its `documentIds` (ids of
+    documents that no longer exist are skipped)."""
     rows = await db.fetchall(
-        "SELECT b.step_id, d.original_name, d.extracted_text FROM workflow_documents b "
+        "SELECT b.step_id, b.document_id, d.original_name, d.extracted_text FROM workflow_documents b "
         "JOIN documents d ON d.id = b.document_id WHERE b.workflow_id = ? ORDER BY b.created_at, b.rowid",
         (workflow_id,))
-    return [row_to_dict(r) for r in rows]
+    documents = [row_to_dict(r) for r in rows]
+    listed = {step["id"]: [d for d in step.get("documentIds") or [] if isinstance(d, str)] for step in steps}
+    wanted = sorted({d for ids in listed.values() for d in ids})
+    if wanted:
+        found = {r["id"]: r for r in await db.fetchall(
+            "SELECT id, original_name, extracted_text FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+            (dumps(wanted),))}
+        documents += [{"stepId": step_id, "documentId": d, "originalName": found[d]["original_name"],
+                       "extractedText": found[d]["extracted_text"]}
+                      for step_id, ids in listed.items() for d in ids if d in found]
+    return documents
 
 
 # ---- checkpoint requests -------------------------------------------------------------------

@@ -71,3 +71,8 @@ def set_firing_outcome_in(conn: sqlite3.Connection, schedule_id: str, slot: str,
     """What happened when a firing tried to start its workflow (started, skipped, failed)."""
     conn.execute("UPDATE schedule_firings SET outcome = ?, reason = ? WHERE schedule_id = ? AND slot = ?",
                  (outcome, reason, schedule_id, slot))
+
+
+def fail_firings_in(conn: sqlite3.Connection, outcome: str, reason: str) -> None:
+    """Every firing still at `outcome` becomes failed with `reason`."""
+    conn.execute("UPDATE schedule_firings SET outcome = 'failed', reason = ? WHERE outcome = ?", (reason, outcome))

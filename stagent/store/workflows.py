@@ -11,6 +11,7 @@ the API and to run one (docs/decisions/013-workflows.md).
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Callable
@@ -69,11 +70,22 @@ def _clean_name(name: Any) -> str:
     return name
 
 
-def _fetch(conn: sqlite3.Connection, workflow_id: str) -> sqlite3.Row:
+def fetch_row(conn: sqlite3.Connection, workflow_id: str) -> sqlite3.Row:
+    """The workflow's row; NotFound with the catalog's message otherwise (every fetch of a
+    workflow goes through here)."""
     row = conn.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
     if row is None:
-        raise NotFound(f"Workflow {workflow_id} not found", code="WORKFLOW_NOT_FOUND")
+        raise NotFound("Workflow not found", code="WORKFLOW_NOT_FOUND")
     return row
+
+
+def _dump(definition: dict) -> str:
+    """The definition as stored JSON text: NaN and Infinity are not JSON, so they are refused
+    (a Stan tool or a blueprint could hand one in) instead of stored unreadable."""
+    try:
+        return json.dumps(definition, allow_nan=False)
+    except ValueError:
+        raise Invalid("definition must not contain NaN or Infinity (they are not valid JSON)") from None
 
 
 async def create_workflow(db: Database, *, name: str, definition: dict | None = None,
@@ -93,14 +105,14 @@ async def create_workflow(db: Database, *, name: str, definition: dict | None = 
         conn.execute(
             "INSERT INTO workflows (id, project_id, name, definition, status, created_at, updated_at) "
             "VALUES (?,?,?,?,?,?,?)",
-            (workflow_id, project_id, name, json.dumps(definition), "draft", now, now))
-        return _fetch(conn, workflow_id)
+            (workflow_id, project_id, name, _dump(definition), "draft", now, now))
+        return fetch_row(conn, workflow_id)
 
     return _workflow(await db.write(insert))
 
 
 async def get_workflow(db: Database, workflow_id: str) -> dict:
-    return _workflow(await db.read(lambda conn: _fetch(conn, workflow_id)))
+    return _workflow(await db.read(lambda conn: fetch_row(conn, workflow_id)))
 
 
 async def list_workflows(db: Database, *, project_id: str | None = None,
@@ -127,15 +139,15 @@ def _edit(conn: sqlite3.Connection, workflow_id: str, change: Callable[[dict], T
           name: str | None = None) -> tuple[sqlite3.Row, T | None]:
     """An edit as the catalog's PATCH makes it: refused while the workflow runs; a finished
     one goes back to `draft` without its run state."""
-    row = _fetch(conn, workflow_id)
+    row = fetch_row(conn, workflow_id)
     _check_editable(row)
     definition = _parse(row["definition"])
     for key in RUN_STATE_KEYS:
         definition.pop(key, None)
     result = change(definition) if change is not None else None
     conn.execute("UPDATE workflows SET name = ?, definition = ?, status = 'draft', updated_at = ? WHERE id = ?",
-                 (name or row["name"], json.dumps(definition), now_iso(), workflow_id))
-    return _fetch(conn, workflow_id), result
+                 (name or row["name"], _dump(definition), now_iso(), workflow_id))
+    return fetch_row(conn, workflow_id), result
 
 
 async def edit_definition(db: Database, workflow_id: str,
@@ -177,6 +189,8 @@ async def replace(db: Database, workflow_id: str, *, name: str | None = None,
 
 # ---- what a runnable definition must be (the catalog's rules, plus Stan's step types) -------
 
+MAX_STEPS = 100     # a workflow is a handful of agent steps; this bounds every check and run
+MAX_TRIGGERS = 20
 MIN_BRANCHES, MAX_BRANCHES = 2, 5
 MIN_WORKERS, MAX_WORKERS = 2, 5
 STEP_TYPES = ("agent", "approval")
@@ -194,6 +208,15 @@ def parse_definition(value: Any) -> dict:
     if not isinstance(value, dict):
         raise Invalid("definition must be a JSON object (or its JSON text)")
     return value
+
+
+def check_limits(definition: dict) -> None:
+    """The size caps, checked before anything that grows with the number of steps."""
+    steps, triggers = definition.get("steps"), definition.get("triggers")
+    if isinstance(steps, list) and len(steps) > MAX_STEPS:
+        raise Invalid(f"A workflow has at most {MAX_STEPS} steps")
+    if isinstance(triggers, list) and len(triggers) > MAX_TRIGGERS:
+        raise Invalid(f"A workflow has at most {MAX_TRIGGERS} triggers")
 
 
 def _number(value: Any) -> bool:
@@ -286,8 +309,11 @@ def _check_order(steps: list[dict]) -> None:
                 raise Invalid(f"Step '{step['id']}' depends on unknown step '{dep}'")
             if dep == step["id"]:
                 raise Invalid(f"Step '{step['id']}' cannot depend on itself")
-    if len(ordered_steps({"steps": steps})) != len(steps):
-        raise Invalid("Steps depend on each other in a cycle")
+    ordered = {s["id"] for s in ordered_steps({"steps": steps})}
+    stuck = [s["id"] for s in steps if s["id"] not in ordered]
+    if stuck:
+        named = ", ".join(f"'{i}'" for i in stuck[:10]) + (f" and {len(stuck) - 10} more" if len(stuck) > 10 else "")
+        raise Invalid(f"Steps depend on each other in a cycle: {named}")
 
 
 def validate_definition(definition: Any) -> dict:
@@ -296,6 +322,7 @@ def validate_definition(definition: Any) -> dict:
     steps = definition.get("steps")
     if not definition.get("pattern") or not isinstance(steps, list) or not steps:
         raise Invalid("Definition must include pattern and at least one step")
+    check_limits(definition)
     pattern = definition["pattern"]
     if pattern not in PATTERNS:
         raise Invalid(f"Pattern must be one of: {', '.join(PATTERNS)}")
@@ -336,18 +363,29 @@ def validate_definition(definition: Any) -> dict:
 
 def ordered_steps(definition: dict) -> list[dict]:
     """The steps in run order for the one-after-another patterns: as listed, except that a step
-    comes after the steps it `dependsOn` (Stan connects nodes in any order). A cycle leaves its
-    steps out (validate_definition refuses it)."""
+    comes after the steps it `dependsOn` (Stan connects nodes in any order). A topological sort
+    that always takes the earliest listed step that is ready, so it is linear in steps plus
+    dependencies. A step in a cycle, or after one, or depending on an unknown step is left out
+    (validate_definition refuses those)."""
     steps = definition["steps"]
-    done: set[str] = set()
+    position: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        position.setdefault(step["id"], index)
+    unmet = [0] * len(steps)
+    dependents: list[list[int]] = [[] for _ in steps]
+    for index, step in enumerate(steps):
+        for dep in set(step.get("dependsOn") or []):
+            unmet[index] += 1  # an unknown or self dependency is never met
+            if dep in position and dep != step["id"]:
+                dependents[position[dep]].append(index)
+    ready = [index for index, count in enumerate(unmet) if count == 0]
+    heapq.heapify(ready)
     order: list[dict] = []
-    progress = True
-    while progress:
-        progress = False
-        for step in steps:
-            if step["id"] not in done and all(d in done for d in step.get("dependsOn") or []):
-                done.add(step["id"])
-                order.append(step)
-                progress = True
-                break
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(steps[index])
+        for later in dependents[index]:
+            unmet[later] -= 1
+            if unmet[later] == 0:
+                heapq.heappush(ready, later)
     return order

@@ -261,7 +261,7 @@ def test_list_workflows_reports_the_records(daemon, stan, llm_env):
     ("add_workflow_node", {"type": "agent", "config": "loud"}, "'config' must be an object"),
     ("connect_nodes", {"sourceId": "TRIGGER", "targetId": "STEP"}, "triggers start the whole workflow"),
     ("set_node_config", {"nodeId": "nope", "config": {}}, "no node 'nope'"),
-    ("set_active_workflow", {"workflowId": "nope"}, "Workflow nope not found"),
+    ("set_active_workflow", {"workflowId": "nope"}, "Workflow not found"),
     ("add_workflow_node", {"type": "agent"}, "is active; it can be edited when it is not running"),
     ("rename_workflow", {"name": "Renamed while running"}, "is active; it can be edited when it is not running"),
 ])

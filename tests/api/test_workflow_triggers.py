@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import pytest
 
@@ -53,7 +54,7 @@ def hook_url(client, workflow_id: str) -> str:
 
 def test_unknown_workflow_is_404(client):
     for r in (client.get("/api/workflows/nope/triggers"), client.post("/api/workflows/nope/triggers/sync")):
-        assert r.status_code == 404 and r.json() == {"error": "Workflow nope not found"}
+        assert r.status_code == 404 and r.json() == {"error": "Workflow not found"}  # the catalog's message
 
 
 def test_a_webhook_node_gets_a_stable_url_that_goes_with_the_node(daemon, client):
@@ -98,6 +99,10 @@ def test_the_hook_needs_no_api_key_when_keys_are_required(daemon, client):
         assert client.get(f"/api/workflows/{workflow['id']}/triggers").status_code == 401
         assert client.post("/api/workflows/hooks/not-a-token").status_code == 404  # reached, not 401
         assert client.post("/api/workflows/hooks/a/b").status_code == 401  # only the hook path itself
+        # ... and only POST: other methods reach workflow routes with the id "hooks"
+        assert client.get(url).status_code == 401
+        assert client.get("/api/workflows/hooks/triggers").status_code == 401
+        assert client.delete("/api/workflows/hooks/documents").status_code == 401
         assert client.post(url, headers={"X-API-Key": "wrong"}).status_code == 401
     finally:
         client.put("/api/settings/security", json={"requireApiKey": False}, headers=admin)
@@ -247,6 +252,52 @@ def test_edits_through_the_api_sync_the_triggers_without_being_asked(daemon, cli
     [schedule] = wait_until(lambda: client.get("/api/schedules").json())  # nobody asked for the triggers
     assert (schedule["workflowId"], schedule["cronExpression"]) == (workflow_id, "*/15 * * * *")
 
+    assert schedule["name"] == "Synced — Nightly"
+    assert client.patch(f"/api/workflows/{workflow_id}", json={"name": "Renamed"}).status_code == 200
+    wait_until(lambda: client.get("/api/schedules").json()[0]["name"] == "Renamed — Nightly",
+               what="a rename to rename the schedule")
+
     definition["triggers"] = []
     assert client.patch(f"/api/workflows/{workflow_id}", json={"definition": definition}).status_code == 200
     wait_until(lambda: client.get("/api/schedules").json() == [])
+
+
+def test_a_firing_is_starting_until_its_workflow_start_is_recorded(sched):
+    daemon, clock = sched
+    client, engine = daemon.client, daemon.app.state.workflows
+    workflow = make_workflow(daemon, [schedule_node({"cron": "0 9 * * *", "timeZone": "UTC"})])
+    [trigger] = triggers_of(client, workflow["id"])
+    run(daemon, engine._lock.acquire())  # the engine is busy: the start waits
+    try:
+        clock.set(utc(2026, 3, 2, 9, 0))
+        [claimed] = wait_until(lambda: history(client, trigger["scheduleId"]), what="the slot's claim")
+        assert (claimed["outcome"], claimed["reason"]) == ("starting", None)  # not yet a run
+        assert client.get(f"/api/schedules/{trigger['scheduleId']}").json()["firingCount"] == 0
+    finally:
+        daemon.loop.call_soon_threadsafe(engine._lock.release)
+    [fired] = wait_until(lambda: [h for h in history(client, trigger["scheduleId"]) if h["outcome"] != "starting"],
+                         what="the firing's outcome")
+    assert (fired["outcome"], fired["reason"]) == ("started", "workflow run #1")
+
+
+def test_a_firing_cut_off_before_its_outcome_is_failed_at_the_next_start(tmp_path, llm_env):
+    data_dir = tmp_path / "data"
+    daemon, _ = scheduled_daemon(data_dir, utc(2026, 3, 2, 8, 0))
+    try:
+        workflow = make_workflow(daemon, [schedule_node({"cron": "0 9 * * *", "timeZone": "UTC"})])
+        [trigger] = triggers_of(daemon.client, workflow["id"])
+    finally:
+        daemon.stop()
+    with sqlite3.connect(data_dir / "stagent.db") as conn:  # claimed, then the daemon died
+        conn.execute("INSERT INTO schedule_firings (id, schedule_id, slot, number, outcome, fired_at) "
+                     "VALUES ('cut-off', ?, '2026-03-01T09:00:00.000Z', 1, 'starting', '2026-03-01T09:00:00.000Z')",
+                     (trigger["scheduleId"],))
+    daemon, _ = scheduled_daemon(data_dir, utc(2026, 3, 2, 8, 30))
+    try:
+        [firing] = wait_until(lambda: [h for h in history(daemon.client, trigger["scheduleId"])
+                                       if h["outcome"] != "starting"], what="the cut-off firing to be failed")
+        assert (firing["outcome"], firing["reason"]) == (
+            "failed", "the daemon stopped before the workflow start was recorded")
+        assert daemon.client.get(f"/api/schedules/{trigger['scheduleId']}").json()["firingCount"] == 0
+    finally:
+        daemon.stop()

@@ -9,8 +9,11 @@ import sqlite3
 import httpx
 import pytest
 
+from stagent.errors import Invalid
+from stagent.store import notifications as notification_store
+from stagent.store import workflows as workflow_store
 from tests.helpers.sse import iter_events
-from tests.helpers.workflows import create, prompts, start, status, wait_status, wait_step, wait_until
+from tests.helpers.workflows import create, on_loop, prompts, start, status, wait_status, wait_step, wait_until
 
 SEQUENCE = {"pattern": "sequence", "steps": [{"id": "a", "name": "A", "prompt": "do a"},
                                             {"id": "b", "name": "B", "prompt": "do b"}]}
@@ -104,6 +107,61 @@ INVALID = [
 def test_definition_rules_are_a_plain_400(client, definition, message):
     got = error(client.post("/api/workflows", json={"name": "x", "definition": definition}), 400)
     assert got.startswith(message), got
+    assert client.get("/api/workflows").json() == []
+
+
+def test_steps_and_triggers_are_capped(daemon, client):
+    chain = [step(f"s{i}", dependsOn=[f"s{i + 1}"]) for i in range(6000)] + [step("s6000")]
+    assert error(client.post("/api/workflows", json={"name": "x", "definition": {"pattern": "sequence",
+                                                                                 "steps": chain}}), 400) == \
+        "A workflow has at most 100 steps"
+    assert error(client.post("/api/workflows", json={"name": "x", "definition": json.dumps(
+        {"pattern": "sequence", "steps": chain[-101:]})}), 400) == "A workflow has at most 100 steps"
+    hooks = [{"id": f"h{i}", "type": "webhook-trigger"} for i in range(21)]
+    assert error(client.post("/api/workflows", json={"name": "x", "definition": {
+        "pattern": "sequence", "steps": [step("a")], "triggers": hooks}}), 400) == "A workflow has at most 20 triggers"
+    assert client.get("/api/workflows").json() == []
+    backwards = chain[-100:]  # the longest chain allowed, listed last step first
+    workflow = create(client, {"pattern": "sequence", "steps": backwards})
+    assert error(client.patch(f"/api/workflows/{workflow['id']}", json={"definition": {
+        "pattern": "sequence", "steps": chain[-101:]}}), 400) == "A workflow has at most 100 steps"
+    # A definition built elsewhere (Stan's tools store drafts unchecked) is refused when it runs.
+    stan_draft = on_loop(daemon, workflow_store.create_workflow(
+        daemon.app.state.db, name="Huge", definition={"pattern": "sequence", "steps": chain[-101:]}))
+    assert error(client.post(f"/api/workflows/{stan_draft['id']}/execute"), 400) == "A workflow has at most 100 steps"
+    assert status(client, stan_draft["id"])["status"] == "draft"
+
+
+def test_a_cycle_is_refused_naming_its_steps(client):
+    definition = {"pattern": "sequence", "steps": [step("a"), step("b", dependsOn=["c"]), step("c", dependsOn=["b"])]}
+    assert error(client.post("/api/workflows", json={"name": "x", "definition": definition}), 400) == \
+        "Steps depend on each other in a cycle: 'b', 'c'"
+
+
+MALFORMED = [("POST", "/api/workflows"), ("PATCH", "/api/workflows/{id}"), ("POST", "/api/workflows/from-assist"),
+             ("POST", "/api/workflows/{id}/documents"), ("DELETE", "/api/workflows/{id}/documents"),
+             ("POST", "/api/workflows/{id}/respond")]
+
+
+@pytest.mark.parametrize(("method", "path"), MALFORMED)
+def test_malformed_json_is_a_plain_400(client, method, path):
+    workflow = create(client, SEQUENCE)
+    r = client.request(method, path.format(id=workflow["id"]), content=b'{"name": ',
+                       headers={"content-type": "application/json"})
+    assert error(r, 400).startswith("Malformed JSON body")
+    assert client.get(f"/api/workflows/{workflow['id']}").json() == workflow
+
+
+def test_a_definition_text_with_nan_or_infinity_is_refused(daemon, client):
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        text = '{"pattern": "sequence", "steps": [{"id": "a", "prompt": "x", "config": {"n": CONSTANT}}]}'.replace(
+            "CONSTANT", constant)
+        got = error(client.post("/api/workflows", json={"name": "x", "definition": text}), 400)
+        assert got == f"definition is not valid JSON text: {constant} is not valid JSON"
+    assert client.get("/api/workflows").json() == []
+    with pytest.raises(Invalid, match="NaN or Infinity"):  # what a Stan tool or a blueprint could hand in
+        on_loop(daemon, workflow_store.create_workflow(daemon.app.state.db, name="x", definition={
+            "pattern": "sequence", "steps": [{"id": "a", "prompt": "x", "config": {"n": float("nan")}}]}))
     assert client.get("/api/workflows").json() == []
 
 
@@ -262,6 +320,21 @@ def test_document_bindings(daemon, client, llm_env):
     assert client.get(url).json() == []
 
 
+def test_a_step_gets_the_documents_it_lists_in_document_ids(daemon, client, llm_env):
+    add_document(daemon, "d1", "The quarterly numbers.")
+    add_document(daemon, "d2", "The team plan.")
+    workflow_id = create(client, {"pattern": "sequence", "steps": [
+        step("a"), step("b", documentIds=["d2", "gone"]), step("c", documentIds=["d1"])]})["id"]
+    assert client.post(f"/api/workflows/{workflow_id}/documents", json={"documentIds": ["d1"]}).status_code == 201
+    client.post(f"/api/workflows/{workflow_id}/execute")
+    wait_status(client, workflow_id, "completed")
+    sent = prompts(llm_env)
+    assert sent[0] == "[Workflow] a\n\nWorkflow documents:\n--- d1.txt ---\nThe quarterly numbers.\n\ndo a"
+    assert sent[1] == ("[Workflow] b\n\nWorkflow documents:\n--- d1.txt ---\nThe quarterly numbers.\n\n"
+                       "--- d2.txt ---\nThe team plan.\n\nPrevious step output:\nok\n\n---\n\ndo b")
+    assert sent[2].count("--- d1.txt ---") == 1  # bound and listed: once
+
+
 # ---- from-assist ---------------------------------------------------------------------------------
 
 def test_from_assist_creates_the_workflow_and_a_task_per_step(client, llm_env):
@@ -328,6 +401,30 @@ def test_progress_stream_with_ids_and_resume(daemon, client, llm_env):
         assert [e.id for e in read_until(r, "run_finished")] == [e.id for e in events]
     assert error(client.get(f"/api/workflows/{workflow_id}/stream", headers={"Last-Event-ID": "x"}), 400)
     assert error(client.get("/api/workflows/nope/stream"), 404) == "Workflow not found"
+
+
+def test_a_step_that_cannot_run_fails_its_task_with_why(client):
+    workflow_id = start(client, SEQUENCE)  # no provider is configured
+    done = wait_status(client, workflow_id, "failed")
+    error_text = done["steps"][0]["state"]["error"]
+    task = client.get(f"/api/tasks/{done['steps'][0]['state']['taskId']}").json()
+    assert (task["status"], task["result"]) == ("failed", error_text) and error_text
+
+
+def test_respond_to_a_request_that_is_not_a_workflow_checkpoint_is_404(daemon, client):
+    workflow_id = create(client, SEQUENCE)["id"]
+    db = daemon.app.state.db
+    odd = [on_loop(daemon, notification_store.create(db, type="permission_required", title="t", tool_name=name,
+                                                      tool_input=value))["id"]
+           for name, value in (("WorkflowCheckpoint", [workflow_id]), ("WorkflowCheckpoint", "text"),
+                               ("Bash", {"command": "ls"}))]
+    broken = on_loop(daemon, notification_store.create(db, type="permission_required", title="t",
+                                                       tool_name="WorkflowCheckpoint"))["id"]
+    on_loop(daemon, db.execute("UPDATE notifications SET tool_input = '{not json' WHERE id = ?", (broken,)))
+    for notification_id in (*odd, broken):
+        r = client.post(f"/api/workflows/{workflow_id}/respond", json={"notificationId": notification_id,
+                                                                       "behavior": "allow"})
+        assert error(r, 404) == "Checkpoint request not found"
 
 
 def test_the_stream_shows_a_checkpoint_waiting(daemon, client, llm_env):

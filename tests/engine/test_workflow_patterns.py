@@ -3,6 +3,8 @@ the scripted fake provider: what each step was told, concurrency limits, loop st
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.helpers.workflows import (
@@ -24,14 +26,27 @@ def counting():
 
 
 @pytest.fixture
-def slow_env(counting, monkeypatch):
-    """The provider for concurrency tests: every request is counted while it is served."""
+def held_env(counting, monkeypatch):
+    """The provider for concurrency tests: every request is counted while it is served, and
+    held replies stay in flight until the test releases them."""
     counting.reset()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-env")
     monkeypatch.setenv("OPENAI_API_BASE", counting.base_url)
     monkeypatch.setenv("STAGENT_DEFAULT_MODEL", "openai/fake")
     yield counting
     counting.reset()
+
+
+def release(gates: list[threading.Event]) -> None:
+    for gate in gates:
+        gate.set()
+
+
+def wait_in_flight(provider: CountingProvider, in_flight: int, requests: int) -> None:
+    """Until exactly `requests` requests arrived and `in_flight` of them are held."""
+    wait_until(lambda: provider.in_flight == in_flight and len(provider.requests) >= requests,
+               what=f"{in_flight} requests in flight")
+    assert len(provider.requests) == requests  # no further step started while the slots were full
 
 
 def steps(*ids: str, **extra) -> list[dict]:
@@ -84,17 +99,26 @@ def test_a_failed_step_fails_the_sequence_and_nothing_after_it_runs(client, llm_
     assert len(llm_env.requests) == 2
 
 
-def test_parallel_runs_at_most_three_branches_at_once_then_one_synthesis(client, slow_env):
-    for _ in range(5):
-        slow_env.enqueue_text("branch output", delay=0.6)
-    slow_env.enqueue_text("the synthesis")
+def test_parallel_runs_at_most_three_branches_at_once_then_one_synthesis(client, held_env):
+    gates = held_env.enqueue_held("branch output", 5)
+    held_env.enqueue_text("the synthesis")
     branches = steps("b1", "b2", "b3", "b4", "b5")
     join = {"id": "join", "name": "Join", "prompt": "Combine them.", "dependsOn": [b["id"] for b in branches]}
     workflow_id = start(client, {"pattern": "parallel", "steps": [*branches, join]})
+    try:
+        wait_in_flight(held_env, 3, 3)
+        waiting = [s["state"]["status"] for s in status(client, workflow_id)["steps"][:5]]
+        assert sorted(waiting) == ["pending", "pending", "running", "running", "running"]
+        gates[0].set()  # one slot frees: exactly one more branch starts
+        wait_in_flight(held_env, 3, 4)
+        gates[1].set()
+        wait_in_flight(held_env, 3, 5)
+    finally:
+        release(gates)
     done = wait_status(client, workflow_id, "completed", "failed")
     assert done["status"] == "completed", done
-    assert slow_env.max_in_flight == 3  # the limit was reached and never passed
-    sent = prompts(slow_env)
+    assert held_env.max_in_flight == 3  # the limit was reached and never passed
+    sent = prompts(held_env)
     assert sorted(sent[:5]) == [f"[Workflow] B{i}\n\ndo b{i}" for i in range(1, 6)]  # no branch sees another
     sections = "\n\n---\n\n".join(f"Branch {i} - B{i}:\nbranch output" for i in range(1, 6))
     assert sent[5] == ("[Workflow] Join\n\nYou are synthesizing the completed results of parallel research "
@@ -115,11 +139,10 @@ def test_a_failed_branch_blocks_the_synthesis(client, llm_env):
     assert len(llm_env.requests) == 2  # the synthesis never ran
 
 
-def test_swarm_mayor_then_two_workers_at_a_time_then_the_refinery(client, slow_env):
-    slow_env.enqueue_text("Assignments: split by region")
-    for _ in range(3):
-        slow_env.enqueue_text("worker findings", delay=0.6)
-    slow_env.enqueue_text("merged report")
+def test_swarm_mayor_then_two_workers_at_a_time_then_the_refinery(client, held_env):
+    held_env.enqueue_text("Assignments: split by region")
+    gates = held_env.enqueue_held("worker findings", 3)
+    held_env.enqueue_text("merged report")
     definition = {"pattern": "swarm", "steps": [
         {"id": "mayor", "name": "Mayor", "prompt": "Plan the work."},
         {"id": "w1", "name": "North", "prompt": "Cover the north."},
@@ -127,10 +150,16 @@ def test_swarm_mayor_then_two_workers_at_a_time_then_the_refinery(client, slow_e
         {"id": "w3", "name": "West", "prompt": "Cover the west."},
         {"id": "refinery", "name": "Refinery", "prompt": "Merge everything."}]}
     workflow_id = start(client, definition)
+    try:
+        wait_in_flight(held_env, 2, 3)  # the mayor, then two workers held (workerConcurrencyLimit 2)
+        gates[0].set()
+        wait_in_flight(held_env, 2, 4)
+    finally:
+        release(gates)
     done = wait_status(client, workflow_id, "completed", "failed")
     assert done["status"] == "completed", done
-    assert slow_env.max_in_flight == 2  # workerConcurrencyLimit defaults to 2
-    sent = prompts(slow_env)
+    assert held_env.max_in_flight == 2
+    sent = prompts(held_env)
     assert sent[0] == "[Workflow] Mayor\n\nPlan the work."
     assert ("[Workflow] South\n\nYou are one worker in a governed multi-agent swarm.\n\nMayor:\n"
             "Assignments: split by region\n\nSouth assignment:\nCover the south.\n\nComplete only your "
@@ -140,15 +169,18 @@ def test_swarm_mayor_then_two_workers_at_a_time_then_the_refinery(client, slow_e
     assert "Worker 3 - West:\nworker findings\n\n---\n\nMerge everything." in sent[4]
 
 
-def test_swarm_worker_limit_from_the_definition(client, slow_env):
-    slow_env.enqueue_text("plan")
-    for _ in range(3):
-        slow_env.enqueue_text("w", delay=0.6)
+def test_swarm_worker_limit_from_the_definition(client, held_env):
+    held_env.enqueue_text("plan")
+    gates = held_env.enqueue_held("w", 3)
     definition = {"pattern": "swarm", "swarmConfig": {"workerConcurrencyLimit": 3},
                   "steps": steps("mayor", "w1", "w2", "w3", "refinery")}
     workflow_id = start(client, definition)
+    try:
+        wait_in_flight(held_env, 3, 4)  # all three workers at once
+    finally:
+        release(gates)
     assert wait_status(client, workflow_id, "completed", "failed")["status"] == "completed"
-    assert slow_env.max_in_flight == 3
+    assert held_env.max_in_flight == 3
 
 
 def loop_definition(**config) -> dict:
@@ -208,11 +240,15 @@ def test_a_failed_iteration_ends_the_loop_with_error(client, llm_env):
 
 
 def test_pausing_a_loop_stops_before_the_next_iteration_and_execute_resumes_it(client, llm_env):
-    llm_env.enqueue_text("v1", delay=0.5)
+    iteration_1 = threading.Event()
+    llm_env.enqueue_text("v1", gate=iteration_1)  # held until the pause is in
     workflow_id = start(client, loop_definition(maxIterations=2))
-    wait_until(lambda: (status(client, workflow_id)["loopState"] or {}).get("iterations"), what="iteration 1")
-    r = client.patch(f"/api/workflows/{workflow_id}", json={"status": "paused"})
-    assert r.status_code == 200 and r.json() == {"id": workflow_id, "status": "paused"}
+    try:
+        wait_until(lambda: llm_env.requests, what="iteration 1's model call")
+        r = client.patch(f"/api/workflows/{workflow_id}", json={"status": "paused"})
+        assert r.status_code == 200 and r.json() == {"id": workflow_id, "status": "paused"}
+    finally:
+        iteration_1.set()
     wait_until(lambda: status(client, workflow_id)["run"]["status"] == "paused", what="the run to reach its pause point")
     state = status(client, workflow_id)
     assert state["loopState"]["stopReason"] == "human_pause"

@@ -3,9 +3,12 @@ workflow built by Stan, cancel, and restarts (graceful and kill -9) in the middl
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sqlite3
+import threading
+import time
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from tests.conftest import Daemon
 from tests.helpers.processes import daemon_process
 from tests.helpers.servers import free_port
 from tests.helpers.workflows import (
+    create,
     on_loop,
     prompts,
     start,
@@ -155,6 +159,94 @@ def test_cancel_stops_every_running_step(client, llm_env):
     again = client.post(f"/api/workflows/{workflow_id}/cancel")
     assert again.status_code == 409 and again.json() == {"error": "Workflow is not running"}
     assert client.post("/api/workflows/nope/cancel").status_code == 404
+
+
+# ---- cancel racing a step's launch --------------------------------------------------------------
+
+def cancel_while_the_launch_commits(daemon, workflow_id: str) -> dict:
+    """Start the run, and cancel it while its driver waits for its first step's launch (the
+    step task, or the checkpoint request, and its progress line) to commit in the log bus. The
+    commit is held back by an earlier log-bus job that blocks the writer until released."""
+    engine, logbus = daemon.app.state.workflows, daemon.app.state.logbus
+    writer_free = threading.Event()
+
+    async def until(check, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not check():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.01)
+
+    async def race() -> dict:
+        await engine.start(workflow_id)
+        driver = engine._drivers[workflow_id]
+        appended = logbus._appended
+        # Queued before the driver's launch can be: the driver reads the database first.
+        blocker = asyncio.ensure_future(logbus.transact(lambda conn, emit: writer_free.wait(30)))
+        try:
+            await until(lambda: logbus._appended >= appended + 2, "the driver to queue its step")
+            cancelled = asyncio.ensure_future(engine.cancel(workflow_id))
+            await until(driver.done, "cancel to stop the driver")
+        finally:
+            writer_free.set()
+        await blocker
+        return await cancelled
+
+    return on_loop(daemon, race())
+
+
+def test_cancel_racing_a_step_launch_cancels_the_step_task(daemon, client, llm_env):
+    workflow_id = create(client, SEQUENCE)["id"]
+    assert cancel_while_the_launch_commits(daemon, workflow_id)["runStatus"] == "cancelled"
+    step = step_state(client, workflow_id, "a")
+    assert step["status"] == "failed" and step["error"] == "Cancelled"
+    task = client.get(f"/api/tasks/{step['taskId']}").json()
+    assert task["status"] == "cancelled"  # not left `running` with nothing running it
+    assert status(client, workflow_id)["status"] == "failed"
+
+
+def test_cancel_racing_a_checkpoint_closes_its_request(daemon, client, llm_env):
+    workflow_id = create(client, {"pattern": "checkpoint", "steps": [
+        {"id": "publish", "name": "Publish", "prompt": "Publish it.", "requiresApproval": True}]})["id"]
+    cancel_while_the_launch_commits(daemon, workflow_id)
+    step = step_state(client, workflow_id, "publish")
+    assert step["status"] == "failed" and step["notificationId"]
+    assert client.get("/api/notifications/pending-approvals").json() == []  # nobody would wait on it
+    closed = next(n for n in client.get("/api/notifications").json() if n["id"] == step["notificationId"])
+    assert json.loads(closed["response"]) == {"behavior": "deny", "message": "The workflow was cancelled"}
+    assert llm_env.requests == []
+
+
+# ---- trigger input before the first agent step ----------------------------------------------------
+
+def test_trigger_input_goes_through_a_checkpoint_to_the_first_agent_step(daemon, client, llm_env):
+    """Stan's webhook → approval → agent: the approval shows the input, the agent gets it."""
+    workflow_id = create(client, {"pattern": "sequence", "steps": [
+        {"id": "review", "name": "Review", "type": "approval"},
+        {"id": "act", "name": "Act", "prompt": "Handle the ticket."},
+        {"id": "report", "name": "Report", "prompt": "Report."}]})["id"]
+    llm_env.enqueue_text("handled")
+    on_loop(daemon, daemon.app.state.workflows.start(workflow_id, trigger="webhook", input_text="ticket #42"))
+    waiting = wait_step(client, workflow_id, "review", "waiting_approval")
+    [request] = client.get("/api/notifications/pending-approvals").json()
+    assert request["notificationId"] == waiting["notificationId"] and request["body"] == "Trigger input:\nticket #42"
+    assert respond(client, workflow_id, waiting["notificationId"], behavior="allow").status_code == 200
+    assert wait_status(client, workflow_id, "completed", "failed")["status"] == "completed"
+    assert prompts(llm_env) == ["[Workflow] Act\n\nTrigger input:\nticket #42\n\n---\n\nHandle the ticket.",
+                                "[Workflow] Report\n\nPrevious step output:\nhandled\n\n---\n\nReport."]
+
+
+def test_planner_executor_behind_a_checkpoint_plans_with_the_trigger_input(daemon, client, llm_env):
+    workflow_id = create(client, {"pattern": "planner-executor", "steps": [
+        {"id": "gate", "name": "Gate", "type": "approval"},
+        {"id": "plan", "name": "Plan", "prompt": "Plan it."},
+        {"id": "do", "name": "Do", "prompt": "Do it."}]})["id"]
+    llm_env.enqueue_text("THE PLAN")
+    on_loop(daemon, daemon.app.state.workflows.start(workflow_id, trigger="webhook", input_text="order 7"))
+    waiting = wait_step(client, workflow_id, "gate", "waiting_approval")
+    assert respond(client, workflow_id, waiting["notificationId"], behavior="allow").status_code == 200
+    assert wait_status(client, workflow_id, "completed", "failed")["status"] == "completed"
+    assert prompts(llm_env) == ["[Workflow] Plan\n\nTrigger input:\norder 7\n\n---\n\nPlan it.",
+                                "[Workflow] Do\n\nPlan from planner:\nTHE PLAN\n\n---\n\nDo it."]
 
 
 # ---- restarts ----------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from tests.fakes.provider import FakeProvider
+from tests.helpers.scheduling import wait_until
 from tests.helpers.servers import ThreadedServer
 
 
@@ -28,17 +28,6 @@ def status(client, workflow_id: str) -> dict:
     r = client.get(f"/api/workflows/{workflow_id}/status")
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def wait_until(check, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.03)
 
 
 def wait_status(client, workflow_id: str, *statuses: str, timeout: float = 30) -> dict:
@@ -70,9 +59,9 @@ def on_loop(daemon, coro, timeout: float = 30):
 
 
 class CountingProvider(FakeProvider):
-    """The fake provider, counting how many requests it is serving at the same time. A reply's
-    `delay` is spent inside the request, so delayed replies overlap when the client sends them
-    concurrently."""
+    """The fake provider, counting how many requests it is serving at the same time. A held
+    reply (`enqueue_held`) stays in flight until the test releases it, so a concurrency limit
+    is observed without relying on timing."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,6 +78,14 @@ class CountingProvider(FakeProvider):
         finally:
             with self._count_lock:
                 self.in_flight -= 1
+
+    def enqueue_held(self, text: str, count: int) -> list[threading.Event]:
+        """`count` replies, each held until its gate is set; the n-th request to arrive gets
+        the n-th gate."""
+        gates = [threading.Event() for _ in range(count)]
+        for gate in gates:
+            self.enqueue_text(text, gate=gate)
+        return gates
 
     def reset(self) -> None:
         self.script.clear()
