@@ -101,16 +101,24 @@ async def parallel(run: Run) -> None:
     synthesis = next(s for s in steps if s.get("dependsOn"))
     await run.wait_for_dependencies(synthesis)
     outcomes = await fan_out(run, branches, PARALLEL_LIMIT, lambda _step: run.with_input)
-    failed = _failures(branches, outcomes)
+    await _join(run, branches, outcomes, synthesis, prompts.synthesis,
+                group="Parallel branches", role="Synthesis")
+
+
+async def _join(run: Run, members: list[dict], outcomes: list[Outcome], join: dict,
+                join_prompt: Callable[[list[tuple[str, str]], str], str], *, group: str, role: str) -> None:
+    """The fan-in of parallel and swarm: the joining step is blocked when a member failed, else
+    it runs with every member's output. `group` is e.g. "Parallel branches"."""
+    failed = _failures(members, outcomes)
     if failed:
-        await run.block(synthesis, f"Blocked by failed branches: {failed}")
-        raise WorkflowFailed(f"Parallel branches failed: {failed}")
-    if not run.finished(synthesis):
+        await run.block(join, f"Blocked by failed {group.split()[-1]}: {failed}")
+        raise WorkflowFailed(f"{group} failed: {failed}")
+    if not run.finished(join):
         await run.check_pause()
-    outputs = [(prompts.step_name(s), o.result) for s, o in zip(branches, outcomes, strict=True)]
-    outcome = await run.step(synthesis, lambda own: prompts.synthesis(outputs, own))
+    outputs = [(prompts.step_name(s), o.result) for s, o in zip(members, outcomes, strict=True)]
+    outcome = await run.step(join, lambda own: join_prompt(outputs, own))
     if not outcome.ok:
-        raise WorkflowFailed(f'Synthesis step "{prompts.step_name(synthesis)}" failed: {outcome.error}')
+        raise WorkflowFailed(f'{role} step "{prompts.step_name(join)}" failed: {outcome.error}')
 
 
 def swarm_limit(definition: dict) -> int:
@@ -136,16 +144,9 @@ async def swarm(run: Run) -> None:
         return lambda own: prompts.swarm_worker(mayor_name, planned.result, prompts.step_name(worker), own)
 
     outcomes = await fan_out(run, workers, swarm_limit(run.definition), worker_prompt)
-    failed = _failures(workers, outcomes)
-    if failed:
-        await run.block(refinery, f"Blocked by failed workers: {failed}")
-        raise WorkflowFailed(f"Swarm workers failed: {failed}")
-    if not run.finished(refinery):
-        await run.check_pause()
-    outputs = [(prompts.step_name(s), o.result) for s, o in zip(workers, outcomes, strict=True)]
-    merged = await run.step(refinery, lambda own: prompts.swarm_refinery(mayor_name, planned.result, outputs, own))
-    if not merged.ok:
-        raise WorkflowFailed(f'Refinery step "{prompts.step_name(refinery)}" failed: {merged.error}')
+    await _join(run, workers, outcomes, refinery,
+                lambda outputs, own: prompts.swarm_refinery(mayor_name, planned.result, outputs, own),
+                group="Swarm workers", role="Refinery")
 
 
 async def loop(run: Run) -> str:
