@@ -35,9 +35,13 @@ NO_INTERVAL = ('Set config.interval (e.g. "every day at 9am", "30m") or config.c
 
 
 def _trigger_nodes(definition: dict) -> dict[str, dict]:
-    """Trigger nodes by id (the first of a duplicated id wins; nodes without an id are ignored)."""
+    """Trigger nodes by id (the first of a duplicated id wins; nodes without an id are ignored).
+    Only the first MAX_TRIGGERS count: a draft Stan is still editing may hold more (it is refused
+    at execute), and each would make a token or a schedule."""
     nodes: dict[str, dict] = {}
     for node in definition.get("triggers") or []:
+        if len(nodes) == workflow_store.MAX_TRIGGERS:
+            break
         if isinstance(node, dict) and isinstance(node.get("id"), str) and node.get("type") in KINDS:
             nodes.setdefault(node["id"], node)
     return nodes

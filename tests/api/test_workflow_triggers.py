@@ -301,3 +301,12 @@ def test_a_firing_cut_off_before_its_outcome_is_failed_at_the_next_start(tmp_pat
         assert daemon.client.get(f"/api/schedules/{trigger['scheduleId']}").json()["firingCount"] == 0
     finally:
         daemon.stop()
+
+
+def test_a_draft_with_too_many_trigger_nodes_gets_only_the_first_twenty(daemon, client):
+    workflow = make_workflow(daemon, [])
+    hooks = [{"id": f"webhook-{n:02}", "name": f"Hook {n}", "type": "webhook-trigger", "config": {}}
+             for n in range(25)]
+    set_triggers(daemon, workflow["id"], hooks)  # as Stan's tools can, before the execute check
+    listed = triggers_of(client, workflow["id"])
+    assert [t["nodeId"] for t in listed] == [f"webhook-{n:02}" for n in range(20)]
