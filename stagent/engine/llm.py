@@ -78,7 +78,7 @@ class Completion:
     finish_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_micros: int = 0
+    cost_micros: int = 0  # set by Budgets.charge (price overrides first), the one place calls are priced
     priced: bool = True
 
 
@@ -102,15 +102,6 @@ def _classify(exc: Exception) -> ProviderError:
     if name not in message:
         message = f"{name}: {message}"
     return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
-
-
-def _cost_micros(litellm: Any, model: str, prompt: int, completion: int) -> tuple[int, bool]:
-    try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt, completion_tokens=completion)
-        return round((prompt_cost + completion_cost) * 1_000_000), True
-    except Exception:
-        return 0, False
 
 
 async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[dict] | None,
@@ -155,8 +146,6 @@ async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[di
         {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
         for i, c in sorted(calls.items()) if c["name"]
     ]
-    result.cost_micros, result.priced = _cost_micros(litellm, target.model, result.input_tokens,
-                                                     result.output_tokens)
     return result
 
 
