@@ -200,11 +200,16 @@ class Runner:
         await self.logbus.flush()
 
     async def set_status(self, task_id: str, status: str, result: str | None, *, agent: str,
-                         payload: dict, only_if_running: bool = True, ledger: dict | None = None) -> bool:
+                         payload: dict, only_if_running: bool = True, ledger: dict | None = None,
+                         session: tuple[str, list[dict]] | None = None) -> bool:
         """Commit a terminal status together with the log line that announces it (and the run's
-        usage row, so a client that sees the status also sees the spend)."""
+        usage row, so a client that sees the status also sees the spend; and its final
+        conversation, one transaction fewer per run)."""
+        session_text = None if session is None else dumps(session[1])
 
         def finish(conn, emit) -> tuple[bool, dict | None]:
+            if session is not None:
+                _save_session_in(conn, session[0], task_id, session_text)
             changed = task_store.finish_in(conn, task_id, status, result, only_if_running=only_if_running)
             if not changed:
                 return False, None
@@ -266,8 +271,7 @@ class Runner:
                 usage["cost"] += completion.cost_micros
                 usage["priced"] = usage["priced"] and completion.priced
                 if not completion.tool_calls:
-                    messages.append({"role": "assistant", "content": completion.text})
-                    await self._save_session(session_id, task_id, messages)
+                    messages.append({"role": "assistant", "content": completion.text})  # saved with the status
                     final_text = completion.text
                     break
                 messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": [
@@ -282,7 +286,8 @@ class Runner:
             status = "completed"
             self._log_usage(task_id, agent, target, usage)
             recorded = await self.set_status(task_id, "completed", result, agent=agent,
-                                             payload={"result": (result or "")[:1000]}, ledger=ledger("completed"))
+                                             payload={"result": (result or "")[:1000]}, ledger=ledger("completed"),
+                                             session=(session_id, messages))
         except asyncio.CancelledError:
             reason = self._stop_reason.pop(task_id, "interrupted")
             status = "cancelled" if reason == "cancelled" else "failed"
@@ -403,11 +408,15 @@ class Runner:
 
     async def _save_session(self, session_id: str, task_id: str, messages: list[dict]) -> None:
         text = dumps(messages)
-        await self.db.write(lambda conn: conn.execute(
-            "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
-            "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
-            "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
-            (session_id, task_id, text, now_iso(), task_id)))
+        await self.db.write(lambda conn: _save_session_in(conn, session_id, task_id, text))
+
+
+def _save_session_in(conn, session_id: str, task_id: str, text: str) -> None:
+    conn.execute(
+        "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
+        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
+        "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
+        (session_id, task_id, text, now_iso(), task_id))
 
 
 def _unanswered_calls(messages: list[dict]) -> list[dict]:
