@@ -26,6 +26,8 @@ class TaskCreate(Body):
     model_id: str | None = Field(default=None, max_length=200)
     document_ids: list[str] | None = None
     file_ids: list[str] | None = None  # legacy alias of documentIds
+    # extension: what one run may spend (default $2; workflow steps $5), docs/decisions/002
+    max_budget_usd: float | None = Field(default=None, gt=0, le=store.MAX_BUDGET_USD)
 
 
 class TaskUpdate(Body):
@@ -41,6 +43,7 @@ class TaskUpdate(Body):
     session_id: str | None = None
     document_ids: list[str] | None = None
     project_id: str | None = None  # extension: move a task to another project (null: none)
+    max_budget_usd: float | None = Field(default=None, gt=0, le=store.MAX_BUDGET_USD)  # null: the default
 
 
 class TaskListQuery(Body):
@@ -62,6 +65,7 @@ class TaskOut(Out):
     status: Status
     priority: int
     result: str | None
+    maxBudgetUsd: float | None = None
     createdAt: str
     updatedAt: str
 

@@ -19,6 +19,7 @@ from .m008_governance_fixes import m008_governance_fixes
 from .m009_workflows import m009_workflows
 from .m010_lars import m010_lars
 from .m011_workflow_triggers import m011_workflow_triggers
+from .m012_task_budget import m012_task_budget
 from .migrations_lib import run_script
 
 
@@ -179,7 +180,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 # One module per later migration, so work on separate domains never edits the same file.
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
               m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
-              m011_workflow_triggers]
+              m011_workflow_triggers, m012_task_budget]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

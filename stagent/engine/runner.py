@@ -251,7 +251,12 @@ class Runner:
                 # e.g. a pattern added meanwhile allowed the call: its request must not stay open
                 await self.permissions.close_requests(task_id, "Superseded: the run went on without this answer")
             final_text = None
+            limit_usd = task_budget_usd(task)
             for _step in range(self.max_steps):
+                if usage["cost"] >= limit_usd * 1_000_000:  # the next call is not made
+                    raise BudgetExceeded(f"this task's own budget of {usd_text(limit_usd)} is spent "
+                                         f"({usd_text(usage['cost'] / 1_000_000)}); raise maxBudgetUsd and "
+                                         "resume it to go on")
                 max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
                                                            tools=schemas, task_id=task_id)
                 completion = await llm.stream_completion(
@@ -409,6 +414,20 @@ class Runner:
     async def _save_session(self, session_id: str, task_id: str, messages: list[dict]) -> None:
         text = dumps(messages)
         await self.db.write(lambda conn: _save_session_in(conn, session_id, task_id, text))
+
+
+def task_budget_usd(task: dict) -> float:
+    """What one run of the task may spend: its `maxBudgetUsd`, else $5 for a workflow step and
+    $2 for anything else (the original's defaults)."""
+    if task.get("maxBudgetUsd"):
+        return float(task["maxBudgetUsd"])
+    if task.get("sourceType") == "workflow":
+        return task_store.WORKFLOW_STEP_BUDGET_USD
+    return task_store.DEFAULT_BUDGET_USD
+
+
+def usd_text(value: float) -> str:
+    return f"${value:,.2f}" if value >= 0.01 else f"${value:.6f}".rstrip("0")
 
 
 def _save_session_in(conn, session_id: str, task_id: str, text: str) -> None:

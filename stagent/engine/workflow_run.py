@@ -145,7 +145,8 @@ class Run:
         fields = {"title": title[:200], "description": prompt, "status": "running", "project_id": self.project_id,
                   "workflow_id": self.workflow_id, "workflow_run_number": self.number, "priority": 1,
                   "source_type": "workflow", "assigned_agent": prompts.step_runtime(step),
-                  "agent_profile": prompts.step_profile(step), "model_id": prompts.step_model(step)}
+                  "agent_profile": prompts.step_profile(step), "model_id": prompts.step_model(step),
+                  "max_budget_usd": step.get("budgetUsd")}  # none: a workflow step's default ($5)
 
         def write(conn, emit):
             task = task_store.insert_task(conn, fields)

@@ -23,11 +23,15 @@ TRANSITIONS = {
     "cancelled": {"planned", "running"},
 }
 MAX_RESUMES = 3
+# What a run may spend when the task sets no `maxBudgetUsd` (the original's defaults).
+DEFAULT_BUDGET_USD = 2.0
+WORKFLOW_STEP_BUDGET_USD = 5.0
+MAX_BUDGET_USD = 10_000.0
 _EDITABLE = ("title", "description", "status", "priority", "assigned_agent", "agent_profile",
-             "result", "session_id", "model_id", "project_id")
+             "result", "session_id", "model_id", "project_id", "max_budget_usd")
 _COLUMNS = ("id, project_id, workflow_id, schedule_id, title, description, status, assigned_agent, "
             "agent_profile, model_id, priority, result, session_id, resume_count, source_type, "
-            "workflow_run_number, parent_task_id, created_at, updated_at")
+            "workflow_run_number, parent_task_id, max_budget_usd, created_at, updated_at")
 
 
 def check_transition(current: str, new: str) -> None:
@@ -106,7 +110,8 @@ def insert_task(conn, fields: dict) -> dict:
         "priority": 2 if fields.get("priority") is None else fields["priority"],
         "source_type": fields.get("source_type", "manual"),
         "workflow_run_number": fields.get("workflow_run_number"),
-        "parent_task_id": fields.get("parent_task_id"), "created_at": now, "updated_at": now,
+        "parent_task_id": fields.get("parent_task_id"), "max_budget_usd": fields.get("max_budget_usd"),
+        "created_at": now, "updated_at": now,
     }
     if values["project_id"] is not None and conn.execute(
             "SELECT 1 FROM projects WHERE id = ?", (values["project_id"],)).fetchone() is None:

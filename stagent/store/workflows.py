@@ -191,6 +191,7 @@ async def replace(db: Database, workflow_id: str, *, name: str | None = None,
 
 MAX_STEPS = 100     # a workflow is a handful of agent steps; this bounds every check and run
 MAX_TRIGGERS = 20
+MAX_STEP_BUDGET_USD = 10_000  # the tasks' own maximum (store/tasks.MAX_BUDGET_USD)
 MIN_BRANCHES, MAX_BRANCHES = 2, 5
 MIN_WORKERS, MAX_WORKERS = 2, 5
 STEP_TYPES = ("agent", "approval")
@@ -245,6 +246,10 @@ def _check_step(step: Any, index: int, seen: set[str]) -> None:
             raise Invalid(f"Step '{step_id}': {key} must be a list of strings")
     if step.get("config") is not None and not isinstance(step["config"], dict):
         raise Invalid(f"Step '{step_id}': config must be an object")
+    budget = step.get("budgetUsd")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
+                               or not 0 < budget <= MAX_STEP_BUDGET_USD):
+        raise Invalid(f"Step '{step_id}': budgetUsd must be a number above 0 and at most {MAX_STEP_BUDGET_USD:g}")
     runtime = step.get("assignedAgent")
     if runtime is not None and runtime not in RUNTIME_IDS:
         raise Invalid(f"Step '{step_id}': unknown runtime '{runtime}'. Use one of: {', '.join(RUNTIME_IDS)}")

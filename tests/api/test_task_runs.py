@@ -261,3 +261,34 @@ def test_a_provider_timeout_is_retried(daemon, client, llm_env):
     retries = [json.loads(r["payload"]) for r in rows if r["event"] == "retry"]
     assert len(retries) == 1 and "Timeout" in retries[0]["message"]
     assert client.get(f"/api/tasks/{task['id']}").json()["result"] == "in time"
+
+
+def test_a_task_stops_when_its_own_budget_is_spent(daemon, client, llm_env):
+    client.post("/api/settings/pricing", json={"models": [
+        {"modelId": "openai/fake", "inputPer1M": 1000, "outputPer1M": 2000}]})  # 11+7 tokens: $0.025 a call
+    client.post("/api/permissions", json={"pattern": "list_files"})
+    llm_env.enqueue_tool_call("list_files", {}, call_id="c1")
+    llm_env.enqueue_text("never asked for")
+    task = queued_task(client, modelId="openai/fake", maxBudgetUsd=0.02)
+    assert task["maxBudgetUsd"] == 0.02
+    assert client.post(f"/api/tasks/{task['id']}/execute").status_code == 202
+    done = daemon.wait_for_status(task["id"], {"completed", "failed"})
+    assert done["status"] == "failed"
+    assert done["result"].startswith("budget_exceeded: this task's own budget of $0.02 is spent ($0.03)")
+    assert len(llm_env.requests) == 1  # the second call was not made
+    assert done["usage"]["costMicros"] == 25_000
+
+    # Raised, it resumes from the saved session and finishes.
+    assert client.patch(f"/api/tasks/{task['id']}", json={"maxBudgetUsd": 1}).status_code == 200
+    assert client.post(f"/api/tasks/{task['id']}/resume").status_code == 202
+    assert daemon.wait_for_status(task["id"], {"completed", "failed"})["status"] == "completed"
+
+
+def test_the_task_budget_must_be_a_positive_amount(client):
+    for bad in (0, -1, 20_000, "2", True):
+        r = client.post("/api/tasks", json={"title": "t", "maxBudgetUsd": bad})
+        assert r.status_code == 400, bad
+    task = client.post("/api/tasks", json={"title": "t"}).json()
+    assert task["maxBudgetUsd"] is None  # the default applies: $2 ($5 for a workflow step)
+    assert client.patch(f"/api/tasks/{task['id']}", json={"maxBudgetUsd": 0}).status_code == 400
+    assert client.get(f"/api/tasks/{task['id']}").json()["maxBudgetUsd"] is None

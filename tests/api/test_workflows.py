@@ -441,3 +441,15 @@ def test_the_stream_shows_a_checkpoint_waiting(daemon, client, llm_env):
     assert finished[-2].json()["error"] == "Approval denied: Not today"
     assert finished[-1].json()["status"] == "failed"
     wait_until(lambda: status(client, workflow_id)["status"] == "failed")
+
+
+def test_a_steps_budget_becomes_its_tasks_budget(client, llm_env):
+    bad = {"pattern": "sequence", "steps": [{"id": "a", "name": "A", "prompt": "a", "budgetUsd": "lots"}]}
+    r = client.post("/api/workflows", json={"name": "Costly", "definition": bad})
+    assert r.status_code == 400 and "budgetUsd" in r.json()["error"]
+    definition = {"pattern": "sequence", "steps": [{"id": "a", "name": "A", "prompt": "a", "budgetUsd": 0.5},
+                                                   {"id": "b", "name": "B", "prompt": "b"}]}
+    workflow_id = start(client, definition)
+    done = wait_status(client, workflow_id, "completed", "failed")
+    budgets = [client.get(f"/api/tasks/{s['state']['taskId']}").json()["maxBudgetUsd"] for s in done["steps"]]
+    assert budgets == [0.5, None]  # None: a workflow step's default, $5
