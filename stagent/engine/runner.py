@@ -25,7 +25,7 @@ from . import (
     llm,
     tools,
 )
-from .budgets import BudgetExceeded, Budgets
+from .budgets import BudgetExceeded, Budgets, usd
 from .logbus import LogBus
 from .permissions import Permissions
 from .pricing import PRICING_VERSION
@@ -251,12 +251,11 @@ class Runner:
                 # e.g. a pattern added meanwhile allowed the call: its request must not stay open
                 await self.permissions.close_requests(task_id, "Superseded: the run went on without this answer")
             final_text = None
-            limit_usd = task_budget_usd(task)
+            limit_micros = round(task_budget_usd(task) * 1_000_000)
             for _step in range(self.max_steps):
-                if usage["cost"] >= limit_usd * 1_000_000:  # the next call is not made
-                    raise BudgetExceeded(f"this task's own budget of {usd_text(limit_usd)} is spent "
-                                         f"({usd_text(usage['cost'] / 1_000_000)}); raise maxBudgetUsd and "
-                                         "resume it to go on")
+                if usage["cost"] >= limit_micros:  # the next call is not made
+                    raise BudgetExceeded(f"this task's own budget of {usd(limit_micros)} is spent "
+                                         f"({usd(usage['cost'])}); raise maxBudgetUsd and resume it to go on")
                 max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
                                                            tools=schemas, task_id=task_id)
                 completion = await llm.stream_completion(
@@ -424,10 +423,6 @@ def task_budget_usd(task: dict) -> float:
     if task.get("sourceType") == "workflow":
         return task_store.WORKFLOW_STEP_BUDGET_USD
     return task_store.DEFAULT_BUDGET_USD
-
-
-def usd_text(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 else f"${value:.6f}".rstrip("0")
 
 
 def _save_session_in(conn, session_id: str, task_id: str, text: str) -> None:
