@@ -151,24 +151,23 @@ async def _client(ctx: ActionContext, client_id: str | None) -> dict | None:
     return client
 
 
-async def _task_in_workspace(ctx: ActionContext, task_id: str) -> dict:
+async def _in_workspace(ctx: ActionContext, kind: str, fetch, record_id: str) -> dict:
+    """The task or workflow, only when it belongs to the action's workspace."""
     try:
-        task = await task_store.get_task_row(ctx.db, task_id)
+        record = await fetch(ctx.db, record_id)
     except NotFound:
-        task = None
-    if task is None or task["projectId"] != ctx.workspace.project_id:
-        raise ActionFailed(f"Task not found in this workspace: {task_id}")
-    return task
+        record = None
+    if record is None or record.get("projectId") != ctx.workspace.project_id:
+        raise ActionFailed(f"{kind} not found in this workspace: {record_id}")
+    return record
+
+
+async def _task_in_workspace(ctx: ActionContext, task_id: str) -> dict:
+    return await _in_workspace(ctx, "Task", task_store.get_task_row, task_id)
 
 
 async def _workflow_in_workspace(ctx: ActionContext, workflow_id: str) -> dict:
-    try:
-        workflow = await workflow_store.get_workflow(ctx.db, workflow_id)
-    except NotFound:
-        workflow = None
-    if workflow is None or workflow.get("projectId") != ctx.workspace.project_id:
-        raise ActionFailed(f"Workflow not found in this workspace: {workflow_id}")
-    return workflow
+    return await _in_workspace(ctx, "Workflow", workflow_store.get_workflow, workflow_id)
 
 
 async def _channel(ctx: ActionContext, channel_id: str | None) -> None:
