@@ -104,8 +104,9 @@ async def _direct_reply(litellm, base_url: str, messages: list[dict], tools: lis
 async def _replies(port: int, provider_url: str, samples: int) -> dict:
     import httpx
 
-    from stagent.engine import chat_tools, llm
-    from stagent.engine.conversation import MODE_PROMPTS, PERSONALITIES
+    from stagent.engine.agent import llm
+    from stagent.engine.chat import chat_tools
+    from stagent.engine.chat.conversation import MODE_PROMPTS, PERSONALITIES
 
     litellm = await llm.ensure_loaded()
     system = MODE_PROMPTS["chat"] + "\n\n" + PERSONALITIES["professional"]
@@ -134,9 +135,10 @@ async def _replies(port: int, provider_url: str, samples: int) -> dict:
 async def _context_stats(data_dir) -> dict:
     from stagent.db import Database
     from stagent.db.migrations import migrate
-    from stagent.engine import context, llm
-    from stagent.engine.budgets import Budgets
-    from stagent.engine.conversation import ConversationEngine
+    from stagent.engine.agent import llm
+    from stagent.engine.chat import context
+    from stagent.engine.chat.conversation import ConversationEngine
+    from stagent.engine.governance.budgets import Budgets
     from stagent.store import conversations as store
 
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")

@@ -89,7 +89,7 @@ def role_sse_server(argv: list[str]) -> None:
             print("ERROR server did not start", flush=True)
             return
         if kind == "stagent" and warm_llm:
-            from stagent.engine import llm
+            from stagent.engine.agent import llm
             for _ in range(600):  # the daemon's own warm-up; at most 30 s
                 if llm.is_loaded():
                     break

@@ -109,8 +109,8 @@ def role_litellm_baseline(argv: list[str]) -> None:
     """The same requests as the workflows' steps, straight through litellm; prints RESULT {calls}."""
     provider_url = argv[0]
     sys.path.insert(0, str(ROOT))
-    from stagent.engine import llm, tools
-    from stagent.engine.runner import SYSTEM_PROMPT
+    from stagent.engine.agent import llm, tools
+    from stagent.engine.tasks.runner import SYSTEM_PROMPT
 
     async def main() -> list[dict]:
         litellm = await llm.ensure_loaded()

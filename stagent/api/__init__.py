@@ -1,15 +1,13 @@
 """The whole URL surface, one list per domain, in the order of the seed documents."""
 
 from . import (
-    _stan,  # noqa: F401  (registers the Stan error envelope)
+    ai_agent,
     blueprints,
     budgets,
     channels,
     chat,
-    clients,
     health,
     keys,
-    lars,
     logs,
     notifications,
     permissions,
@@ -17,10 +15,7 @@ from . import (
     runtimes,
     schedules,
     settings,
-    stan_heartbeat,
-    stan_sessions,
-    stan_settings,
-    stan_tasks,
+    stan,
     tasks,
     ui_events,
     workflow_stream,
@@ -49,11 +44,7 @@ routes = [
     *logs.routes,
     *ui_events.routes,
     # Stan
-    *stan_sessions.routes,
-    *stan_settings.routes,
-    *stan_tasks.routes,
-    *stan_heartbeat.routes,
+    *stan.routes,
     # Lars
-    *lars.routes,
-    *clients.routes,
+    *ai_agent.routes,
 ]

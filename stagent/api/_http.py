@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..engine.providers import RUNTIME_IDS
+from ..engine.agent.providers import RUNTIME_IDS
 from ..errors import ApiError, Invalid
 
 M = TypeVar("M", bound=BaseModel)

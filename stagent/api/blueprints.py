@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 from starlette.routing import Route
 
-from ..engine import blueprints as engine
+from ..engine.workflows import blueprints as engine
 from ..errors import Invalid, NotFound
 from ..store import blueprints as lineage_store
 from ._http import Body, Out, endpoint, ok, read_json

@@ -16,9 +16,9 @@ from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 from starlette.routing import Route
 
 from ..db.rows import to_iso
-from ..engine.budgets import DEFAULT_THRESHOLD, current_windows
-from ..engine.pricing import MICROS
-from ..engine.providers import RUNTIMES
+from ..engine.agent.pricing import MICROS
+from ..engine.agent.providers import RUNTIMES
+from ..engine.governance.budgets import DEFAULT_THRESHOLD, current_windows
 from ..errors import Invalid
 from ..store import settings
 from ..store import usage as usage_store

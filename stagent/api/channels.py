@@ -16,8 +16,8 @@ from pydantic import Field, WithJsonSchema
 from starlette.routing import Route
 
 from ..db.rows import loads
-from ..engine.channel_approvals import ACTIONS, require_decisions
-from ..engine.channels import parse_slack_event, verify_signature, verify_slack_signature
+from ..engine.channels.approvals import ACTIONS, require_decisions
+from ..engine.channels.delivery import parse_slack_event, verify_signature, verify_slack_signature
 from ..errors import Forbidden, Invalid, Unauthorized
 from ..store import channels as store
 from ._http import Body, Int, Out, endpoint, ok, read_body

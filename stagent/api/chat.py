@@ -21,9 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..db.rows import new_id
-from ..engine import chat_tools
-from ..engine.conversation import CHAT_MODEL_IDS, CHAT_MODELS, PERSONALITIES, litellm_model
-from ..engine.providers import RUNTIME_IDS
+from ..engine.agent.providers import RUNTIME_IDS
+from ..engine.chat import chat_tools
+from ..engine.chat.conversation import CHAT_MODEL_IDS, CHAT_MODELS, PERSONALITIES, litellm_model
 from ..errors import ApiError, Conflict, Invalid, NotFound
 from ..store import conversations as store
 from ..store import settings

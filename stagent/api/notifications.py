@@ -21,8 +21,8 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.routing import Route
 
 from ..db.rows import loads
-from ..engine.patterns import suggest
-from ..engine.permissions import ONE_OFF_TOOLS
+from ..engine.governance.permission_patterns import suggest
+from ..engine.governance.permissions import ONE_OFF_TOOLS
 from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store

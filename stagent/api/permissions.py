@@ -10,8 +10,9 @@ from __future__ import annotations
 from pydantic import Field
 from starlette.routing import Route
 
-from ..engine import channel_approvals, patterns
-from ..engine.permissions import DEFAULT_TIMEOUT_SECONDS
+from ..engine.channels import approvals as channel_approvals
+from ..engine.governance import permission_patterns as patterns
+from ..engine.governance.permissions import DEFAULT_TIMEOUT_SECONDS
 from ..errors import Invalid, NotFound
 from ..store import permissions as store
 from ._http import Body, Out, endpoint, ok, read_body, read_json

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from starlette.routing import Route
 
-from ..engine import ollama, providers, routing
+from ..engine.agent import ollama, providers, routing
 from ..errors import Invalid
 from ._http import Body, Out, endpoint, flatten, ok, read_json
 

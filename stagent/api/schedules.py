@@ -11,8 +11,8 @@ from pydantic import Field
 from starlette.routing import Route
 
 from ..db.rows import to_iso
-from ..engine import schedules as service
-from ..engine.schedule_parse import next_fire_times, parse_interval
+from ..engine.schedules import editing as service
+from ..engine.schedules.parse import next_fire_times, parse_interval
 from ..errors import Invalid
 from ..store import schedules as store
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 from starlette.routing import Route
 
-from ..engine import providers
+from ..engine.agent import providers
 from ..errors import Invalid
 from ..security import require_scope
 from ..store import settings

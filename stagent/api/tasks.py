@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from starlette.routing import Route
 
-from ..engine import assist as assist_engine
+from ..engine.tasks import assist as assist_engine
 from ..errors import Invalid, NotFound
 from ..store import tasks as store
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from ..db import Database
 from ..db.rows import new_id, now_iso, row_to_dict
-from ..engine.providers import RUNTIME_IDS
-from ..engine.workflow_prompts import is_gate, step_prompt
+from ..engine.agent.providers import RUNTIME_IDS
+from ..engine.workflows.prompts import is_gate, step_prompt
 from ..errors import Conflict, Invalid, NotFound
 
 T = TypeVar("T")

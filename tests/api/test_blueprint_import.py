@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from stagent.engine import blueprints as blueprints_engine
-from stagent.engine.blueprints import MAX_YAML_BYTES, raw_url
+from stagent.engine.workflows import blueprints as blueprints_engine
+from stagent.engine.workflows.blueprints import MAX_YAML_BYTES, raw_url
 from tests.api.test_blueprints import BUILTINS, blueprint_yaml
 from tests.helpers.servers import ThreadedServer, free_port
 

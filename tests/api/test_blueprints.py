@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from stagent.engine.blueprint_schema import MAX_IF_DEPTH, MAX_YAML_DEPTH, render
+from stagent.engine.workflows.blueprint_schema import MAX_IF_DEPTH, MAX_YAML_DEPTH, render
 
 BUILTINS = {"bug-triage", "code-review-pipeline", "content-brief", "meeting-notes-to-actions",
             "research-report", "sprint-planning", "weekly-digest"}

@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from stagent.db.rows import now_iso
-from stagent.engine import assist, providers
-from stagent.engine.budgets import BudgetExceeded
+from stagent.engine.agent import providers
+from stagent.engine.governance.budgets import BudgetExceeded
+from stagent.engine.tasks import assist
 from stagent.store import usage as usage_store
 from tests.engine.test_approvals import wait_for_request
 from tests.fakes.provider import Reply

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from stagent.engine import chat_tools
+from stagent.engine.chat import chat_tools
 from tests.conftest import Daemon
 from tests.helpers.processes import assert_stopped_cleanly, daemon_process
 from tests.helpers.servers import free_port

@@ -8,7 +8,7 @@ import concurrent.futures
 
 import pytest
 
-from stagent.engine.rate_limit import RateLimiter
+from stagent.engine.governance.rate_limit import RateLimiter
 from tests.api.test_clients import data_of, error_of, lars_client, new_project
 from tests.api.test_lars import ACTIONS, CHAT, TASK, execute, suggest
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from stagent.engine import patterns
+from stagent.engine.governance import permission_patterns as patterns
 
 # ---- the pattern language (pure) -------------------------------------------------------------
 

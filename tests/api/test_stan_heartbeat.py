@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stagent.db.rows import to_iso
-from stagent.engine import heartbeat_checks
+from stagent.engine.schedules import heartbeat as heartbeat_checks
 from tests.conftest import Daemon
 from tests.helpers.receiver import Receiver
 

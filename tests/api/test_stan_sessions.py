@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
-from stagent.engine import slash
-from stagent.engine.stan import Stan
-from stagent.engine.stan_tools import STAN_TOOLS
+from stagent.engine.chat import slash
+from stagent.engine.stan.session import Stan
+from stagent.engine.stan.tools import STAN_TOOLS
 from tests.helpers.scheduling import wait_until
 
 SESSIONS = "/api/v1/stan/sessions"

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from stagent.engine.conversation import PERSONALITIES
+from stagent.engine.chat.conversation import PERSONALITIES
 from tests.api.test_stan_sessions import SESSION, SESSIONS, error_of
 
 BASE = "/api/v1/stan"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stagent.db.rows import to_iso
-from stagent.engine.schedule_parse import next_fire_times
+from stagent.engine.schedules.parse import next_fire_times
 
 FIELDS = {"id", "name", "action", "schedule", "modelId", "status", "createdAt", "lastRunAt", "nextRunAt"}
 BODY = {"name": "Daily workflow audit", "action": "audit_workflows", "schedule": "0 9 * * *",

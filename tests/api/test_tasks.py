@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from stagent.engine import tools
-from stagent.engine.runner import Runner
+from stagent.engine.agent import tools
+from stagent.engine.tasks.runner import Runner
 from stagent.store.tasks import TRANSITIONS
 
 

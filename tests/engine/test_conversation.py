@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from stagent.engine import context, llm
-from stagent.engine.conversation import BUILTIN_SKILLS, PERSONALITIES, ToolSpec
-from stagent.engine.tools import ToolError
+from stagent.engine.agent import llm
+from stagent.engine.agent.tools import ToolError
+from stagent.engine.chat import context
+from stagent.engine.chat.conversation import BUILTIN_SKILLS, PERSONALITIES, ToolSpec
 from stagent.errors import Conflict, Invalid, NotFound, UpstreamError
 from stagent.store import conversations as store
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stagent.engine.schedule_parse import (
+from stagent.engine.schedules.parse import (
     EXAMPLES,
     local_zone_name,
     next_fire_times,

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from stagent.engine import stan_tools
+from stagent.engine.stan import tools as stan_tools
 from stagent.store import workflows as workflow_store
 from tests.conftest import Daemon
 from tests.helpers.processes import daemon_process

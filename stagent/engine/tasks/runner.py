@@ -1,0 +1,449 @@
+"""Executes a task as an LLM conversation with tools, streaming everything into agent_logs.
+
+Invariants:
+- a task reaches a terminal status exactly once per run; a cancelled task is never
+  overwritten by the run's own ending;
+- the terminal log line (`completed`, `error`, `cancelled`) commits in the same transaction as
+  the status, so a client never sees one without the other;
+- the conversation is saved after every step, so resume continues where the run stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ...db import Database
+from ...db.rows import dumps, loads, new_id, now_iso
+from ...errors import ApiError, Invalid
+from ...events import EventBus, NotificationCreated, TaskStatusChanged
+from ...store import notifications as notification_store
+from ...store import tasks as task_store
+from ..agent import llm, tools
+from ..agent.pricing import PRICING_VERSION
+from ..agent.providers import ModelTarget, resolve_model
+from ..governance.budgets import BudgetExceeded, Budgets, usd
+from ..governance.permissions import Permissions
+from ..logbus import LogBus
+from ..schedules import scheduled_actions  # noqa: F401  (registers the built-in actions' tools)
+from ..supervisor import Supervisor
+
+log = logging.getLogger("stagent.runner")
+
+DEFAULT_MAX_STEPS = 50
+SYSTEM_PROMPT = (
+    "You are stagent's task agent. Complete the user's task. You may call tools to read and list "
+    "files in the project's working directory, create follow-up tasks, or set the task's output. "
+    "Finish with a concise final answer; it becomes the task's result."
+)
+
+
+class Runner:
+    def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor, *,
+                 permissions: Permissions, budgets: Budgets, max_steps: int = DEFAULT_MAX_STEPS,
+                 retry_base_delay: float = 0.5, request_timeout: float = 120.0):
+        # The app's single Permissions and Budgets: answers and spend are tracked in them.
+        self.db = db
+        self.permissions = permissions
+        self.budgets = budgets
+        self.logbus = logbus
+        self.events = events
+        self.supervisor = supervisor
+        self.max_steps = max_steps
+        self.retry_base_delay = retry_base_delay
+        self.request_timeout = request_timeout
+        self._stop_reason: dict[str, str] = {}
+        self._waiting: set[str] = set()  # runs paused on a permission request
+
+    @staticmethod
+    def run_name(task_id: str) -> str:
+        return f"task-run:{task_id}"
+
+    async def target_for(self, task: dict) -> ModelTarget:
+        return await resolve_model(self.db, model_id=task.get("modelId"), runtime_id=task.get("assignedAgent"))
+
+    async def stop(self, task_id: str, reason: str = "cancelled") -> bool:
+        """Stop a live run; `reason` is cancelled (by the user) or interrupted (shutdown)."""
+        if not self.supervisor.running(self.run_name(task_id)):
+            return False
+        self._stop_reason[task_id] = reason
+        return await self.supervisor.cancel(self.run_name(task_id))
+
+    # ---- what the task routes ask for ------------------------------------------------------
+
+    async def execute(self, task_id: str, *, check_budget: bool = False) -> None:
+        """Claim a queued task and start its run (fire-and-forget). With `check_budget`, a cap
+        already reached refuses it (BudgetExceeded, 429) after the 404 and 400 checks."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if task["status"] != "queued":
+            raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
+        if check_budget:
+            await self.budgets.check_task(task)
+        try:
+            target = await self.target_for(task)
+        except Invalid as exc:  # as the original does: a task that cannot start is marked failed
+            await task_store.claim(self.db, task_id, ("queued",))
+            await self.set_status(task_id, "failed", exc.message, agent=_agent(task),
+                                  payload={"message": exc.message})
+            raise
+        self._launch(await task_store.claim(self.db, task_id, ("queued",)), target, resume=False)
+
+    async def resume(self, task_id: str, *, check_budget: bool = False) -> None:
+        """Continue a failed or cancelled task's saved conversation (fire-and-forget); with
+        `check_budget` as execute()."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if not task["sessionId"]:
+            raise Invalid("Task has no agent session to resume; use Retry instead (queue it and execute).")
+        if task["resumeCount"] >= task_store.MAX_RESUMES:
+            raise Invalid(f"Task has been resumed {task_store.MAX_RESUMES} times; use Retry instead.")
+        if task["status"] not in ("failed", "cancelled"):
+            raise Invalid(f"Task cannot be resumed from status: {task['status']}")
+        if check_budget:
+            await self.budgets.check_task(task)
+        target = await self.target_for(task)
+        task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
+        self._launch(task, target, resume=True)
+
+    async def target_or_error(self, model_id: str | None, runtime_id: str | None
+                              ) -> tuple[ModelTarget | None, str | None]:
+        """(the model a task with these fields runs on, None), or (None, why it cannot run)."""
+        try:
+            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id}), None
+        except ApiError as exc:
+            return None, exc.message
+
+    async def start_claimed(self, task: dict, target: ModelTarget | None, error: str | None = None) -> None:
+        """Start a task already moved to `running` in the caller's transaction (a scheduled
+        firing, a workflow step), or fail it with `error` when it cannot run (no provider...)."""
+        if error is None:
+            self._launch(task, target, resume=False)
+        else:
+            await self.set_status(task["id"], "failed", error, agent=_agent(task), payload={"message": error})
+
+    def _launch(self, task: dict, target: ModelTarget, *, resume: bool) -> None:
+        self.events.publish(TaskStatusChanged(task["id"], "running"))
+        self.supervisor.start(self.run_name(task["id"]), self._run(task, target, resume))
+
+    async def cancel(self, task_id: str) -> None:
+        """Cancel a task that has not finished; a finished one is left as it is."""
+        task = await task_store.get_task_row(self.db, task_id)
+        if task["status"] in task_store.TERMINAL:
+            return
+        await self.stop(task_id, "cancelled")  # first, so no line of the run follows "cancelled"
+        await self.set_status(task_id, "cancelled", None, agent=_agent(task),
+                              payload={"message": "cancelled by request"}, only_if_running=False)
+
+    async def update(self, task_id: str, fields: dict) -> dict:
+        """Apply a PATCH. A terminal status stops a live run and is announced by its log line."""
+        if fields.get("status") in task_store.TERMINAL:
+            await self.stop(task_id, "cancelled")  # a live run must not outlive its status
+
+        def apply(conn, emit):
+            task, previous = task_store.update_in(conn, task_id, fields)
+            if task["status"] != previous and task["status"] in task_store.TERMINAL:
+                emit(task_id, _agent(task), task_store.TERMINAL_LINE[task["status"]],
+                     {"message": f"status set to {task['status']} by request"})
+            return task, previous
+
+        task, previous = await self.logbus.transact(apply)
+        if task["status"] != previous:
+            self.events.publish(TaskStatusChanged(task_id, task["status"], previous))
+        return task
+
+    async def delete(self, task_id: str) -> None:
+        await self.stop(task_id)
+        await task_store.delete_task(self.db, task_id)
+        self.logbus.close_subscribers(task_id)  # its log is gone: end the streams following it
+        # Whoever awaits the task's end (a workflow step, a queued firing) stops waiting.
+        self.events.publish(TaskStatusChanged(task_id, task_store.DELETED))
+
+    # ---- runs --------------------------------------------------------------------------------
+
+    async def recover_interrupted(self) -> None:
+        """On start: runs a crash cut off end as failed/`interrupted`, each with its `error` line
+        and a task_failed alert. Runs paused on a permission request stay `running` and wait
+        again; the answer continues them from their saved conversation."""
+        waiting = set(await notification_store.waiting_task_ids(self.db))
+
+        def recover(conn, emit) -> list[dict]:
+            alerts = []
+            for task in task_store.fail_interrupted_in(conn, keep=waiting):
+                message = "interrupted: the daemon stopped during the run"
+                emit(task["id"], _agent(task), "error", {"message": message})
+                alerts.append(notification_store.task_finished_in(conn, task["id"], "failed", message))
+            return alerts
+
+        for alert in await self.logbus.transact(recover):
+            self.events.publish(NotificationCreated(alert["id"], alert["taskId"], alert["type"]))
+        await self.permissions.close_orphaned(waiting)
+        for task_id in waiting:
+            await self._continue_after_restart(task_id)
+
+    async def _continue_after_restart(self, task_id: str) -> None:
+        task = await task_store.get_task_row(self.db, task_id)
+        try:
+            target = await self.target_for(task)
+        except Invalid as exc:
+            await self.permissions.close_requests(task_id, exc.message)
+            await self._fail(task_id, _agent(task), exc.message)
+            return
+        self.supervisor.start(self.run_name(task_id), self._run(task, target, True, after_restart=True))
+
+    async def interrupt_all(self) -> None:
+        """Shutdown: every live run ends as failed/`interrupted`, its final line committed."""
+        for name in self.supervisor.names("task-run:"):
+            await self.stop(name.split(":", 1)[1], "interrupted")
+        await self.logbus.flush()
+
+    async def set_status(self, task_id: str, status: str, result: str | None, *, agent: str,
+                         payload: dict, only_if_running: bool = True, ledger: dict | None = None,
+                         session: tuple[str, list[dict]] | None = None) -> bool:
+        """Commit a terminal status together with the log line that announces it (and the run's
+        usage row, so a client that sees the status also sees the spend; and its final
+        conversation, one transaction fewer per run)."""
+        session_text = None if session is None else dumps(session[1])
+
+        def finish(conn, emit) -> tuple[bool, dict | None]:
+            if session is not None:
+                _save_session_in(conn, session[0], task_id, session_text)
+            changed = task_store.finish_in(conn, task_id, status, result, only_if_running=only_if_running)
+            if not changed:
+                return False, None
+            if ledger is not None:
+                task_store.record_usage_in(conn, ledger)
+            emit(task_id, agent, task_store.TERMINAL_LINE[status], payload)
+            return True, notification_store.task_finished_in(
+                conn, task_id, status, result if status == "completed" else payload.get("message", result))
+
+        changed, alert = await self.logbus.transact(finish)
+        if changed:
+            self.events.publish(TaskStatusChanged(task_id, status))
+        if alert:
+            self.events.publish(NotificationCreated(alert["id"], task_id, alert["type"]))
+        return changed
+
+    async def _run(self, task: dict, target: ModelTarget, resume: bool, after_restart: bool = False) -> None:
+        task_id = task["id"]
+        agent = _agent(task)
+        started_at = now_iso()
+        usage = {"input": 0, "output": 0, "cost": 0, "priced": True}
+        status, recorded = "failed", False
+
+        def ledger(final: str) -> dict | None:
+            return self._ledger_entry(task, target, usage, final, started_at, resume)
+        try:
+            working_dir = await self._working_dir(task)
+            session_id, messages = await self._load_session(task, resume, after_restart)
+            self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
+                               {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
+            output = {"text": None}
+            names = loads(await self.db.scalar("SELECT tool_names FROM tasks WHERE id = ?", (task_id,)))
+            allowed = frozenset(names) if isinstance(names, list) else None
+            schemas = tools.schemas(allowed)
+            ctx = tools.ToolContext(self.db, task, working_dir, output, allowed)
+            if after_restart:  # the calls the run was paused on (one of them waits for its answer)
+                await self._call_tools(ctx, agent, session_id, messages, _unanswered_calls(messages), announce=False)
+                await self._save_session(session_id, task_id, messages)
+                # e.g. a pattern added meanwhile allowed the call: its request must not stay open
+                await self.permissions.close_requests(task_id, "Superseded: the run went on without this answer")
+            final_text = None
+            limit_micros = round(task_budget_usd(task) * 1_000_000)
+            for _step in range(self.max_steps):
+                if usage["cost"] >= limit_micros:  # the next call is not made
+                    raise BudgetExceeded(f"this task's own budget of {usd(limit_micros)} is spent "
+                                         f"({usd(usage['cost'])}); raise maxBudgetUsd and resume it to go on")
+                max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
+                                                           tools=schemas, task_id=task_id)
+                completion = await llm.stream_completion(
+                    target, messages, tools=schemas,
+                    on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
+                    on_retry=lambda attempt, err, delay: self.logbus.append(
+                        task_id, agent, "retry",
+                        {"attempt": attempt, "message": err.message, "delaySeconds": round(delay, 2)}),
+                    base_delay=self.retry_base_delay,
+                    timeout=self.request_timeout,
+                    max_tokens=max_tokens,
+                )
+                completion.cost_micros, completion.priced = await self.budgets.charge(
+                    task_id, target, completion, project_id=task.get("projectId"))
+                usage["input"] += completion.input_tokens
+                usage["output"] += completion.output_tokens
+                usage["cost"] += completion.cost_micros
+                usage["priced"] = usage["priced"] and completion.priced
+                if not completion.tool_calls:
+                    messages.append({"role": "assistant", "content": completion.text})  # saved with the status
+                    final_text = completion.text
+                    break
+                messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": [
+                    {"id": c["id"], "type": "function",
+                     "function": {"name": c["name"], "arguments": c["arguments"]}}
+                    for c in completion.tool_calls]})
+                await self._call_tools(ctx, agent, session_id, messages, completion.tool_calls)
+                await self._save_session(session_id, task_id, messages)
+            else:
+                raise llm.ProviderError(f"Step limit reached ({self.max_steps} model turns) without a final answer")
+            result = output["text"] if output["text"] is not None else final_text
+            status = "completed"
+            self._log_usage(task_id, agent, target, usage)
+            recorded = await self.set_status(task_id, "completed", result, agent=agent,
+                                             payload={"result": (result or "")[:1000]}, ledger=ledger("completed"),
+                                             session=(session_id, messages))
+        except asyncio.CancelledError:
+            reason = self._stop_reason.pop(task_id, "interrupted")
+            status = "cancelled" if reason == "cancelled" else "failed"
+            if reason == "cancelled":
+                await self.permissions.close_requests(task_id, "The task was cancelled")
+            elif task_id not in self._waiting:  # a run paused on a request continues after a restart
+                await self.set_status(task_id, "failed", "interrupted", agent=agent,
+                                      payload={"message": "interrupted: the daemon stopped"})
+            raise
+        except llm.ProviderError as exc:
+            recorded = await self._fail(task_id, agent, exc.message, ledger("failed"))
+        except BudgetExceeded as exc:  # checked before the call: the provider never saw it
+            message = f"budget_exceeded: {exc.message}"
+            recorded = await self.set_status(task_id, "failed", message, agent=agent, ledger=ledger("failed"),
+                                             payload={"message": message, "code": "budget_exceeded"})
+        except Exception as exc:  # a bug must still end the task, never leave it running
+            log.exception("task %s crashed", task_id)
+            recorded = await self._fail(task_id, agent, f"internal error: {type(exc).__name__}: {exc}",
+                                        ledger("failed"))
+        finally:
+            self._waiting.discard(task_id)
+            self.permissions.end_run(task_id)
+            if not recorded and (entry := ledger(status)) is not None:
+                await task_store.record_usage(self.db, entry)
+            await self.budgets.settle(task_id, task_id=task_id)
+            await self.logbus.flush()
+
+    async def _call_tools(self, ctx: tools.ToolContext, agent: str, session_id: str, messages: list[dict],
+                          calls: list[dict], announce: bool = True) -> None:
+        """Run one step's tool calls, each checked by Permissions first. A call that asks logs
+        `permission_request` and saves the conversation before it waits (a restart continues
+        from there); the answer is logged as `permission_response`. A denial is the tool's
+        result, so the model learns it and the run goes on."""
+        task = ctx.task
+        task_id = task["id"]
+        for call in calls:
+            if announce:
+                self.logbus.append(task_id, agent, "tool_start",
+                                   {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
+            args = loads(call["arguments"], None)
+            args = args if isinstance(args, dict) else {}
+
+            async def on_request(notification: dict, call: dict = call, args: dict = args) -> None:
+                self._waiting.add(task_id)
+                self.logbus.append(task_id, agent, "permission_request", {
+                    "notificationId": notification["id"], "tool": call["name"], "input": args,
+                    "expiresAt": notification["expiresAt"]})
+                await self._save_session(session_id, task_id, messages)
+
+            decision = await self.permissions.check_tool(
+                tool=call["name"], args=args, task=task, project_id=task.get("projectId"),
+                profile=task.get("agentProfile"), on_request=on_request, tool_call_id=call["id"])
+            self._waiting.discard(task_id)  # not on cancel: _run must see that the run was paused
+            if decision.request_id:
+                self.logbus.append(task_id, agent, "permission_response", {
+                    "notificationId": decision.request_id, "tool": call["name"],
+                    "behavior": "allow" if decision.allowed else "deny", "message": decision.message})
+            if decision.allowed:
+                raw = call["arguments"] if decision.args == args else dumps(decision.args)
+                result = await tools.run_tool(ctx, call["name"], raw)
+            else:
+                result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
+            self.logbus.append(task_id, agent, "tool_result", {"tool": call["name"], "output": result[:2000]})
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+
+    async def _fail(self, task_id: str, agent: str, message: str, ledger: dict | None = None) -> bool:
+        return await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message},
+                                     ledger=ledger)
+
+    def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: dict) -> None:
+        self.logbus.append(task_id, agent, "usage", {
+            "model": target.model, "inputTokens": usage["input"], "outputTokens": usage["output"],
+            "costMicros": usage["cost"]})
+
+    @staticmethod
+    def _ledger_entry(task, target, usage, status, started_at, resume) -> dict | None:
+        if usage["input"] == 0 and usage["output"] == 0:
+            return None
+        ledger_status = status if status in ("completed", "failed", "cancelled") else "failed"
+        if ledger_status == "completed" and not usage["priced"]:
+            ledger_status = "unknown_pricing"
+        return {
+            "task_id": task["id"], "project_id": task.get("projectId"),
+            "workflow_id": task.get("workflowId"), "schedule_id": task.get("scheduleId"),
+            "activity_type": "task_resume" if resume else "task_run",
+            "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
+            "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
+            "cost_micros": usage["cost"], "pricing_version": PRICING_VERSION,
+            "started_at": started_at, "finished_at": now_iso(),
+        }
+
+    async def _working_dir(self, task: dict) -> Path | None:
+        if not task.get("projectId"):
+            return None
+        wd = await self.db.scalar("SELECT working_directory FROM projects WHERE id = ?", (task["projectId"],))
+        return Path(wd).expanduser() if wd else None
+
+    async def _load_session(self, task: dict, resume: bool, after_restart: bool = False) -> tuple[str, list[dict]]:
+        if resume and task.get("sessionId"):
+            stored = await self.db.scalar("SELECT messages FROM agent_sessions WHERE id = ?", (task["sessionId"],))
+            messages = loads(stored, None)
+            if messages and after_restart:
+                return task["sessionId"], messages  # continues where it paused, as if never stopped
+            if messages:
+                # A run stopped while paused on a request: its calls must still get a result.
+                messages.extend({"role": "tool", "tool_call_id": call["id"],
+                                 "content": "Not run: the previous run stopped before this call."}
+                                for call in _unanswered_calls(messages))
+                messages.append({"role": "user", "content": "The previous run stopped before it finished. "
+                                 "Continue from where it left off and give the final answer."})
+                return task["sessionId"], messages
+        session_id = new_id()
+        prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+        await self._save_session(session_id, task["id"], messages)
+        await task_store.set_fields(self.db, task["id"], session_id=session_id)
+        return session_id, messages
+
+    async def _save_session(self, session_id: str, task_id: str, messages: list[dict]) -> None:
+        text = dumps(messages)
+        await self.db.write(lambda conn: _save_session_in(conn, session_id, task_id, text))
+
+
+def task_budget_usd(task: dict) -> float:
+    """What one run of the task may spend: its `maxBudgetUsd`, else $5 for a workflow step and
+    $2 for anything else (the original's defaults)."""
+    if task.get("maxBudgetUsd"):
+        return float(task["maxBudgetUsd"])
+    if task.get("sourceType") == "workflow":
+        return task_store.WORKFLOW_STEP_BUDGET_USD
+    return task_store.DEFAULT_BUDGET_USD
+
+
+def _save_session_in(conn, session_id: str, task_id: str, text: str) -> None:
+    conn.execute(
+        "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
+        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
+        "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
+        (session_id, task_id, text, now_iso(), task_id))
+
+
+def _unanswered_calls(messages: list[dict]) -> list[dict]:
+    """The tool calls of the last assistant message that have no result yet."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "tool":
+            continue
+        if message.get("role") != "assistant" or not message.get("tool_calls"):
+            return []
+        answered = {m.get("tool_call_id") for m in messages[index + 1:]}
+        return [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                for c in message["tool_calls"] if c["id"] not in answered]
+    return []
+
+
+def _agent(task: dict) -> str:
+    """The agent_type of a task's log lines: its runtime, or stagent's own agent."""
+    return task.get("assignedAgent") or "stagent-agent"
