@@ -1,4 +1,5 @@
-"""create_app(config): middleware, routes, error rendering, the web UI, lifespan wiring."""
+"""create_app(config): middleware, routes, error rendering, the web UI, lifespan wiring; and
+preflight(config), the check `stagent serve` runs before it starts the server."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from .api._http import render_error
 from .config import Config
 from .errors import ApiError
 from .lifespan import lifespan
+from .preflight import preflight
 from .security import SESSION_COOKIE, KeyCache, SecurityMiddleware, principal_of
 from .store import keys as key_store
+
+__all__ = ["create_app", "preflight"]
 
 log = logging.getLogger("stagent")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

@@ -1,8 +1,15 @@
 """Ordered start-up and shutdown of everything long-lived.
 
-Start: data dir (locked) → db → migrate → keys → log bus → runner, which ends the runs a crash
-cut off as failed/`interrupted` → background jobs (litellm warm-up, key-usage flush). Shutdown runs in reverse: live runs end
-as failed/`interrupted`, background tasks are cancelled, the log buffer is flushed, the db closes.
+Start: data dir (locked) → db → migrate → keys → the engines, built in dependency order with real
+references to each other (`Engines`) → log bus → runner, which ends the runs a crash cut off as
+failed/`interrupted` → channel delivery (resumes pending deliveries), channel approvals, channel
+chat → workflow engine (active runs continue) → Lars (approvals wait again) → background jobs
+(stream shutdown, key-usage flush, workflow triggers, scheduler, litellm warm-up).
+
+Shutdown: the workflow engine stops driving before the step tasks end, so runs stay resumable;
+live runs end as failed/`interrupted`; the scheduler and the channels stop, so nothing fires,
+queues a delivery or polls a channel after that; the supervisor cancels what is left; the log
+buffer is flushed, key usage written, litellm's clients closed, the db closed.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import os
 
 import anyio
 
-from .api.logs import FrameCache
+from .api._sse import FrameCache
+from .config import Config
 from .db import Database
 from .db.migrations import migrate
 from .engine.agent import llm
@@ -35,10 +43,73 @@ from .engine.workflows.blueprints import BlueprintRegistry
 from .engine.workflows.engine import WorkflowEngine
 from .engine.workflows.triggers import WorkflowTriggers
 from .events import EventBus
+from .security import KeyCache
 from .store import keys as key_store
 from .store import settings
 
 log = logging.getLogger("stagent")
+
+
+class Engines:
+    """Every long-lived engine, each built after what it needs and handed the real thing.
+
+    Building does no I/O; `start` recovers what a stop or crash left and subscribes to events;
+    `stop` ends them in the order the module docstring gives. Each is published as
+    `app.state.<attribute>`, the API's handle on it.
+    """
+
+    def __init__(self, db: Database, config: Config):
+        self.db = db
+        self.events = events = EventBus()
+        self.logbus = logbus = LogBus(db)
+        self.supervisor = supervisor = Supervisor()
+        self.permissions = permissions = Permissions(db, events)
+        self.budgets = budgets = Budgets(db, events)
+        self.runner = runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets)
+        self.conversations = conversations = ConversationEngine(db, runner, permissions, budgets)
+        self.channels = channels = ChannelDelivery(db, supervisor)
+        self.channel_approvals = ChannelApprovals(db, events, permissions, channels, supervisor, config.base_url)
+        self.channel_chat = ChannelChat(db, conversations, channels, runner, supervisor)
+        # Before the scheduler and the triggers: a workflow's schedule fires by starting it.
+        self.workflows = workflows = WorkflowEngine(db, runner, events, logbus, supervisor, permissions)
+        self.scheduler = scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=channels.deliver,
+                                               start_workflow=workflows.start)
+        self.workflow_triggers = WorkflowTriggers(db, events, supervisor, scheduler, workflows)
+        self.blueprints = BlueprintRegistry(config.data_dir / "blueprints")
+        self.lars = Lars(db, events, permissions, supervisor, conversations, runner, scheduler, channels, workflows)
+
+    def publish(self, state) -> None:
+        for name, engine in vars(self).items():
+            setattr(state, name, engine)
+
+    async def start(self) -> None:
+        """Everything but the background jobs of the triggers and the scheduler (start_jobs)."""
+        await self.logbus.start()
+        await self.runner.recover_interrupted()
+        await self.channels.start()  # resumes deliveries a crash left pending
+        self.channel_approvals.start()
+        await self.channel_chat.start()
+        self.workflows.open()
+        await self.workflows.recover()  # active runs continue; finished steps are not re-run
+        await self.lars.recover()  # approvals wait again; actions a crash cut off are FAILED
+
+    def start_jobs(self, *, scheduler: bool) -> None:
+        self.workflow_triggers.start()
+        if scheduler:
+            self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Safe after a partial start: each stop only ends what its start began."""
+        await self.workflow_triggers.stop()
+        await self.workflows.stop()  # before the step tasks end: runs stay resumable
+        await self.runner.interrupt_all()
+        # Nothing may fire, queue a delivery or poll a channel after channels stop.
+        await self.scheduler.stop()
+        await self.channel_chat.stop()
+        await self.channel_approvals.stop()
+        await self.channels.stop()
+        await self.supervisor.shutdown()  # the rest: Lars's turns and waits, the lifespan's own jobs
+        await self.logbus.stop()
 
 
 async def _every(seconds: float, fn) -> None:
@@ -90,6 +161,22 @@ def lock_data_dir(data_dir) -> int:
     return fd
 
 
+async def _open_database(db: Database, config: Config) -> None:
+    await db.open()
+    await db.write_raw(migrate)
+    for suffix in ("", "-wal", "-shm"):
+        path = config.db_path.with_name(config.db_path.name + suffix)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)  # provider keys live in this file
+
+
+async def _load_keys(db: Database, keys: KeyCache, config: Config) -> None:
+    await key_store.load_cache(db, keys)
+    await key_store.prune_sessions(db, keys)
+    await key_store.ensure_initial_key(db, keys, config.api_key_path)
+    keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     state = app.state
@@ -102,72 +189,28 @@ async def lifespan(app):
     lock_fd = lock_data_dir(config.data_dir)
 
     db = Database(config.db_path)
+    engines: Engines | None = None
     try:
-        await db.open()
-        await db.write_raw(migrate)
-        for suffix in ("", "-wal", "-shm"):
-            path = config.db_path.with_name(config.db_path.name + suffix)
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o600)  # provider keys live in this file
-
-        await key_store.load_cache(db, state.keys)
-        await key_store.prune_sessions(db, state.keys)
-        await key_store.ensure_initial_key(db, state.keys, config.api_key_path)
-        state.keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
-
-        events = EventBus()
-        logbus = LogBus(db)
-        await logbus.start()
-        supervisor = Supervisor()
-        permissions = Permissions(db, events)
-        budgets = Budgets(db, events)
-        runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets)
-        await runner.recover_interrupted()
-        state.db, state.events, state.logbus, state.supervisor, state.runner = db, events, logbus, supervisor, runner
-        state.permissions, state.budgets = permissions, budgets
-        state.conversations = ConversationEngine(db, runner, permissions, budgets)
-        state.channels = ChannelDelivery(db, supervisor)
-        await state.channels.start()  # resumes deliveries a crash left pending
-        state.channel_approvals = ChannelApprovals(db, events, permissions, state.channels, supervisor, config.base_url).start()
-        state.channel_chat = await ChannelChat(db, state.conversations, state.channels, runner, supervisor).start()
-        state.scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=state.channels.deliver)
-        state.workflows = WorkflowEngine(db, runner, events, logbus, supervisor, permissions).open()
-        await state.workflows.recover()  # active runs continue; finished steps are not re-run
-        state.blueprints = BlueprintRegistry(config.data_dir / "blueprints")
-        # Runs start through the workflow engine, looked up when needed (it may be set up later).
-        state.workflow_triggers = WorkflowTriggers(db, state.scheduler, lambda: getattr(state, "workflows", None))
-        state.scheduler.start_workflow = state.workflow_triggers.start_workflow
-        # Lars runs RUN_WORKFLOW through the workflow engine, looked up when an action runs.
-        state.lars = Lars(db, events, permissions, supervisor, state.conversations, runner, state.scheduler,
-                          state.channels, lambda: getattr(state, "workflows", None))
-        await state.lars.recover()  # approvals wait again; actions a crash cut off are FAILED
+        await _open_database(db, config)
+        await _load_keys(db, state.keys, config)
+        engines = Engines(db, config)
+        engines.publish(state)
+        await engines.start()
         state.openapi = None
         state.loop = asyncio.get_running_loop()
         state.sse_frames = FrameCache()
         state.sse_shutdown = anyio.Event()
 
-        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, runner, logbus))
+        supervisor = engines.supervisor
+        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, engines.runner, engines.logbus))
         supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
-        supervisor.start("workflow-triggers-sync", state.workflow_triggers.sync_all())
-        supervisor.start("workflow-triggers-follow", state.workflow_triggers.follow_edits(events))
-        if config.scheduler:
-            state.scheduler.start()
+        engines.start_jobs(scheduler=config.scheduler)
         if config.warm_llm:
             supervisor.start("llm-warmup", _warm_llm())
         yield
     finally:
-        runner = getattr(state, "runner", None)
-        if runner is not None:
-            if getattr(state, "workflows", None) is not None:
-                await state.workflows.stop()  # before the step tasks end: runs stay resumable
-            await runner.interrupt_all()
-            # Nothing may queue a delivery or poll a channel after channels stop.
-            for job in ("scheduler", "scheduler-runs", "scheduler-queues", *state.supervisor.names("telegram-poll:")):
-                await state.supervisor.cancel(job)
-            if getattr(state, "channels", None) is not None:
-                await state.channels.stop()
-            await state.supervisor.shutdown()
-            await state.logbus.stop()
+        if engines is not None:
+            await engines.stop()
             await key_store.flush_usage(db, state.keys)
             await llm.close_clients()
         await db.close()

@@ -18,8 +18,6 @@ from . import (
     stan,
     tasks,
     ui_events,
-    workflow_stream,
-    workflow_triggers,
     workflows,
 )
 
@@ -29,10 +27,9 @@ routes = [
     # Stagent API domains
     *tasks.routes,
     *projects.routes,
-    *workflow_triggers.routes,  # before the workflow routes: /api/workflows/hooks/{token}
+    *workflows.triggers.routes,  # before the workflow routes: /api/workflows/hooks/{token}
     *blueprints.routes,
     *workflows.routes,
-    *workflow_stream.routes,
     *settings.routes,
     *budgets.routes,
     *runtimes.routes,

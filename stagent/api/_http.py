@@ -1,4 +1,4 @@
-"""HTTP helpers shared by every handler: body and query parsing, JSON, errors, SSE, OpenAPI tags."""
+"""HTTP helpers shared by every handler: body and query parsing, JSON, errors, OpenAPI metadata."""
 
 from __future__ import annotations
 
@@ -122,10 +122,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json(request: Request, *, empty: Any = None) -> Any:
-    raw = await request.body()
-    if not raw:  # no body at all; a body of only whitespace is malformed JSON
-        return empty if empty is not None else {}
+def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -136,15 +133,59 @@ async def read_json(request: Request, *, empty: Any = None) -> Any:
                       form_errors=["Malformed JSON body: nested too deeply"]) from None
 
 
-async def read_body(request: Request, model: type[M]) -> M:
-    data = await read_json(request)
+def _sentence(error: Invalid) -> Invalid:
+    """A Zod-shape error as one sentence: `field: message`, else the first form error."""
+    field, messages = next(iter((error.field_errors or {}).items()), (None, error.form_errors or [error.message]))
+    return Invalid(f"{field}: {messages[0]}" if field else messages[0])
+
+
+async def read_body(request: Request, model: type[M] | None = None, *, plain: bool = False,
+                    required: bool = False, malformed: str | None = None, not_object: str | None = None,
+                    invalid: str | Callable[[ValidationError], str] | None = None) -> Any:
+    """The JSON object the client sent: validated into `model`, or the dict itself without one.
+
+    Errors are the Stagent (Zod `error.flatten()`) shape, or with `plain` one sentence,
+    `{"error": "field: message"}`. `malformed`, `not_object` and `invalid` (a sentence, or one
+    made from the pydantic error) word that one failure instead, as a sentence. An empty body
+    reads as `{}`, unless `required`: then it is malformed.
+    """
+    raw = await request.body()
+    if raw or required:  # a body of only whitespace is malformed JSON
+        try:
+            data = _decode(raw)
+        except Invalid as exc:
+            if malformed is not None:
+                raise Invalid(malformed) from None
+            raise (_sentence(exc) if plain else exc) from None
+    else:
+        data = {}
+    if model is None:
+        if not isinstance(data, dict):
+            raise _not_an_object(data, plain=plain, not_object=not_object)
+        return data
+    return validate_body(model, data, plain=plain, not_object=not_object, invalid=invalid)
+
+
+def validate_body(model: type[M], data: Any, *, plain: bool = False, not_object: str | None = None,
+                  invalid: str | Callable[[ValidationError], str] | None = None) -> M:
+    """The second half of read_body, for a body already read (a handler that checked some
+    fields of the raw dict first, with its own messages); the same options."""
     if not isinstance(data, dict):
-        raise Invalid("Expected a JSON object", field_errors={},
-                      form_errors=[f"Invalid input: expected object, received {_js_type(data)}"])
+        raise _not_an_object(data, plain=plain, not_object=not_object)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise flatten(exc) from None
+        if invalid is not None:
+            raise Invalid(invalid if isinstance(invalid, str) else invalid(exc)) from None
+        raise (_sentence(flatten(exc)) if plain else flatten(exc)) from None
+
+
+def _not_an_object(data: Any, *, plain: bool, not_object: str | None) -> Invalid:
+    if not_object is not None:
+        return Invalid(not_object)
+    error = Invalid("Expected a JSON object", field_errors={},
+                    form_errors=[f"Invalid input: expected object, received {_js_type(data)}"])
+    return _sentence(error) if plain else error
 
 
 def read_query(request: Request, model: type[M]) -> M:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ..engine.workflows import blueprints as engine
 from ..errors import Invalid, NotFound
 from ..store import blueprints as lineage_store
-from ._http import Body, Out, endpoint, ok, read_json
+from ._http import Body, Out, endpoint, ok, read_body
 
 
 class BlueprintCreate(Body):
@@ -84,13 +84,8 @@ def _registry(request) -> engine.BlueprintRegistry:
 
 
 async def _object_body(request) -> dict:
-    try:
-        data = await read_json(request)
-    except Invalid as exc:  # read_json answers in the Zod shape; these routes answer {error: text}
-        raise Invalid(exc.form_errors[0] if exc.form_errors else exc.message) from None
-    if not isinstance(data, dict):
-        raise Invalid("Expected a JSON object")
-    return data
+    """The body as a dict; these routes answer every error as {error: text}."""
+    return await read_body(request, plain=True, not_object="Expected a JSON object")
 
 
 def _text_field(data: dict, name: str) -> str | None:

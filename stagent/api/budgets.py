@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ..db.rows import to_iso
 from ..engine.agent.pricing import MICROS
 from ..engine.agent.providers import RUNTIMES
-from ..engine.governance.budgets import DEFAULT_THRESHOLD, current_windows
+from ..engine.governance.budget_policy import DEFAULT_THRESHOLD, current_windows
 from ..errors import Invalid
 from ..store import settings
 from ..store import usage as usage_store

@@ -9,7 +9,6 @@ authentication.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema
@@ -17,7 +16,7 @@ from starlette.routing import Route
 
 from ..db.rows import loads
 from ..engine.channels.approvals import ACTIONS, require_decisions
-from ..engine.channels.delivery import parse_slack_event, verify_signature, verify_slack_signature
+from ..engine.channels.transport import parse_slack_event, verify_signature, verify_slack_signature
 from ..errors import Forbidden, Invalid, Unauthorized
 from ..store import channels as store
 from ._http import Body, Int, Out, endpoint, ok, read_body
@@ -216,14 +215,10 @@ async def _inbound_channel(request, expected_type: str) -> dict:
     return channel
 
 
-def _json_object(raw: bytes) -> dict:
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Invalid("Invalid JSON body") from None
-    if not isinstance(payload, dict):
-        raise Invalid("Invalid JSON body: expected an object")
-    return payload
+async def _webhook_payload(request) -> dict:
+    """The JSON object a Slack or Telegram webhook sent; an empty body is malformed too."""
+    return await read_body(request, required=True, malformed="Invalid JSON body",
+                           not_object="Invalid JSON body: expected an object")
 
 
 @endpoint(query=InboundQuery, response=SlackOut, errors=(400, 401, 403, 404))
@@ -237,7 +232,7 @@ async def inbound_slack(request):
     if not verify_slack_signature(secret, request.headers.get("x-slack-request-timestamp"),
                                   request.headers.get("x-slack-signature"), raw):
         raise Forbidden("Invalid signature")
-    payload = _json_object(raw)
+    payload = await _webhook_payload(request)
     if payload.get("type") == "url_verification":
         challenge = payload.get("challenge")
         if not isinstance(challenge, str):
@@ -260,7 +255,7 @@ async def inbound_telegram(request):
             or request.headers.get("x-telegram-bot-api-secret-token") or "")
     if not hmac.compare_digest(sent.encode(), str(expected).encode()):
         raise Forbidden("Invalid secret")
-    update = _json_object(await request.body())
+    update = await _webhook_payload(request)
     if channel["status"] == "active":  # a message is stored, a button press decides (channel_approvals)
         await request.app.state.channels.receive_telegram(channel, update)
     return ok({"ok": True})

@@ -10,25 +10,21 @@ it is stored, and GET …/messages?after= reads it.
 
 from __future__ import annotations
 
-import asyncio
-import json
+from contextlib import aclosing
 from typing import Literal
 
 from pydantic import Field
-from sse_starlette.event import ServerSentEvent
-from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..db.rows import new_id
 from ..engine.agent.providers import RUNTIME_IDS
-from ..engine.chat import chat_tools
 from ..engine.chat.conversation import CHAT_MODEL_IDS, CHAT_MODELS, PERSONALITIES, litellm_model
-from ..errors import ApiError, Conflict, Invalid, NotFound
+from ..engine.chat.stagent_chat import ChatReply, StagentChat
+from ..errors import Conflict, Invalid, NotFound
 from ..store import conversations as store
 from ..store import settings
-from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query
-from .logs import sse_response
+from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_query, validate_body
+from ._sse import json_frame, sse_response
 
 ConversationStatus = Literal["active", "archived"]
 Personality = Literal[tuple(PERSONALITIES)]  # extension: the UI's personality picker
@@ -138,13 +134,13 @@ async def list_conversations(request):
 @endpoint(body=ConversationCreate, response=ConversationOut, status=201, errors=(400,))
 async def create_conversation(request):
     """Create a conversation (status active)."""
-    data = await read_json(request)
-    runtime_id = data.get("runtimeId") if isinstance(data, dict) else None
-    if isinstance(data, dict) and (runtime_id is None or runtime_id == ""):
+    data = await read_body(request)
+    runtime_id = data.get("runtimeId")
+    if runtime_id is None or runtime_id == "":
         raise Invalid("runtimeId is required")  # the documented plain messages first
     if isinstance(runtime_id, str):
         _check_runtime(runtime_id)
-    body = await read_body(request, ConversationCreate)
+    body = validate_body(ConversationCreate, data)
     conv = await _engine(request).create(mode="chat", runtime_id=body.runtime_id, project_id=body.project_id,
                                          title=body.title, model_id=body.model_id, personality=body.personality)
     return ok(conv, 201)
@@ -159,12 +155,12 @@ async def get_conversation(request):
 @endpoint(body=ConversationUpdate, response=ConversationOut, errors=(400, 404))
 async def update_conversation(request):
     """Rename, archive, or change the model/runtime of a conversation."""
-    data = await read_json(request)
-    if isinstance(data, dict) and isinstance(data.get("runtimeId"), str):
+    data = await read_body(request)
+    if isinstance(data.get("runtimeId"), str):
         _check_runtime(data["runtimeId"])
-    if isinstance(data, dict) and isinstance(data.get("status"), str):
+    if isinstance(data.get("status"), str):
         _check_status(data["status"])
-    fields = (await read_body(request, ConversationUpdate)).given()
+    fields = validate_body(ConversationUpdate, data).given()
     return ok(await _engine(request).update(request.path_params["id"], **fields))
 
 
@@ -190,73 +186,17 @@ async def send_message(request):
     body = await read_body(request, MessageSend)
     if not body.content.strip():
         raise Invalid("Validation failed", field_errors={"content": ["Content must not be blank"]}, form_errors=[])
-    app, conversation_id = request.app, request.path_params["id"]
-    engine = _engine(request)
-    conv = await engine.get(conversation_id)
-    extra = [f"This conversation belongs to project {conv['projectId']}."] if conv.get("projectId") else []
-    if body.mentions:
-        extra.append(await chat_tools.describe_mentions(app.state.db, [m.model_dump(by_alias=True)
-                                                                       for m in body.mentions]))
-    tool_context = chat_tools.ChatToolContext(app.state.db, app.state.runner, conv)
-    queue: asyncio.Queue = asyncio.Queue()
-    streamed: list[str] = []
-    recent = asyncio.ensure_future(chat_tools.recent_entities(app.state.db))
-    recent.add_done_callback(lambda f: f.cancelled() or f.exception())  # a turn may never reach `done`
-
-    async def sink(event: dict) -> None:
-        if event["type"] == "delta":
-            streamed.append(event["content"])
-        elif event["type"] == "done":
-            event = {**event, "quickAccess": await chat_tools.quick_access(
-                recent, tool_context.touched, "".join(streamed))}
-        queue.put_nowait(event)
-
-    failures: list[ApiError] = []
-
-    async def turn() -> None:
-        try:
-            await engine.send(conversation_id, body.content, tools=chat_tools.TOOLS, tool_context=tool_context,
-                              system_extra="\n\n".join(p for p in extra if p), on_event=sink)
-        except ApiError as exc:  # before the stream: the JSON answer; during it: already an error event
-            failures.append(exc)
-        finally:
-            recent.cancel()
-            queue.put_nowait(None)
-
-    name = f"chat-turn:{conversation_id}:{new_id()}"
-    app.state.supervisor.start(name, turn())
-    first = await queue.get()
-    if first is None:  # the turn could not start: answer with the error as JSON
-        raise failures[0] if failures else ApiError("The reply could not start; see the daemon log.")
-    return _stream(app, name, queue, first)
+    state = request.app.state
+    chat = StagentChat(state.db, state.conversations, state.runner, state.supervisor)
+    reply = await chat.reply(request.path_params["id"], body.content,
+                             [m.model_dump(by_alias=True) for m in body.mentions or []])
+    return sse_response(request.app, _frames(reply, state.sse_shutdown))
 
 
-def _stream(app, name: str, queue: asyncio.Queue, first: dict) -> EventSourceResponse:
-    shutdown = app.state.sse_shutdown
-    stopping = object()  # queued when the daemon stops, so a delta costs one queue.get and no more
-
-    async def watch_shutdown() -> None:
-        await shutdown.wait()
-        queue.put_nowait(stopping)
-
-    async def frames():
-        watcher = asyncio.ensure_future(watch_shutdown())
-        try:
-            event = first
-            while event is not None:
-                if event is stopping:  # end the turn; it sends its error event, then None
-                    await app.state.supervisor.cancel(name)
-                    event = await queue.get()
-                    continue
-                yield ServerSentEvent(data=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
-                                      id=str(event["eventId"]))
-                if event["type"] in ("done", "error"):
-                    return
-                event = await queue.get()
-        finally:
-            watcher.cancel()
-
-    return sse_response(app, frames())
+async def _frames(reply: ChatReply, shutdown):
+    async with aclosing(reply.events(shutdown)) as events:
+        async for event in events:
+            yield json_frame(event, id=event["eventId"])
 
 
 @endpoint(body=RespondRequest, errors=(400, 404))
@@ -264,10 +204,10 @@ async def respond(request):
     """Answer a permission request of the live turn; `stale` when nothing waits on it any more."""
     conversation_id = request.path_params["id"]
     await _engine(request).get(conversation_id)
-    data = await read_json(request)
-    if not isinstance(data, dict) or not isinstance(data.get("requestId"), str) or not data["requestId"]:
+    data = await read_body(request, not_object="requestId is required")
+    if not isinstance(data.get("requestId"), str) or not data["requestId"]:
         raise Invalid("requestId is required")
-    body = await read_body(request, RespondRequest)
+    body = validate_body(RespondRequest, data)
     permissions = request.app.state.permissions
     waiting = permissions.waiting_on(body.request_id)
     message = body.message

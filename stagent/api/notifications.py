@@ -16,8 +16,6 @@ import json
 from typing import Literal
 
 from pydantic import Field
-from sse_starlette.event import ServerSentEvent
-from sse_starlette.sse import EventSourceResponse
 from starlette.routing import Route
 
 from ..db.rows import loads
@@ -27,11 +25,11 @@ from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as store
 from ..store.workflow_runs import CHECKPOINT_TOOL
-from ._http import Body, Out, endpoint, ok, read_body, read_json
-from .logs import sse_response
+from ._http import Body, Out, endpoint, ok, read_body
+from ._sse import json_frame, last_event_id, sequence_number, sse_response
 
 SUMMARY_MAX = 120
-MAX_SEQ = 2 ** 63 - 1  # the largest integer SQLite holds
+SEQUENCE = "notification sequence number"
 ACTION_IDS = ["allow_once", "always_allow", "deny", "open_inbox"]
 
 
@@ -84,8 +82,8 @@ async def list_notifications(request):
 @endpoint(body=ReadIn, response=NotificationOut, errors=(400, 404))
 async def update_notification(request):
     """Mark one read (default) or unread."""
-    data = await read_json(request)
-    read = data.get("read", True) if isinstance(data, dict) else None
+    data = await read_body(request, not_object="read must be a boolean")
+    read = data.get("read", True)
     if not isinstance(read, bool):
         raise Invalid("read must be a boolean")
     notification = await store.set_read(_db(request), request.path_params["id"], read)
@@ -208,24 +206,13 @@ async def pending_approvals(request):
     return ok((await _pending(request))[1])
 
 
-def _sequence(raw: str, name: str) -> int:
+def _after(raw: str) -> int:
+    """`?after=`, the older spelling of Last-Event-ID; a negative one reads from the start."""
     try:
-        value = int(raw)
+        negative = int(raw) < 0
     except ValueError:
-        raise Invalid(f"{name} must be an integer notification sequence number") from None
-    if value > MAX_SEQ:
-        raise Invalid(f"{name} must be at most {MAX_SEQ}")
-    return value
-
-
-def _last_event_id(request) -> int | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if raw is None or raw == "":
-        return None
-    value = _sequence(raw, "Last-Event-ID")
-    if value < 0:
-        raise Invalid("Last-Event-ID must not be negative")
-    return value
+        negative = False  # sequence_number names the error
+    return 0 if negative else sequence_number(raw, name="after", unit=SEQUENCE)
 
 
 async def _next_change(subscription, shutdown, timeout: float) -> bool:
@@ -244,24 +231,16 @@ async def _next_change(subscription, shutdown, timeout: float) -> bool:
     return not shutdown.is_set()
 
 
-def _sse(request, events) -> EventSourceResponse:
-    return sse_response(request.app, events)
-
-
 def _subscribe(request):
     """Only inside a stream's generator: a HEAD request or a client gone before the first
     frame never starts it, and a subscription made outside it would never be closed."""
     return request.app.state.events.subscribe(NotificationCreated, NotificationChanged, TaskStatusChanged)
 
 
-def _frame(event_id: int, data) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(data, separators=(",", ":"), ensure_ascii=False), id=str(event_id))
-
-
 @endpoint(content_type="text/event-stream", errors=(400,))
 async def stream_pending_approvals(request):
     """SSE: the pending-approvals array, first at once, then whenever the set changes."""
-    last = _last_event_id(request)
+    last = last_event_id(request, unit=SEQUENCE)
     shutdown, keepalive = request.app.state.sse_shutdown, request.app.state.config.sse_keepalive_seconds
 
     def signature(items: list[dict]) -> list[tuple]:
@@ -271,7 +250,7 @@ async def stream_pending_approvals(request):
         with _subscribe(request) as subscription:  # before the first read: no change is missed
             clock, items = await _pending(request)
             if last != clock:  # a client resuming at this very clock already has this set
-                yield _frame(clock, items)
+                yield json_frame(items, id=clock)
             sent, seen = signature(items), clock
             while await _next_change(subscription, shutdown, keepalive):
                 if await store.clock(_db(request)) == seen:
@@ -279,18 +258,18 @@ async def stream_pending_approvals(request):
                 seen, items = await _pending(request)
                 if signature(items) != sent:
                     sent = signature(items)
-                    yield _frame(seen, items)
+                    yield json_frame(items, id=seen)
 
-    return _sse(request, events())
+    return sse_response(request.app, events())
 
 
 @endpoint(content_type="text/event-stream", errors=(400,))
 async def stream_notifications(request):
     """SSE (extension): each notification as it is created or changes, id = its clock value.
     Without Last-Event-ID (or `after`) it starts from now."""
-    last = _last_event_id(request)
+    last = last_event_id(request, unit=SEQUENCE)
     if last is None and request.query_params.get("after"):
-        last = max(0, _sequence(request.query_params["after"], "after"))
+        last = _after(request.query_params["after"])
     # "From now" is read before the 200 goes out: a change the client could see happen after
     # its request was answered is always sent.
     start = last if last is not None else await store.clock(_db(request))
@@ -302,11 +281,11 @@ async def stream_notifications(request):
             while True:
                 for seq, notification in await store.changed_since(_db(request), after):
                     after = seq
-                    yield _frame(seq, notification)
+                    yield json_frame(notification, id=seq)
                 if not await _next_change(subscription, shutdown, keepalive):
                     return
 
-    return _sse(request, events())
+    return sse_response(request.app, events())
 
 
 routes = [

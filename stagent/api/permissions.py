@@ -15,7 +15,7 @@ from ..engine.governance import permission_patterns as patterns
 from ..engine.governance.permissions import DEFAULT_TIMEOUT_SECONDS
 from ..errors import Invalid, NotFound
 from ..store import permissions as store
-from ._http import Body, Out, endpoint, ok, read_body, read_json
+from ._http import Body, Out, endpoint, ok, read_body
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_APPROVAL_CHANNELS = 50
@@ -87,8 +87,8 @@ def _key(data: dict) -> str:
 async def _pattern_body(request, *, new: bool) -> tuple[str, str]:
     """(pattern, settings key). A `new` pattern must be valid; one to remove need only be a
     string, so anything stored (empty, malformed, too long) can still be removed."""
-    data = await read_json(request)
-    pattern = data.get("pattern") if isinstance(data, dict) else None
+    data = await read_body(request, not_object="pattern (string) is required")
+    pattern = data.get("pattern")
     if not isinstance(pattern, str) or (new and not pattern.strip()):
         raise Invalid("pattern (string) is required")
     if new:
@@ -101,8 +101,8 @@ async def _pattern_body(request, *, new: bool) -> tuple[str, str]:
 
 
 async def _preset_body(request) -> tuple[patterns.Preset, str]:
-    data = await read_json(request)
-    preset_id = data.get("presetId") if isinstance(data, dict) else None
+    data = await read_body(request, not_object="presetId (string) is required")
+    preset_id = data.get("presetId")
     if not isinstance(preset_id, str) or not preset_id:
         raise Invalid("presetId (string) is required")
     key = _key(data)

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from ..errors import Invalid
 from ..store import projects as store
-from ._http import Body, Out, endpoint, ok, read_body, read_json
+from ._http import Body, Out, endpoint, ok, read_body, validate_body
 
 
 class ProjectCreate(Body):
@@ -83,11 +83,10 @@ async def list_project_documents(request):
 @endpoint(body=DocumentIds, errors=(400, 404))
 async def set_project_documents(request):
     """Replace the project's default document set."""
-    data = await read_json(request)
-    if not isinstance(data, dict) or not isinstance(data.get("documentIds"), list) or not all(
-            isinstance(i, str) for i in data["documentIds"]):
+    data = await read_body(request, not_object="documentIds must be an array")
+    if not isinstance(data.get("documentIds"), list) or not all(isinstance(i, str) for i in data["documentIds"]):
         raise Invalid("documentIds must be an array")
-    body = DocumentIds.model_validate(data)
+    body = validate_body(DocumentIds, data)
     project_id = request.path_params["id"]
     count = await store.set_project_documents(request.app.state.db, project_id, body.document_ids)
     return ok({"updated": count, "projectId": project_id})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.routing import Route
 
 from ..engine.agent import ollama, providers, routing
 from ..errors import Invalid
-from ._http import Body, Out, endpoint, flatten, ok, read_json
+from ._http import Body, Out, endpoint, ok, read_body, validate_body
 
 
 class SuggestIn(Body):
@@ -46,13 +46,10 @@ class OllamaPullOut(Out):
 @endpoint(body=SuggestIn, response=SuggestOut, errors=(400,))
 async def suggest_runtime(request):
     """Suggest a configured runtime for a task from its text and the routing preference."""
-    data = await read_json(request)
-    if not isinstance(data, dict) or not isinstance(data.get("title"), str) or not data["title"]:
+    data = await read_body(request, not_object="title is required")
+    if not isinstance(data.get("title"), str) or not data["title"]:
         raise Invalid("title is required")
-    try:
-        body = SuggestIn.model_validate(data)
-    except ValidationError as exc:
-        raise flatten(exc) from None
+    body = validate_body(SuggestIn, data)
     # profileId is accepted for the contract; profiles carry no preferred runtime here yet.
     db = request.app.state.db
     return ok(routing.suggest_runtime(body.title, body.description,
@@ -69,9 +66,7 @@ async def list_ollama_models(request):
 @endpoint(body=OllamaActionIn, response=OllamaPullOut, errors=(400, 502))
 async def pull_ollama_model(request):
     """Pull a model into the local Ollama and wait until it is there."""
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise Invalid("Expected a JSON object")
+    data = await read_body(request, not_object="Expected a JSON object")
     if data.get("action") != "pull":
         raise Invalid(f"Unknown action: {data.get('action')}")
     model = data.get("model")

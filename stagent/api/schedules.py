@@ -77,17 +77,6 @@ class ScheduleOut(Out):
     nextFireAt: str | None
 
 
-async def read_plain(request, model):
-    """The body, with validation failures as one readable sentence (this domain's error shape)."""
-    try:
-        return await read_body(request, model)
-    except Invalid as exc:
-        if not exc.is_flatten:
-            raise
-        field, messages = next(iter((exc.field_errors or {}).items()), (None, exc.form_errors or [exc.message]))
-        raise Invalid(f"{field}: {messages[0]}" if field else messages[0]) from None
-
-
 def _fields(body) -> dict:
     fields = body.given()
     if "heartbeat_checklist" in fields and fields["heartbeat_checklist"] is not None:
@@ -104,7 +93,7 @@ async def list_schedules(request):
 @endpoint(body=ScheduleCreate, response=ScheduleOut, status=201, errors=(400,))
 async def create_schedule(request):
     """Create a cron or heartbeat schedule from natural language, shorthand or cron."""
-    body = await read_plain(request, ScheduleCreate)
+    body = await read_body(request, ScheduleCreate, plain=True)
     state = request.app.state
     return ok(await service.create(state.db, state.scheduler, _fields(body)), 201)
 
@@ -121,7 +110,7 @@ async def get_schedule(request):
 @endpoint(body=ScheduleUpdate, response=ScheduleOut, errors=(400, 404, 409))
 async def update_schedule(request):
     """Pause/resume and edit; a new interval recomputes the next fire time."""
-    body = await read_plain(request, ScheduleUpdate)
+    body = await read_body(request, ScheduleUpdate, plain=True)
     state = request.app.state
     return ok(await service.update(state.db, state.scheduler, request.path_params["id"], _fields(body)))
 
@@ -137,7 +126,7 @@ async def delete_schedule(request):
 @endpoint(body=ParseRequest, errors=(400,))
 async def parse_schedule(request):
     """Preview an interval: its cron form, a description and the next fire times (three, or `count`)."""
-    body = await read_plain(request, ParseRequest)
+    body = await read_body(request, ParseRequest, plain=True)
     parsed = parse_interval(body.expression)
     times = next_fire_times(parsed.cron_expression, None, body.count)
     return ok({"cronExpression": parsed.cron_expression, "description": parsed.description,

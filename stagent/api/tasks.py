@@ -10,7 +10,7 @@ from starlette.routing import Route
 from ..engine.tasks import assist as assist_engine
 from ..errors import Invalid, NotFound
 from ..store import tasks as store
-from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_json, read_query
+from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_query
 from .logs import sse_log_stream
 
 Status = Literal["planned", "queued", "running", "completed", "failed", "cancelled"]
@@ -163,11 +163,8 @@ class RespondRequest(Body):
 @endpoint(body=RespondRequest, response=SuccessOut, errors=(400, 404, 409))
 async def respond_task(request):
     """Answer a tool-permission request raised during a run."""
-    data = await read_json(request)
-    try:
-        body = RespondRequest.model_validate(data)
-    except Exception:
-        raise Invalid("notificationId (string) and behavior ('allow' | 'deny') are required") from None
+    required = "notificationId (string) and behavior ('allow' | 'deny') are required"
+    body = await read_body(request, RespondRequest, not_object=required, invalid=required)
     await request.app.state.permissions.respond(
         body.notification_id, behavior=body.behavior, message=body.message, updated_input=body.updated_input,
         always_allow=bool(body.always_allow), permission_pattern=body.permission_pattern,

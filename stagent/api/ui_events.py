@@ -18,23 +18,17 @@ it already has. See docs/decisions/016-browser-ui.md.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 
 from pydantic import Field
-from sse_starlette.event import ServerSentEvent
 from starlette.routing import Route
 
 from ..engine.logbus import REPLAY_PAGE
-from ..errors import Invalid
 from ..events import NotificationChanged, NotificationCreated, TaskStatusChanged
 from ..store import notifications as notification_store
 from ._http import Body, Int, Out, endpoint, ok, read_query
-from .logs import sse_response
+from ._sse import MAX_SEQ, json_frame, last_event_id, sse_response
 
-MAX_SEQ = 2 ** 63 - 1  # the largest integer SQLite holds
 NOTIFICATION_PAGE = 500
-_CURSOR = re.compile(r"^(\d{1,19})\.(\d{1,19})$")
 
 
 class StreamQuery(Body):
@@ -61,19 +55,8 @@ class LogPageOut(Out):
     more: bool
 
 
-def _cursors(request) -> tuple[int, int] | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if not raw:
-        return None
-    match = _CURSOR.match(raw.strip())
-    if match is None or max(int(match[1]), int(match[2])) > MAX_SEQ:
-        raise Invalid("Last-Event-ID must be <log seq>.<notification seq>, as this stream sent it")
-    return int(match[1]), int(match[2])
-
-
 def _frame(kind: str, data: dict, log_cursor: int, notification_cursor: int) -> bytes:
-    return ServerSentEvent(data=json.dumps(data, separators=(",", ":"), ensure_ascii=False), event=kind,
-                           id=f"{log_cursor}.{notification_cursor}").encode()
+    return json_frame(data, id=f"{log_cursor}.{notification_cursor}", event=kind)
 
 
 async def _wait(log_subscription, bus_subscription, shutdown, timeout: float) -> tuple[list, bool]:
@@ -99,7 +82,7 @@ async def ui_stream(request):
     app = request.app
     db, logbus, shutdown = app.state.db, app.state.logbus, app.state.sse_shutdown
     keepalive = app.state.config.sse_keepalive_seconds
-    start = _cursors(request)
+    start = last_event_id(request, unit="<log seq>.<notification seq>", parts=2)
     if start is None:  # "now", read before the 200: whatever happens after the client is answered is sent
         start = (logbus.last_seq, await notification_store.clock(db))
 

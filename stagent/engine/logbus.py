@@ -25,6 +25,7 @@ from typing import Any
 
 from ..db import Database
 from ..db.rows import new_id, now_iso
+from ..store import logs as store
 
 log = logging.getLogger("stagent.logbus")
 
@@ -58,7 +59,7 @@ class LogBus:
         self._stopping = False
 
     async def start(self) -> None:
-        self.last_seq = await self.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM agent_logs") or 0
+        self.last_seq = await store.last_seq(self.db)
         self._floor = self.last_seq
         self._task = asyncio.create_task(self._flush_loop(), name="logbus-flusher")
 
@@ -167,16 +168,7 @@ class LogBus:
         return out
 
     async def _from_db(self, after: int, task_id: str | None, event: str | None) -> list[dict]:
-        sql = "SELECT seq, id, task_id, agent_type, event, payload, timestamp FROM agent_logs WHERE seq > ?"
-        params: list = [after]
-        if task_id is not None:
-            sql += " AND task_id = ?"
-            params.append(task_id)
-        if event is not None:
-            sql += " AND event = ?"
-            params.append(event)
-        sql += f" ORDER BY seq LIMIT {REPLAY_PAGE}"
-        return [_row(r) for r in await self.db.fetchall(sql, params)]
+        return await store.lines_after(self.db, after, task_id=task_id, event=event, limit=REPLAY_PAGE)
 
 
 class LogSubscription:
@@ -240,15 +232,9 @@ class Job:
 
 
 def _insert_line(conn, line: tuple, rows: list[dict]) -> None:
-    # A line for a task deleted while the line waited in the buffer is dropped, not retried.
-    cur = conn.execute(
-        "INSERT INTO agent_logs (id, task_id, agent_type, event, payload, timestamp) "
-        "SELECT ?,?,?,?,?,? WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tasks WHERE id = ?2)",
-        line,
-    )
-    if cur.rowcount == 1:
-        rows.append({"id": line[0], "seq": cur.lastrowid, "taskId": line[1], "agentType": line[2],
-                     "event": line[3], "payload": line[4], "timestamp": line[5]})
+    stored = store.insert_line_in(conn, line)
+    if stored is not None:
+        rows.append(stored)
 
 
 def _write_batch(conn, *, batch: list) -> list[dict]:
@@ -259,17 +245,10 @@ def _write_batch(conn, *, batch: list) -> list[dict]:
             continue
         mark = len(rows)
         item.error = None
-        conn.execute("SAVEPOINT job")
         try:
-            item.result = item.fn(conn, lambda *line: _insert_line(conn, _line(*line), rows))
+            with store.savepoint_in(conn):
+                item.result = item.fn(conn, lambda *line: _insert_line(conn, _line(*line), rows))
         except Exception as exc:  # the job fails alone; the batch's other lines still commit
-            conn.execute("ROLLBACK TO job")
             del rows[mark:]
             item.error = exc
-        conn.execute("RELEASE job")
     return rows
-
-
-def _row(r) -> dict:
-    return {"id": r["id"], "seq": r["seq"], "taskId": r["task_id"], "agentType": r["agent_type"],
-            "event": r["event"], "payload": r["payload"], "timestamp": r["timestamp"]}

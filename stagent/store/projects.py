@@ -104,3 +104,15 @@ async def set_project_documents(db: Database, project_id: str, document_ids: lis
         return _replace_documents(conn, project_id, document_ids)
 
     return await db.write(replace)
+
+
+async def project_exists(db: Database, project_id: str) -> bool:
+    return bool(await db.scalar("SELECT 1 FROM projects WHERE id = ?", (project_id,)))
+
+
+async def project_name(db: Database, project_id: str) -> str | None:
+    return await db.scalar("SELECT name FROM projects WHERE id = ?", (project_id,))
+
+
+async def working_directory(db: Database, project_id: str) -> str | None:
+    return await db.scalar("SELECT working_directory FROM projects WHERE id = ?", (project_id,))

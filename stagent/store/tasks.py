@@ -6,7 +6,7 @@ import json
 import re
 
 from ..db import Database
-from ..db.rows import camel, new_id, now_iso, row_to_dict
+from ..db.rows import camel, loads, new_id, now_iso, row_to_dict
 from ..errors import Invalid, NotFound
 
 STATUSES = ("planned", "queued", "running", "completed", "failed", "cancelled")
@@ -326,3 +326,15 @@ async def provenance(db: Database, task_id: str) -> dict:
         "approvalCount": len(approvals), "pendingApproval": pending,
         "toolCallCount": sum(1 for r in logs if r["event"] == "tool_start"),
     }
+
+
+async def status_of(db: Database, task_id: str) -> str | None:
+    """The task's status; None when the row is gone."""
+    row = await db.fetchone("SELECT status FROM tasks WHERE id = ?", (task_id,))
+    return row["status"] if row is not None else None
+
+
+async def tool_names(db: Database, task_id: str) -> list[str] | None:
+    """The task's fixed tool set (a built-in scheduled action's), or None for the default set."""
+    names = loads(await db.scalar("SELECT tool_names FROM tasks WHERE id = ?", (task_id,)))
+    return names if isinstance(names, list) else None

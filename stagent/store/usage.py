@@ -42,6 +42,12 @@ async def window_spend(db: Database, month_start: str, day_start: str) -> list[d
              "day": r["day"] or 0} for r in rows]
 
 
+async def spent_since(db: Database, start: str) -> int:
+    """Micro-USD spent since `start`, in the window the budget caps use."""
+    return await db.scalar(f"SELECT COALESCE(SUM(cost_micros), 0) FROM usage_ledger WHERE {FINISHED_SQL} >= ?",
+                           (start,))
+
+
 async def spend_by(db: Database, group_by: str, start: str, end: str) -> list[dict]:
     """Spend, tokens and call counts per day, project, runtime or model in [start, end)."""
     key = GROUPS[group_by]

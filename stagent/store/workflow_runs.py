@@ -7,6 +7,7 @@ together with the progress line that announces it, through LogBus.transact).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso, row_to_dict
@@ -29,10 +30,12 @@ def fetch_in(conn, workflow_id: str) -> dict:
     return workflow
 
 
-def claim_in(conn, workflow_id: str, *, trigger: str, input_text: str | None, log_seq: int) -> tuple[dict, bool]:
+def claim_in(conn, workflow_id: str, *, trigger: str, input_text: str | None, log_seq: int,
+             validate: Callable[[dict], object]) -> tuple[dict, bool]:
     """Start a new run (draft/completed/failed → active, runNumber + 1) or resume a paused
     one (paused → active, same run). Returns (workflow, resumed). The definition is checked
-    here, in the transaction, so an edit cannot slip in between the check and the claim."""
+    with `validate` (the engine's rules) here, in the transaction, so an edit cannot slip in
+    between the check and the claim."""
     workflow = fetch_in(conn, workflow_id)
     now = now_iso()
     if workflow["status"] == "active":
@@ -42,7 +45,7 @@ def claim_in(conn, workflow_id: str, *, trigger: str, input_text: str | None, lo
         conn.execute("UPDATE workflow_runs SET status = 'running', stop_reason = NULL WHERE workflow_id = ? "
                      "AND run_number = ?", (workflow_id, workflow["runNumber"]))
         return {**workflow, "status": "active"}, True
-    workflow_store.validate_definition(workflow["definition"])
+    validate(workflow["definition"])
     number = workflow["runNumber"] + 1
     conn.execute("UPDATE workflows SET status = 'active', run_number = ?, updated_at = ? WHERE id = ?",
                  (number, now, workflow_id))
@@ -116,6 +119,21 @@ def fail_live_steps_in(conn, workflow_id: str, run_number: int, error: str) -> l
 
 async def active_ids(db: Database) -> list[str]:
     return [r["id"] for r in await db.fetchall("SELECT id FROM workflows WHERE status = 'active'")]
+
+
+async def statuses(db: Database) -> dict[str, str]:
+    """Every workflow's status, by id."""
+    return {r["id"]: r["status"] for r in await db.fetchall("SELECT id, status FROM workflows")}
+
+
+async def status(db: Database, workflow_id: str) -> str | None:
+    return await db.scalar("SELECT status FROM workflows WHERE id = ?", (workflow_id,))
+
+
+async def running_task_ids(db: Database, workflow_id: str) -> list[str]:
+    """The workflow's step tasks that are running now."""
+    rows = await db.fetchall("SELECT id FROM tasks WHERE workflow_id = ? AND status = 'running'", (workflow_id,))
+    return [r["id"] for r in rows]
 
 
 async def bound_documents(db: Database, workflow_id: str, steps: list[dict] = ()) -> list[dict]:

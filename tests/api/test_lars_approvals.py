@@ -116,10 +116,9 @@ def test_run_workflow_fails_clearly_while_the_workflow_engine_is_missing(daemon,
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
         conn.execute("INSERT INTO workflows (id, name, definition, status, created_at, updated_at) "
                      "VALUES ('wf-1', 'Onboarding', '{}', 'draft', '2024-01-01', '2024-01-01')")
-    state = daemon.app.state
-    engine = getattr(state, "workflows", None)
-    if engine is not None:
-        del state.workflows
+    lars_engine = daemon.app.state.lars
+    engine = lars_engine.workflows
+    lars_engine.workflows = None  # as a Lars built without a workflow engine
     try:
         action = suggest(lars, fake, {"type": "RUN_WORKFLOW", "title": "Run onboarding",
                                       "params": {"workflowId": "wf-1"}})
@@ -127,8 +126,7 @@ def test_run_workflow_fails_clearly_while_the_workflow_engine_is_missing(daemon,
         failed = data_of(lars.post(f"{ACTIONS}/{action['id']}/respond", json={"behavior": "allow"}))
         assert failed["status"] == "FAILED" and "workflow engine is not available" in failed["error"]
     finally:
-        if engine is not None:
-            state.workflows = engine
+        lars_engine.workflows = engine
 
 
 def test_a_pending_approval_survives_a_restart(tmp_path, llm_env):

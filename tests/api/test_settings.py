@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from stagent.api.settings import GROUPS
+from stagent.api.settings.groups import GROUPS
 from stagent.app import create_app
 from stagent.config import Config
 from tests.engine.test_approvals import start_task

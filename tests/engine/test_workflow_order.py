@@ -1,12 +1,12 @@
 """The run order of the one-after-another patterns and the definition's size caps (pure
-functions of store/workflows.py; the HTTP answers are in tests/api/test_workflows.py)."""
+functions of engine/workflows/definition.py; the HTTP answers are in tests/api/test_workflows.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from stagent.engine.workflows.definition import MAX_STEPS, MAX_TRIGGERS, ordered_steps, validate_definition
 from stagent.errors import Invalid
-from stagent.store.workflows import MAX_STEPS, MAX_TRIGGERS, ordered_steps, validate_definition
 
 
 def step(i: str, *depends: str) -> dict:

@@ -1,13 +1,21 @@
-"""Agent tools: a registry filled by the @tool decorator, and the built-in tool set.
+"""Agent tools: the one Tool type, the named tool sets every surface offers, run_tool, and the
+built-in task tools (read and list files, create a follow-up task, set the task's output).
 
-Invariant: file tools only ever touch paths inside the project's working directory
-(resolved, so `..` and symlinks cannot escape).
+A tool is registered once (`ToolSet.tool`, or `tool(..., sets=...)` for several surfaces)
+and any surface offers it by its set: TASK_TOOLS (task runs; a task's `tool_names` narrows
+it), CHAT_TOOLS (Stagent chat, channel chat), STAN_TOOLS (Stan's workflow builder) and
+LARS_TOOLS (Lars). Each surface passes its own context object to the tools it runs.
+
+Invariants: a failure a tool reports (ToolError) or trips over on bad input (ValueError,
+TypeError, KeyError, OSError) becomes an `error: ...` result the model reads, and the run goes
+on; tool names are unique within a set. File tools only ever touch paths inside the
+project's working directory (resolved, so `..` and symlinks cannot escape).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,57 +33,149 @@ class ToolError(Exception):
 
 @dataclass
 class ToolContext:
+    """What a task run's tools see (TASK_TOOLS)."""
+
     db: Database
     task: dict
     working_dir: Path | None
     output: dict  # {"text": str | None}: update_output writes the task's result here
-    allowed: frozenset[str] | None = None  # a task with a fixed tool set (built-in actions)
 
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     description: str
-    parameters: dict
-    run: Callable[[ToolContext, dict], Awaitable[Any]]
+    parameters: dict  # JSON schema of the arguments object
+    run: Callable[[Any, dict], Awaitable[Any]]  # run(context, arguments)
 
     def schema(self) -> dict:
         return {"type": "function",
                 "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
 
 
-TOOLS: dict[str, Tool] = {}
+def define(name: str, description: str, properties: dict, required: tuple[str, ...],
+           run: Callable[[Any, dict], Awaitable[Any]]) -> Tool:
+    return Tool(name, description, {"type": "object", "properties": properties, "required": list(required)}, run)
 
 
-def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
+class ToolSet:
+    """The tools one surface offers, in registration order; names are unique within a set."""
+
+    def __init__(self, name: str, tools: Iterable[Tool] = ()) -> None:
+        self.name = name
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.add(t)
+
+    def add(self, tool: Tool) -> Tool:
+        self._tools[tool.name] = tool
+        return tool
+
+    def remove(self, name: str) -> None:
+        self._tools.pop(name, None)
+
+    def tool(self, name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
+        """Decorator: register `async def fn(ctx, args)` as a tool of this set."""
+
+        def register(fn):
+            self.add(define(name, description, properties, required, fn))
+            return fn
+
+        return register
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def only(self, names: Iterable[str] | None) -> ToolSet:
+        """This set narrowed to `names` (None: all of it)."""
+        if names is None:
+            return self
+        wanted = set(names)
+        return ToolSet(self.name, (t for t in self if t.name in wanted))
+
+    def schemas(self) -> list[dict]:
+        return [t.schema() for t in self]
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(list(self._tools.values()))
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+
+TASK_TOOLS = ToolSet("task")
+CHAT_TOOLS = ToolSet("chat")
+STAN_TOOLS = ToolSet("stan")
+LARS_TOOLS = ToolSet("lars")
+TOOL_SETS = {s.name: s for s in (TASK_TOOLS, CHAT_TOOLS, STAN_TOOLS, LARS_TOOLS)}
+
+
+def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = (), *,
+         sets: Iterable[ToolSet] = (TASK_TOOLS,)):
+    """Decorator: register one tool in each of `sets` (by default the task set)."""
+
     def register(fn):
-        TOOLS[name] = Tool(name, description, {"type": "object", "properties": properties,
-                                               "required": list(required)}, fn)
+        defined = define(name, description, properties, required, fn)
+        for tool_set in sets:
+            tool_set.add(defined)
         return fn
 
     return register
 
 
 def schemas(names: frozenset[str] | None = None) -> list[dict]:
-    return [t.schema() for t in TOOLS.values() if names is None or t.name in names]
+    """The schemas of the task tool set, narrowed to `names` (a task's fixed tool set)."""
+    return TASK_TOOLS.only(names).schemas()
 
 
-async def run_tool(ctx: ToolContext, name: str, raw_arguments: str) -> str:
+def parse_arguments(raw: str) -> dict | None:
+    """A call's arguments as a dict ({} for none), or None when they are not a JSON object."""
+    if not raw.strip():
+        return {}
+    try:
+        arguments = json.loads(raw)
+    except ValueError:
+        return None
+    return arguments if isinstance(arguments, dict) else None
+
+
+async def run_tool(tools: ToolSet, ctx: Any, name: str, arguments: dict) -> str:
     """Run one tool call; every failure becomes an error string for the model."""
-    spec = TOOLS.get(name)
-    if spec is None or (ctx.allowed is not None and name not in ctx.allowed):
+    spec = tools.get(name)
+    if spec is None:
         return f"error: unknown tool '{name}'"
     try:
-        arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
-        if not isinstance(arguments, dict):
-            raise ToolError("arguments must be a JSON object")
         result = await spec.run(ctx, arguments)
     except ToolError as exc:
         return f"error: {exc}"
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, OSError) as exc:
         return f"error: {type(exc).__name__}: {exc}"
-    return result if isinstance(result, str) else json.dumps(result)
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
+
+def text_arg(args: dict, key: str, *, required: bool = False, default: str | None = None,
+             limit: int | None = None) -> str | None:
+    """A string argument, stripped and cut to `limit`. Absent, null or "" gives `default` (or
+    a ToolError when required); only whitespace gives `default` too, unless it is required."""
+    value = args.get(key)
+    if value is None or value == "":
+        if required:
+            raise ToolError(f"'{key}' is required")
+        return default
+    if not isinstance(value, str):
+        raise ToolError(f"'{key}' must be a string")
+    value = value.strip()
+    if not value:
+        if required:
+            raise ToolError(f"'{key}' must be a non-empty string")
+        return default
+    return value[:limit] if limit is not None else value
+
+
+# ---- the built-in task tools ----------------------------------------------------------------
 
 def confine(ctx: ToolContext, relative: str) -> Path:
     if ctx.working_dir is None:

@@ -101,12 +101,16 @@ class ChannelApprovals:
         self.supervisor = supervisor
         self.base_url = base_url.rstrip("/")
 
-    def start(self) -> ChannelApprovals:
+    def start(self) -> None:
         # Subscribed now, not when the loop first runs: no request created meanwhile is missed.
         subscription = self.events.subscribe(NotificationCreated)
-        self.channels.on_callback_query = self.telegram_callback
+        self.channels.handle_callback_queries(self.telegram_callback)
         self.supervisor.start("channel-approvals", self._run(subscription))
-        return self
+
+    async def stop(self) -> None:
+        """No more requests go out, and no more button presses are answered."""
+        for name in ("channel-approvals", *self.supervisor.names("telegram-answer:")):
+            await self.supervisor.cancel(name)
 
     async def _run(self, subscription: EventSubscription) -> None:
         with subscription:

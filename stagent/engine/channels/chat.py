@@ -58,9 +58,14 @@ class ChannelChat:
         self._threads: dict[str, list] = {}  # one lock per thread while it has messages
 
     async def start(self) -> ChannelChat:
-        self.channels.on_inbound = self.on_inbound
+        self.channels.handle_inbound(self.on_inbound)
         await self.sync_pollers()
         return self
+
+    async def stop(self) -> None:
+        """Stop every Telegram poll loop: nothing polls a channel once channels stop."""
+        for name in self.supervisor.names("telegram-poll:"):
+            await self.supervisor.cancel(name)
 
     async def on_inbound(self, event: dict) -> None:
         if event.get("direction") != "bidirectional" or event.get("channelType") not in ("slack", "telegram"):

@@ -18,7 +18,7 @@ from ...store import projects as project_store
 from ...store import schedules as schedule_store
 from ...store import tasks as task_store
 from ...store import workflows as workflow_store
-from ..agent.tools import Tool, ToolError
+from ..agent.tools import CHAT_TOOLS, ToolError, text_arg
 
 HREFS = {"project": "/projects/{}", "task": "/tasks/{}", "workflow": "/workflows/{}",
          "document": "/documents/{}", "schedule": "/schedules/{}", "table": "/tables/{}"}
@@ -37,35 +37,9 @@ class ChatToolContext:
         self.touched.append({"entityType": entity_type, "entityId": entity_id, "label": label})
 
 
-TOOLS: list[Tool] = []
-
-
-def tool_registry(tools: list[Tool]):
-    """The @tool decorator of a chat surface, filling `tools` (this module's, Lars's)."""
-
-    def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = ()):
-        def register(fn):
-            tools.append(Tool(name, description, {"type": "object", "properties": properties,
-                                                  "required": list(required)}, fn))
-            return fn
-
-        return register
-
-    return tool
-
-
-_tool = tool_registry(TOOLS)
-
-
-def text_arg(args: dict, key: str, *, required: bool = False, limit: int = 2000) -> str | None:
-    value = args.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ToolError(f"'{key}' is required")
-        return None
-    if not isinstance(value, str):
-        raise ToolError(f"'{key}' must be a string")
-    return value.strip()[:limit]
+TOOLS = CHAT_TOOLS  # the set the chat surfaces offer; this module fills it
+_tool = CHAT_TOOLS.tool
+DESCRIPTION_LIMIT = 2000
 
 
 def _brief_task(task: dict) -> dict:
@@ -100,7 +74,8 @@ async def get_project(ctx: ChatToolContext, args: dict) -> dict:
        ("name",))
 async def create_project(ctx: ChatToolContext, args: dict) -> dict:
     project = await project_store.create_project(ctx.db, {
-        "name": text_arg(args, "name", required=True, limit=200), "description": text_arg(args, "description"),
+        "name": text_arg(args, "name", required=True, limit=200),
+        "description": text_arg(args, "description", limit=DESCRIPTION_LIMIT),
         "working_directory": text_arg(args, "workingDirectory", limit=1000)})
     ctx.touch("project", project["id"], project["name"])
     return project
@@ -133,7 +108,8 @@ async def create_task(ctx: ChatToolContext, args: dict) -> dict:
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 3:
         raise ToolError("priority must be an integer from 0 to 3")
     task = await _store_call(task_store.create_task(ctx.db, {
-        "title": text_arg(args, "title", required=True, limit=200), "description": text_arg(args, "description"),
+        "title": text_arg(args, "title", required=True, limit=200),
+        "description": text_arg(args, "description", limit=DESCRIPTION_LIMIT),
         "project_id": text_arg(args, "projectId") or ctx.conversation.get("projectId"), "priority": priority}))
     ctx.touch("task", task["id"], task["title"])
     return _brief_task(task)

@@ -2,9 +2,10 @@
 
 A turn (`send`): persist the user message → build the prompt (system prompt from mode,
 personality, active skills, the caller's extra text and the compaction summary; then the
-messages not yet summarised) → ONE streamed litellm completion with tools → run each tool call
-(after Permissions.check_tool) and feed the results back until the model answers → persist
-every step with its token count and model, and one usage_ledger row (`chat_turn`).
+messages not yet summarised) → the agent loop (engine/agent/loop.py, with the Turn of turn.py
+as its surface): streamed completions with tools, each tool call after Permissions.check_tool,
+until the model answers → persist every step with its token count and model, and one
+usage_ledger row (`chat_turn`).
 
 Invariants:
 - turns of one conversation run one at a time (a per-conversation lock), so history is never
@@ -33,8 +34,9 @@ from ...store import settings
 from ...store import tasks as task_store
 from ..agent import llm
 from ..agent.providers import ModelTarget, resolve_model
-from ..agent.tools import Tool
+from ..agent.tools import Tool, ToolSet
 from . import context
+from .models import CHAT_MODEL_IDS, CHAT_MODELS, litellm_model  # noqa: F401  (the chat route reads them here)
 from .turn import EventSink, Reply, Turn, ledger_entry, prompt_message, store_user_message
 
 ToolSpec = Tool  # a tool set is a list[Tool]: name, description, JSON-schema parameters, run(ctx, args)
@@ -73,50 +75,8 @@ BUILTIN_SKILLS = [
      "instructions": "List schedules before answering questions about what runs when."},
 ]
 DEFAULT_SKILLS = {"workflows": ["workflow-builder"]}
-
-
-@dataclass(frozen=True)
-class ChatModel:
-    id: str          # the Stagent UI's id (catalog §2.6)
-    litellm: str     # the LiteLLM model string it stands for
-    label: str
-    provider: str
-    tier: str
-    cost_label: str
-
-
-# The one table of the built-in chat models: the model catalogue (GET /api/chat/models), the
-# LiteLLM string of a UI id, and the display name Stan shows. Any other id is taken as a LiteLLM
-# model string; `ollama:<name>` is the UI's spelling of `ollama/<name>`.
-CHAT_MODELS = (
-    ChatModel("haiku", "anthropic/claude-haiku-4-5", "Claude Haiku", "anthropic", "Fast", "$"),
-    ChatModel("sonnet", "anthropic/claude-sonnet-4-5", "Claude Sonnet", "anthropic", "Balanced", "$$"),
-    ChatModel("opus", "anthropic/claude-opus-4-5", "Claude Opus", "anthropic", "Best", "$$$"),
-    ChatModel("gpt-5.4-mini", "openai/gpt-5.4-mini", "GPT-5.4 Mini", "openai", "Fast", "$"),
-    ChatModel("gpt-5.3-codex", "openai/gpt-5.3-codex", "GPT-5.3 Codex", "openai", "Balanced", "$$"),
-    ChatModel("gpt-5.4", "openai/gpt-5.4", "GPT-5.4", "openai", "Best", "$$$"),
-)
-CHAT_MODEL_IDS = {m.id: m.litellm for m in CHAT_MODELS}
 EVENT_ID_SPAN = 1_000_000  # event ids of one turn: (base seq + 1) * span + 1, + 2, ...
 FINAL_EVENTS = ("done", "error")
-
-
-def litellm_model(model_id: str) -> str:
-    if model_id.startswith("ollama:"):
-        return "ollama/" + model_id.split(":", 1)[1]
-    return CHAT_MODEL_IDS.get(model_id, model_id)
-
-
-def model_name(model_id: str | None) -> str | None:
-    """A display name: the built-in model's label (by UI id, LiteLLM string, or the id after
-    its provider prefix), else the id without its provider prefix."""
-    if not model_id:
-        return None
-    bare = model_id.split("/", 1)[-1]
-    for model in CHAT_MODELS:
-        if model_id in (model.id, model.litellm) or bare == model.id:
-            return model.label
-    return bare
 
 
 def check_personality(personality: str) -> str:
@@ -340,12 +300,12 @@ class ConversationEngine:
 
     # ---- a turn ----------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, content: str, *, tools: list[Tool], source: str = "chat",
-                   system_extra: str = "", tool_context: object = None,
+    async def send(self, conversation_id: str, content: str, *, tools: ToolSet | list[Tool],
+                   source: str = "chat", system_extra: str = "", tool_context: object = None,
                    on_event: EventSink | None = None) -> Reply:
-        """One user message and the assistant's whole answer, with the caller's tool set ([] for
-        none). Events: delta, status, permission_request, question, tool_call, tool_result, done,
-        error. Raises Conflict while another reply of the conversation is in progress, and
+        """One user message and the assistant's whole answer, with the caller's tool set (a
+        ToolSet or a list of tools; [] for none). Events: delta, status, permission_request,
+        question, tool_call, tool_result, done, error. Raises Conflict while another reply of the conversation is in progress, and
         NotFound/Invalid/BudgetExceeded before anything is stored; UpstreamError (502) when the
         provider fails mid-turn (after an `error` event)."""
         if not isinstance(content, str) or not content.strip():
@@ -357,12 +317,13 @@ class ConversationEngine:
         self._replying[conversation_id] = task
         try:
             async with self._exclusive(conversation_id):
-                return await self._turn(conversation_id, content, source, list(tools), system_extra,
+                tool_set = tools if isinstance(tools, ToolSet) else ToolSet("conversation", tools)
+                return await self._turn(conversation_id, content, source, tool_set, system_extra,
                                         tool_context, on_event or _no_events, task)
         finally:
             self._end_reply(conversation_id, task)
 
-    async def _turn(self, conversation_id: str, content: str, source: str, tools: list[Tool], system_extra: str,
+    async def _turn(self, conversation_id: str, content: str, source: str, tools: ToolSet, system_extra: str,
                     tool_context: object, sink: EventSink, task: asyncio.Task | None) -> Reply:
         conv, last_seq, rows, user_skills = await store.turn_state(self.db, conversation_id)
         # Every event of the turn carries `eventId`, increasing across the turns of one
@@ -383,13 +344,12 @@ class ConversationEngine:
         user = {"role": "user", "content": content}
         user_tokens = await _count(target.model, [user])
         turn = Turn(self, conv, target, emit, tools, tool_context)
-        schemas = [t.schema() for t in tools]
         try:
             try:
                 conv, messages = await self._prompt(conv, rows, user_skills, target, system_extra, user,
                                                     user_tokens, emit)
                 turn.conv = conv
-                max_tokens = await turn.check_budget(messages, schemas)
+                max_tokens = await turn.check_budget(messages)
             except BaseException as exc:
                 if not emitted:
                     raise
@@ -399,7 +359,7 @@ class ConversationEngine:
                     raise
                 raise UpstreamError(message) from None
             await self.db.write(lambda conn: store_user_message(conn, conv, content, source, user_tokens))
-            return await turn.run(messages, schemas, max_tokens)
+            return await turn.run(messages, max_tokens)
         finally:
             await self.budgets.settle(turn.run_key)  # also when the turn never started
 

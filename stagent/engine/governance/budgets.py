@@ -2,7 +2,8 @@
 
 The policy (setting `usage.budgetPolicy`): a monthly USD cap overall, per runtime and (an
 extension) per project; each scope's daily cap is its monthly cap ÷ days in the month unless an
-explicit daily cap is set. Windows start at server-local midnight and the 1st of the month.
+explicit daily cap is set (budget_policy.py). Windows start at server-local midnight and the
+1st of the month.
 
 Invariants:
 - a provider call is made only after `check_call` found that its predicted cost — prompt tokens ×
@@ -24,13 +25,11 @@ Month-to-date spend is cached in memory and re-read after a ledger write (`settl
 from __future__ import annotations
 
 import asyncio
-import calendar
 import logging
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from ...db import Database
 from ...db.rows import to_iso
@@ -41,13 +40,26 @@ from ...store import usage as usage_store
 from ..agent import llm, providers
 from ..agent.pricing import MICROS, Pricing
 from ..agent.providers import RUNTIMES, ModelTarget
+from .budget_policy import (
+    WINDOWS,
+    Scope,
+    Windows,
+    all_scopes,
+    capped,
+    current_windows,
+    from_stored,
+    limits,
+    merged,
+    run_scope_ids,
+    runtime_of,
+    scopes_for,
+    usd,
+)
 
 log = logging.getLogger("stagent.budgets")
 
-DEFAULT_THRESHOLD = 0.8
 OUTPUT_ALLOWANCE = 8192  # max_tokens of a capped call when the caller sets none (see docs/decisions/011)
 SPEND_TTL = 30.0         # seconds; a safety net for ledger writers that do not call ledger_changed()
-WINDOWS = ("daily", "monthly")
 
 
 class BudgetExceeded(RateLimited):
@@ -56,71 +68,11 @@ class BudgetExceeded(RateLimited):
     code = "BUDGET_EXCEEDED"
 
 
-@dataclass(frozen=True)
-class Windows:
-    now: datetime
-    day_start: datetime
-    day_end: datetime
-    month_start: datetime
-    month_end: datetime
-    days_in_month: int
-
-    def key(self, window: str) -> str:
-        return self.day_start.strftime("%Y-%m-%d") if window == "daily" else self.month_start.strftime("%Y-%m")
-
-    def reset(self, window: str) -> datetime:
-        return self.day_end if window == "daily" else self.month_end
-
-
-def current_windows() -> Windows:
-    now = datetime.now().astimezone()
-    # Naive local midnights made aware by astimezone(): right across DST changes.
-    day_start = datetime(now.year, now.month, now.day).astimezone()
-    day_end = datetime.combine(now.date() + timedelta(days=1), datetime.min.time()).astimezone()
-    month_start = datetime(now.year, now.month, 1).astimezone()
-    month_end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1).astimezone()
-    return Windows(now, day_start, day_end, month_start, month_end, calendar.monthrange(now.year, now.month)[1])
-
-
-@dataclass(frozen=True)
-class Scope:
-    id: str                  # overall | <runtime id> | project:<id>
-    label: str
-    runtime_id: str | None = None
-    project_id: str | None = None
-
-
 @dataclass
 class _Run:
     scopes: tuple[str, ...]
     spent: int = 0
     reserved: int = 0
-
-
-def empty_policy() -> dict:
-    cap = {"monthlySpendCapUsd": None, "dailySpendCapUsd": None}
-    return {"overall": dict(cap), "runtimes": {r: dict(cap) for r in RUNTIMES}, "projects": {},
-            "alertThreshold": DEFAULT_THRESHOLD}
-
-
-def runtime_of(target: ModelTarget) -> str | None:
-    return target.runtime_id or usage_store.PROVIDER_RUNTIME.get(target.provider)
-
-
-def _run_scope_ids(target: ModelTarget, project_id: str | None) -> tuple[str, ...]:
-    """Every scope a run's spend counts towards, capped now or not (a cap may be set mid-run)."""
-    runtime_id = runtime_of(target)
-    return ("overall", *([runtime_id] if runtime_id in RUNTIMES else []),
-            *([f"project:{project_id}"] if project_id else []))
-
-
-def usd(micros: int) -> str:
-    return f"${micros / MICROS:,.2f}" if micros >= 10_000 or micros == 0 else f"${micros / MICROS:,.4f}"
-
-
-def _micros(value: float | None) -> int | None:
-    """A cap in micro-USD; never 0 (a cap below a micro-dollar still caps)."""
-    return None if value is None else max(1, round(value * MICROS))
 
 
 class Budgets:
@@ -145,11 +97,7 @@ class Budgets:
     async def policy(self) -> dict:
         if self._policy is None:
             stored, self._policy_updated = await usage_store.read_json(self.db, usage_store.POLICY_KEY)
-            policy = empty_policy()
-            for name in ("overall", "runtimes", "projects", "alertThreshold"):
-                if name in stored and isinstance(stored[name], type(policy[name])):
-                    policy[name] = stored[name] if name != "runtimes" else {**policy["runtimes"], **stored[name]}
-            self._policy = policy
+            self._policy = from_stored(stored)
         return self._policy
 
     async def set_policy(self, changes: dict) -> None:
@@ -161,25 +109,14 @@ class Budgets:
         self.ledger_changed()  # re-read with the new projects' names
 
     async def _set_policy(self, changes: dict) -> None:
-        policy = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (await self.policy()).items()}
+        current = await self.policy()
         wanted = [p for p, caps in (changes.get("projects") or {}).items() if caps]
         known = await usage_store.project_names(self.db, wanted)
         unknown = [p for p in wanted if p not in known]
         if unknown:
             raise Invalid("Validation failed", field_errors={"projects": [f"Unknown project: {p}" for p in unknown]},
                           form_errors=[])
-        if "overall" in changes:
-            policy["overall"] = {**policy["overall"], **changes["overall"]}
-        for runtime_id, caps in (changes.get("runtimes") or {}).items():
-            policy["runtimes"][runtime_id] = {**policy["runtimes"][runtime_id], **caps}
-        for project_id, caps in (changes.get("projects") or {}).items():
-            merged = {**policy["projects"].get(project_id, {}), **(caps or {})}
-            if caps is None or not any(merged.get(k) is not None for k in ("monthlySpendCapUsd", "dailySpendCapUsd")):
-                policy["projects"].pop(project_id, None)
-            else:
-                policy["projects"][project_id] = merged
-        if changes.get("alertThreshold") is not None:
-            policy["alertThreshold"] = changes["alertThreshold"]
+        policy = merged(current, changes)
         self._policy_updated = await usage_store.write_json(
             self.db, usage_store.POLICY_KEY, policy, also_clear=(usage_store.ALERT_STATE_KEY,))
         self._policy = policy
@@ -198,8 +135,8 @@ class Budgets:
         id), the predicted cost stays reserved for that run until `charge`; alerts name `task_id`."""
         run_key = run_key or task_id
         policy = await self.policy()
-        scopes = self._scopes(policy, runtime_of(target), project_id)
-        if not self._capped(policy, scopes):
+        scopes = scopes_for(policy, runtime_of(target), project_id)
+        if not capped(policy, scopes):
             return max_tokens
         price = await self.pricing.price(target.model)
         predicted, allowance = 0, max_tokens
@@ -213,7 +150,7 @@ class Budgets:
             statuses = await self._statuses_locked(policy, scopes, exclude_run=run_key)
             refusal = self._refusal(statuses, predicted)
             if refusal is None and run_key is not None:
-                self._runs.setdefault(run_key, _Run(_run_scope_ids(target, project_id))).reserved = predicted
+                self._runs.setdefault(run_key, _Run(run_scope_ids(target, project_id))).reserved = predicted
         if refusal is not None:
             status, error, reached = refusal
             if reached and task_id is None:
@@ -247,14 +184,14 @@ class Budgets:
         (task execute/resume answer 429). Without a runtime id, the one the model (or the
         configured default) runs under is used."""
         policy = await self.policy()
-        if runtime_id is None and any(self._limits(policy, Scope(r, r, runtime_id=r)) != (None, None)
+        if runtime_id is None and any(limits(policy, Scope(r, r, runtime_id=r)) != (None, None)
                                       for r in RUNTIMES):
             try:
                 runtime_id = runtime_of(await providers.resolve_model(self.db, model_id=model_id))
             except Invalid:
                 runtime_id = None  # the run itself will report the missing provider
-        scopes = self._scopes(policy, runtime_id if runtime_id in RUNTIMES else None, project_id)
-        if not self._capped(policy, scopes):
+        scopes = scopes_for(policy, runtime_id if runtime_id in RUNTIMES else None, project_id)
+        if not capped(policy, scopes):
             return
         statuses = await self._statuses(policy, scopes)
         for status in statuses:
@@ -275,7 +212,7 @@ class Budgets:
         Returns (cost in micro-USD, priced)."""
         price = await self.pricing.price(target.model)
         cost = 0 if price is None else price.cost_micros(completion.input_tokens, completion.output_tokens)
-        run = self._runs.setdefault(run_key, _Run(_run_scope_ids(target, project_id)))
+        run = self._runs.setdefault(run_key, _Run(run_scope_ids(target, project_id)))
         run.spent += cost
         run.reserved = 0
         return cost, price is not None
@@ -290,7 +227,7 @@ class Budgets:
             if run is None:
                 return
             policy = await self.policy()
-            scopes = [s for s in self._all_scopes(policy) if s.id in run.scopes]
+            scopes = [s for s in all_scopes(policy) if s.id in run.scopes]
             await self._alert_thresholds(await self._statuses(policy, scopes), task_id)
         except Exception:  # pragma: no cover - an alert must not break the run's ending
             log.exception("budget settle failed for %s", run_key)
@@ -304,7 +241,7 @@ class Budgets:
     async def snapshot(self) -> dict:
         policy = await self.policy()
         existing = await usage_store.project_names(self.db, list(policy["projects"]))
-        statuses = await self._statuses(policy, [s for s in self._all_scopes(policy)
+        statuses = await self._statuses(policy, [s for s in all_scopes(policy)
                                                  if not s.project_id or s.project_id in existing])
         windows = current_windows()
         default_model = await settings.value(self.db, "runtime.defaultModel")
@@ -317,38 +254,6 @@ class Budgets:
         }
 
     # ---- internals -------------------------------------------------------------------------------
-
-    def _scopes(self, policy: dict, runtime_id: str | None, project_id: str | None) -> list[Scope]:
-        scopes = [Scope("overall", "Overall")]
-        if runtime_id in RUNTIMES:
-            scopes.append(Scope(runtime_id, RUNTIMES[runtime_id].label, runtime_id=runtime_id))
-        if project_id and project_id in policy["projects"]:
-            scopes.append(Scope(f"project:{project_id}", f"Project {project_id}", project_id=project_id))
-        return scopes
-
-    def _all_scopes(self, policy: dict) -> list[Scope]:
-        scopes = [Scope("overall", "Overall")]
-        scopes += [Scope(r.id, r.label, runtime_id=r.id) for r in RUNTIMES.values()]
-        scopes += [Scope(f"project:{p}", f"Project {p}", project_id=p) for p in policy["projects"]]
-        return scopes
-
-    @staticmethod
-    def _limits(policy: dict, scope: Scope) -> tuple[int | None, int | None]:
-        """(daily, monthly) caps in micro-USD for a scope; daily = monthly ÷ days unless set."""
-        if scope.runtime_id:
-            caps = policy["runtimes"].get(scope.runtime_id, {})
-        elif scope.project_id:
-            caps = policy["projects"].get(scope.project_id, {})
-        else:
-            caps = policy["overall"]
-        monthly = _micros(caps.get("monthlySpendCapUsd"))
-        daily = _micros(caps.get("dailySpendCapUsd"))
-        if daily is None and monthly is not None:
-            daily = max(1, round(monthly / current_windows().days_in_month))
-        return daily, monthly
-
-    def _capped(self, policy: dict, scopes: list[Scope]) -> bool:
-        return any(self._limits(policy, s) != (None, None) for s in scopes)
 
     async def _ledger_spend(self, policy: dict, windows: Windows) -> dict[str, Counter]:
         """Ledger sums per scope and window (and the capped projects' names), cached."""
@@ -385,7 +290,7 @@ class Budgets:
         threshold = policy["alertThreshold"]
         statuses = []
         for scope in scopes:
-            for window, limit in zip(WINDOWS, self._limits(policy, scope), strict=True):
+            for window, limit in zip(WINDOWS, limits(policy, scope), strict=True):
                 current = ledger[window][scope.id] + in_flight[scope.id]
                 ratio = current / limit if limit else None
                 health = ("unlimited" if limit is None else "blocked" if ratio >= 1

@@ -55,7 +55,7 @@ class ActionContext:
     runner: Any      # engine.runner.Runner
     scheduler: Any   # engine.scheduler.Scheduler
     channels: Any    # engine.channels.ChannelDelivery
-    workflows: Any   # app.state.workflows, or None while that engine is not built
+    workflows: Any   # engine.workflows.engine.WorkflowEngine, or None (RUN_WORKFLOW then fails)
 
 
 # ---- params ------------------------------------------------------------------------------------

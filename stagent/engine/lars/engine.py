@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from ...store import clients as client_store
 from ...store import lars_actions as store
 from ...store import notifications as notification_store
 from ...store import permissions as allow_store
+from ...store import projects as project_store
 from ..governance.rate_limit import RateLimiter
 from .actions import (
     ActionContext,
@@ -99,24 +99,24 @@ def _mentions(text: str, client: dict) -> bool:
 
 class Lars:
     def __init__(self, db: Database, events, permissions, supervisor, conversations, runner, scheduler,
-                 channels, workflows: Callable[[], Any], *, rate_limits: RateLimiter | None = None):
+                 channels, workflows, *, rate_limits: RateLimiter | None = None):
         self.db, self.events, self.permissions, self.supervisor = db, events, permissions, supervisor
         self.conversations, self.runner, self.scheduler, self.channels = conversations, runner, scheduler, channels
-        self.workflows = workflows  # app.state.workflows when that engine exists, read at run time
+        self.workflows = workflows  # the WorkflowEngine RUN_WORKFLOW starts runs through (None: refused)
         self.rate_limits = rate_limits or RateLimiter(LIMITS)
         self._approvals: dict[str, asyncio.Task] = {}
 
     async def workspace(self, workspace_id: str) -> Workspace:
         if workspace_id == DEFAULT_WORKSPACE:
             return Workspace(DEFAULT_WORKSPACE, None)
-        if not await self.db.scalar("SELECT 1 FROM projects WHERE id = ?", (workspace_id,)):
+        if not await project_store.project_exists(self.db, workspace_id):
             raise NotFound(f"Workspace not found: {workspace_id} (use a project id or 'default')",
                            code="WORKSPACE_NOT_FOUND")
         return Workspace(workspace_id, workspace_id)
 
     def context(self, workspace: Workspace) -> ActionContext:
         return ActionContext(self.db, workspace, self.events, self.runner, self.scheduler, self.channels,
-                             self.workflows())
+                             self.workflows)
 
     # ---- chat ------------------------------------------------------------------------------------
     async def chat(self, workspace: Workspace, content: str, conversation_id: str | None = None) -> dict:
@@ -170,7 +170,7 @@ class Lars:
         if workspace.project_id is None:
             where = "The workspace is 'default': the tasks, schedules and workflows that belong to no project."
         else:
-            name = await self.db.scalar("SELECT name FROM projects WHERE id = ?", (workspace.project_id,))
+            name = await project_store.project_name(self.db, workspace.project_id)
             where = f"The workspace is the project '{name}' (id {workspace.project_id})."
         return f"{where}\n{RULES}{describe_types()}"
 

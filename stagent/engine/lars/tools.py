@@ -14,8 +14,7 @@ from ...store import clients as client_store
 from ...store import schedules as schedule_store
 from ...store import tasks as task_store
 from ...store import workflows as workflow_store
-from ..agent.tools import Tool, ToolError
-from ..chat.chat_tools import text_arg, tool_registry
+from ..agent.tools import LARS_TOOLS, ToolError, text_arg
 from .actions import ACTION_TYPES, InvalidProposal, Workspace, describe_types
 
 LIST_LIMIT = 50
@@ -35,8 +34,7 @@ class LarsToolContext:
         return self.lars.db
 
 
-LARS_TOOLS: list[Tool] = []
-_tool = tool_registry(LARS_TOOLS)
+_tool = LARS_TOOLS.tool
 
 
 def _brief_client(client: dict) -> dict:

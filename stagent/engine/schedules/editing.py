@@ -11,6 +11,7 @@ from ...db import Database
 from ...db.rows import to_iso
 from ...errors import Conflict, Invalid, NotFound
 from ...store import channels as channel_store
+from ...store import projects as project_store
 from ...store import schedules as store
 from . import rules as rules
 from .parse import parse_interval, zone
@@ -126,7 +127,7 @@ async def delete(db: Database, scheduler, schedule_id: str) -> None:
 
 async def _check_refs(db: Database, values: dict) -> None:
     project_id = values.get("project_id")
-    if project_id is not None and not await db.scalar("SELECT 1 FROM projects WHERE id = ?", (project_id,)):
+    if project_id is not None and not await project_store.project_exists(db, project_id):
         raise Invalid("Project not found")
     if values.get("delivery_channels"):
         await channel_store.require_ids(db, values["delivery_channels"])

@@ -25,9 +25,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from ...db import Database
-from ...db.rows import dumps, loads, new_id, to_iso
+from ...db.rows import dumps, loads, to_iso
 from ...errors import Invalid
 from ...events import EventBus, NotificationCreated
+from ...store import heartbeat as store
 from ...store import notifications, settings
 from ...store import usage as usage_store
 from ..agent import llm, providers
@@ -100,14 +101,6 @@ async def save_config(db: Database, *, enabled: bool | None = None, checks: list
 
 # ---- helpers ---------------------------------------------------------------------------------
 
-def _tables(conn) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _columns(conn, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-
-
 def _names(rows, limit: int = 3) -> str:
     names = [f"'{(r[0] or '?')[:60]}'" for r in rows[:limit]]
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
@@ -130,34 +123,24 @@ def _worst(findings: list[tuple[str, str]], healthy: str) -> tuple[str, str]:
 def _workflows(conn, now: datetime) -> tuple[str, str]:
     since, stale = to_iso(now - FAILED_WINDOW), to_iso(now - STUCK_AFTER)
     findings: list[tuple[str, str]] = []
-    failed = conn.execute("SELECT title FROM tasks WHERE status = 'failed' AND updated_at >= ? "
-                          "ORDER BY updated_at DESC", (since,)).fetchall()
+    failed = store.failed_task_titles_in(conn, since)
     if failed:
         findings.append(("warn", f"{_plural(len(failed), 'task')} failed in the last 24 h: {_names(failed)}"))
-    stuck = conn.execute(
-        "SELECT title, last_seen FROM (SELECT t.title, COALESCE((SELECT l.timestamp FROM agent_logs l "
-        "WHERE l.task_id = t.id ORDER BY l.seq DESC LIMIT 1), t.updated_at) AS last_seen "
-        "FROM tasks t WHERE t.status = 'running') WHERE last_seen < ? ORDER BY last_seen", (stale,)).fetchall()
+    stuck = store.quiet_running_tasks_in(conn, stale)
     if stuck:
         findings.append(("error", f"{_plural(len(stuck), 'task')} running with no activity for over 30 min: "
                                   f"{_names(stuck)} (quiet since {stuck[0][1]})"))
     subject = "tasks"
-    if "workflows" in _tables(conn):
+    if "workflows" in store.tables_in(conn):
         subject = "tasks or workflows"
-        columns = _columns(conn, "workflows")
+        columns = store.columns_in(conn, "workflows")
         if {"name", "status", "updated_at"} <= columns:
-            failed_wf = conn.execute("SELECT name FROM workflows WHERE status = 'failed' AND updated_at >= ? "
-                                     "ORDER BY updated_at DESC", (since,)).fetchall()
+            failed_wf = store.failed_workflow_names_in(conn, since)
             if failed_wf:
                 findings.append(("warn", f"{_plural(len(failed_wf), 'workflow')} failed in the last 24 h: "
                                          f"{_names(failed_wf)}"))
             # Active with nothing queued or running for 30 min: its engine is no longer driving it.
-            waiting = " AND (w.resume_at IS NULL OR w.resume_at <= ?)" if "resume_at" in columns else ""
-            params = (stale, to_iso(now)) if waiting else (stale,)
-            stalled = conn.execute(
-                "SELECT w.name FROM workflows w WHERE w.status = 'active' AND w.updated_at < ? AND NOT EXISTS "
-                "(SELECT 1 FROM tasks t WHERE t.workflow_id = w.id AND t.status IN ('queued', 'running'))"
-                + waiting, params).fetchall()
+            stalled = store.stalled_workflow_names_in(conn, stale, to_iso(now) if "resume_at" in columns else None)
             if stalled:
                 findings.append(("error", f"{_plural(len(stalled), 'workflow')} active with no step running "
                                           f"for over 30 min: {_names(stalled)}"))
@@ -165,36 +148,25 @@ def _workflows(conn, now: datetime) -> tuple[str, str]:
 
 
 def _deployments(conn, now: datetime) -> tuple[str, str]:
-    tables = _tables(conn)
+    tables = store.tables_in(conn)
     findings: list[tuple[str, str]] = []
     healthy = ["No schedules yet"]
-    if "schedules" in tables and conn.execute("SELECT 1 FROM schedules LIMIT 1").fetchone():
-        overdue = conn.execute(
-            "SELECT name, next_fire_at FROM schedules WHERE status = 'active' AND next_fire_at IS NOT NULL "
-            "AND next_fire_at < ? ORDER BY next_fire_at", (to_iso(now - OVERDUE_AFTER),)).fetchall()
+    if "schedules" in tables and store.any_schedule_in(conn):
+        overdue = store.overdue_schedules_in(conn, to_iso(now - OVERDUE_AFTER))
         if overdue:
             findings.append(("error", f"{_plural(len(overdue), 'schedule')} overdue (the scheduler is not "
                                       f"firing): {_names(overdue)} (due {overdue[0][1]})"))
-        failing = conn.execute(
-            "SELECT s.name, s.status FROM schedules s JOIN (SELECT schedule_id, COUNT(*) AS n, "
-            "SUM(status = 'failed') AS failed FROM (SELECT schedule_id, status, ROW_NUMBER() OVER "
-            "(PARTITION BY schedule_id ORDER BY created_at DESC, rowid DESC) AS rn FROM tasks "
-            "WHERE schedule_id IS NOT NULL AND status IN ('completed', 'failed', 'cancelled')) "
-            "WHERE rn <= 3 GROUP BY schedule_id) f ON f.schedule_id = s.id "
-            "WHERE s.status IN ('active', 'paused') AND f.n = 3 AND f.failed = 3 ORDER BY s.name").fetchall()
+        failing = store.failing_schedules_in(conn)
         if failing:
             labelled = [(f"{name} (paused)" if status == "paused" else name,) for name, status in failing]
             findings.append(("error", f"{_plural(len(failing), 'schedule')} failed on each of the last 3 "
                                       f"firings: {_names(labelled)}"))
-        active = conn.execute("SELECT COUNT(*) FROM schedules WHERE status = 'active'").fetchone()[0]
+        active = store.active_schedule_count_in(conn)
         healthy = [f"{_plural(active, 'active schedule')} on time, none failing"]
-    if "channel_deliveries" in tables and {"status", "created_at", "channel_id"} <= _columns(conn, "channel_deliveries"):
-        named = "channel_configs" in tables and "name" in _columns(conn, "channel_configs")
-        label = "COALESCE(c.name, d.channel_id)" if named else "d.channel_id"
-        join = " LEFT JOIN channel_configs c ON c.id = d.channel_id" if named else ""
-        failed = conn.execute(
-            f"SELECT {label}, COUNT(*) FROM channel_deliveries d{join} WHERE d.status = 'failed' "
-            f"AND d.created_at >= ? GROUP BY d.channel_id ORDER BY 2 DESC", (to_iso(now - FAILED_WINDOW),)).fetchall()
+    if "channel_deliveries" in tables and {"status", "created_at", "channel_id"} <= store.columns_in(
+            conn, "channel_deliveries"):
+        named = "channel_configs" in tables and "name" in store.columns_in(conn, "channel_configs")
+        failed = store.failed_deliveries_in(conn, to_iso(now - FAILED_WINDOW), named=named)
         if failed:
             total = sum(n for _, n in failed)
             per_channel = ", ".join(f"{name}: {n}" for name, n in failed)
@@ -224,9 +196,7 @@ async def _credits(db: Database, now: datetime) -> tuple[str, str]:
     configured = await providers.configured_runtimes(db)
     names = sorted({providers.RUNTIMES[r].provider for r in configured})
     default_model = await settings.value(db, "runtime.defaultModel")
-    # The same window and timestamp the budget caps use (stagent/store/usage.py).
-    spent = (await db.scalar(f"SELECT COALESCE(SUM(cost_micros), 0) FROM usage_ledger WHERE "
-                             f"{usage_store.FINISHED_SQL} >= ?", (to_iso(_month_start(now)),))) / 1e6
+    spent = await usage_store.spent_since(db, to_iso(_month_start(now))) / 1e6
     spend = f"${spent:,.2f} spent this month"
     findings: list[tuple[str, str]] = []
     if not names and not default_model:
@@ -247,14 +217,7 @@ async def _credits(db: Database, now: datetime) -> tuple[str, str]:
 
 async def _model_targets(db: Database) -> tuple[list[providers.ModelTarget], list[str]]:
     """The default model and the models active schedules name; plus why any cannot be resolved."""
-    def scheduled(conn) -> list[tuple[str | None, str | None]]:
-        if "schedules" not in _tables(conn):
-            return []
-        return [(r[0] or None, r[1] or None) for r in conn.execute(
-            "SELECT DISTINCT model_id, assigned_agent FROM schedules WHERE status = 'active' "
-            "AND (model_id IS NOT NULL OR assigned_agent IS NOT NULL)")]
-
-    wanted = [(None, None), *await db.read(scheduled)]
+    wanted = [(None, None), *await db.read(store.scheduled_models_in)]
     targets: dict[tuple, providers.ModelTarget] = {}
     problems: list[str] = []
     for model_id, runtime_id in wanted:
@@ -364,15 +327,11 @@ async def run_stan_heartbeat(db: Database, *, trigger: str, models_probe: bool,
     report = await run_checks(db, config["checks"], now=started, models_probe=probe)
     finished = started + timedelta(seconds=time.monotonic() - clock)  # probes can take seconds
 
-    def record(conn) -> str | None:
-        previous = conn.execute("SELECT results FROM stan_heartbeat_runs ORDER BY started_at DESC, rowid DESC "
-                                "LIMIT 1").fetchone()
-        conn.execute("INSERT INTO stan_heartbeat_runs (id, started_at, finished_at, healthy, results, trigger) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", (new_id(), to_iso(started), to_iso(finished),
-                                                   int(report["healthy"]), dumps(report["results"]), trigger))
-        conn.execute("DELETE FROM stan_heartbeat_runs WHERE id NOT IN (SELECT id FROM stan_heartbeat_runs "
-                     "ORDER BY started_at DESC, rowid DESC LIMIT ?)", (HISTORY_KEPT,))
-        alert = _alert(report["issues"], loads(previous[0], []) if previous else [])
+    def record(conn) -> tuple[str, str, str] | None:
+        previous = store.previous_results_in(conn)
+        store.record_run_in(conn, started_at=to_iso(started), finished_at=to_iso(finished),
+                            healthy=report["healthy"], results=report["results"], trigger=trigger, keep=HISTORY_KEPT)
+        alert = _alert(report["issues"], previous)
         if alert is None:
             return None
         title, body = alert
@@ -388,15 +347,7 @@ async def run_stan_heartbeat(db: Database, *, trigger: str, models_probe: bool,
 
 async def list_runs(db: Database, limit: int = 20) -> list[dict]:
     """The last runs, newest first: {id, startedAt, finishedAt, trigger, healthy, results, issues}."""
-    rows = await db.fetchall("SELECT id, started_at, finished_at, trigger, healthy, results FROM stan_heartbeat_runs "
-                             "ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))
-    runs = []
-    for r in rows:
-        results = loads(r["results"], [])
-        runs.append({"id": r["id"], "startedAt": r["started_at"], "finishedAt": r["finished_at"],
-                     "trigger": r["trigger"], "healthy": bool(r["healthy"]), "results": results,
-                     "issues": [x for x in results if x.get("status") != "ok"]})
-    return runs
+    return await store.list_runs(db, limit)
 
 
 def alert_channels(channels) -> Callable[[list[str], str, str], Awaitable[object]]:

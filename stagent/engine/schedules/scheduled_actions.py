@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ...db.rows import to_iso
+from ...store import activity as store
 from ..agent.tools import ToolContext, tool
 
 
@@ -46,10 +47,6 @@ def prompt_and_tools(action: str | None, prompt: str) -> tuple[str, list[str] | 
     return builtin.prompt, list(builtin.tools)
 
 
-async def _table_exists(ctx: ToolContext, name: str) -> bool:
-    return bool(await ctx.db.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
-
-
 def _since(hours) -> str:
     hours = max(1, min(int(hours or 24), 24 * 90))
     return to_iso(datetime.now(UTC) - timedelta(hours=hours))
@@ -60,40 +57,32 @@ def _since(hours) -> str:
        "sinceHours": {"type": "integer", "description": "only tasks updated in the last N hours (default 24)"},
        "limit": {"type": "integer"}})
 async def list_tasks(ctx: ToolContext, args: dict) -> str:
-    sql, params = "SELECT id, title, status, source_type, substr(result, 1, 200) AS result, updated_at FROM tasks " \
-                  "WHERE updated_at >= ?", [_since(args.get("sinceHours"))]
-    if args.get("status"):
-        sql += " AND status = ?"
-        params.append(str(args["status"]))
+    since = _since(args.get("sinceHours"))
+    status = str(args["status"]) if args.get("status") else None
     limit = max(1, min(int(args.get("limit") or 50), 200))
-    rows = await ctx.db.fetchall(sql + " ORDER BY updated_at DESC LIMIT ?", (*params, limit))
-    return json.dumps([dict(r) for r in rows]) if rows else "No tasks in that window."
+    rows = await store.recent_tasks(ctx.db, since, status=status, limit=limit)
+    return json.dumps(rows) if rows else "No tasks in that window."
 
 
 @tool("list_schedules", "List schedules with status, next and last fire time and failure streak.", {})
 async def list_schedules(ctx: ToolContext, args: dict) -> str:
-    rows = await ctx.db.fetchall(
-        "SELECT id, name, type, status, cron_expression, next_fire_at, last_fired_at, firing_count, "
-        "failure_streak, last_failure_reason FROM schedules ORDER BY name LIMIT 200")
-    return json.dumps([dict(r) for r in rows]) if rows else "No schedules."
+    rows = await store.schedules_overview(ctx.db)
+    return json.dumps(rows) if rows else "No schedules."
 
 
 @tool("list_workflows", "List workflows with their status.", {})
 async def list_workflows(ctx: ToolContext, args: dict) -> str:
-    if not await _table_exists(ctx, "workflows"):
+    if not await store.table_exists(ctx.db, "workflows"):
         return "No workflows yet."
-    rows = await ctx.db.fetchall("SELECT id, name, status, updated_at FROM workflows ORDER BY updated_at DESC LIMIT 200")
-    return json.dumps([dict(r) for r in rows]) if rows else "No workflows yet."
+    rows = await store.workflows_overview(ctx.db)
+    return json.dumps(rows) if rows else "No workflows yet."
 
 
 @tool("spend_summary", "Total provider spend and tokens per model over the last N hours.",
       {"sinceHours": {"type": "integer"}})
 async def spend_summary(ctx: ToolContext, args: dict) -> str:
-    rows = await ctx.db.fetchall(
-        "SELECT model_id, COUNT(*) AS calls, SUM(total_tokens) AS tokens, SUM(cost_micros) AS cost_micros "
-        "FROM usage_ledger WHERE started_at >= ? GROUP BY model_id ORDER BY cost_micros DESC",
-        (_since(args.get("sinceHours")),))
-    return json.dumps([dict(r) for r in rows]) if rows else "No spend in that window."
+    rows = await store.spend_per_model(ctx.db, _since(args.get("sinceHours")))
+    return json.dumps(rows) if rows else "No spend in that window."
 
 
 @tool("heartbeat_checks", "Run the heartbeat health checks (workflows, deployments, credits) now.", {})

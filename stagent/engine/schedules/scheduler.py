@@ -36,6 +36,9 @@ MAX_SLEEP = 300.0  # re-check now and then: the wall clock can jump (suspend, NT
 BATCH = 2000
 
 Deliver = Callable[..., Awaitable[object]]
+# WorkflowEngine.start(workflow_id, *, trigger=...): how a workflow's schedule starts its workflow.
+WorkflowStarter = Callable[..., Awaitable[dict]]
+JOBS = ("scheduler", "scheduler-runs", "scheduler-queues", "stan-heartbeat")
 
 
 class SystemClock:
@@ -50,7 +53,8 @@ class SystemClock:
 
 class Scheduler:
     def __init__(self, db: Database, runner: Runner, events: EventBus, logbus: LogBus,
-                 supervisor: Supervisor, clock=None, deliver: Deliver | None = None):
+                 supervisor: Supervisor, clock=None, deliver: Deliver | None = None,
+                 start_workflow: WorkflowStarter | None = None):
         self.db = db
         self.runner = runner
         self.events = events
@@ -58,9 +62,7 @@ class Scheduler:
         self.supervisor = supervisor
         self.clock = clock or SystemClock()
         self.deliver = deliver  # ChannelDelivery.deliver, when channels are available
-        # WorkflowTriggers.start_workflow, set by the lifespan: starts the workflow of a schedule
-        # that has a workflow_id (engine/workflow_triggers.py).
-        self.start_workflow: Callable[..., Awaitable[dict]] | None = None
+        self.start_workflow = start_workflow  # for schedules with a workflow_id (workflows/firings.py)
         self._wake = asyncio.Event()
         self._stan_next: datetime | None = None
         self._stan_last: datetime | None = None
@@ -71,6 +73,11 @@ class Scheduler:
         self.supervisor.start("scheduler", self._loop())
         self.supervisor.start("scheduler-runs", self._follow_runs())
         self.supervisor.start("scheduler-queues", self._resume_queues())
+
+    async def stop(self) -> None:
+        """Nothing fires, follows a run's end or runs the Stan heartbeat any more."""
+        for name in JOBS:
+            await self.supervisor.cancel(name)
 
     async def _resume_queues(self) -> None:
         """Queued firings whose run ahead was ended by a restart get no end event: start them."""

@@ -5,8 +5,8 @@ conversation, model, mode and active workflow) is a settings row, so it survives
 starting a new session replaces it, and the old conversation stays in the history. Every
 change of one field of the row is one read-modify-write transaction
 (store.conversations.update_json_setting), so concurrent changes never lose each other.
-Stan's replies come from ConversationEngine.send with the workflow-builder tools of
-stan_tools.py, run under the supervisor (a deleted conversation cancels that task, not the
+Stan's replies come from ConversationEngine.send with the workflow-builder tools (STAN_TOOLS,
+filled by tools.py), run under the supervisor (a deleted conversation cancels that task, not the
 HTTP request); slash commands (slash.py) are answered here without calling the model.
 """
 
@@ -22,8 +22,9 @@ from ...events import EventBus, WorkflowDefinitionChanged
 from ...store import conversations as conversation_store
 from ...store import settings
 from ...store import workflows as workflow_store
-from ..chat.conversation import BUILTIN_SKILLS, DEFAULT_PERSONALITY, check_personality, model_name
+from ..chat.conversation import BUILTIN_SKILLS, DEFAULT_PERSONALITY, check_personality
 from ..chat.conversation import PERSONALITIES as PERSONALITY_PROMPTS
+from ..chat.models import model_name
 from .tools import STAN_TOOLS, StanToolContext, workflow_url
 
 USER = "local"

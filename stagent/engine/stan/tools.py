@@ -17,7 +17,7 @@ from typing import Any
 from ...db import Database
 from ...errors import ApiError
 from ...store import workflows as store
-from ..agent.tools import Tool, ToolError
+from ..agent.tools import STAN_TOOLS, ToolError, define, text_arg
 
 STEP_TYPES = ("agent", "approval")
 TRIGGER_TYPES = ("webhook-trigger", "schedule-trigger")
@@ -54,17 +54,6 @@ def summary(workflow: dict) -> dict:
 
 # ---- pure edits of a definition ------------------------------------------------------------
 
-def _text(args: dict, key: str, *, required: bool = False, default: str | None = None) -> str | None:
-    value = args.get(key)
-    if value is None or value == "":
-        if required:
-            raise ToolError(f"'{key}' is required")
-        return default
-    if not isinstance(value, str) or not value.strip():
-        raise ToolError(f"'{key}' must be a non-empty string")
-    return value.strip()
-
-
 def _object(args: dict, key: str) -> dict:
     value = args.get(key)
     if value is None:
@@ -84,16 +73,16 @@ def _find(definition: dict, node_id: str) -> tuple[str, dict]:
 
 
 def add_node(definition: dict, args: dict) -> dict:
-    node_type = _text(args, "type", default="agent")
+    node_type = text_arg(args, "type", default="agent")
     if node_type not in NODE_TYPES:
         raise ToolError(f"unknown node type '{node_type}'; use one of: {', '.join(NODE_TYPES)}")
-    name = _text(args, "name", default=DEFAULT_NAMES[node_type])
+    name = text_arg(args, "name", default=DEFAULT_NAMES[node_type])
     node: dict[str, Any] = {"id": f"{node_type.split('-')[0]}-{uuid.uuid4().hex[:8]}", "name": name,
                             "type": node_type, "config": _object(args, "config")}
     if node_type in TRIGGER_TYPES:
         definition["triggers"].append(node)
         return node
-    node["prompt"] = _text(args, "prompt", default="")
+    node["prompt"] = text_arg(args, "prompt", default="")
     if node_type == "approval":
         node["requiresApproval"] = True
     depends_on = args.get("dependsOn") or []
@@ -159,7 +148,7 @@ def disconnect(definition: dict, source_id: str, target_id: str) -> dict:
 
 
 def configure(definition: dict, args: dict) -> dict:
-    _, node = _find(definition, _text(args, "nodeId", required=True))
+    _, node = _find(definition, text_arg(args, "nodeId", required=True))
     config = node.setdefault("config", {})
     for key, value in _object(args, "config").items():
         if value is None:
@@ -167,16 +156,16 @@ def configure(definition: dict, args: dict) -> dict:
         else:
             config[key] = value
     if args.get("name") is not None:
-        node["name"] = _text(args, "name", required=True)
+        node["name"] = text_arg(args, "name", required=True)
     if args.get("prompt") is not None and "prompt" in node:
-        node["prompt"] = _text(args, "prompt", default="")
+        node["prompt"] = text_arg(args, "prompt", default="")
     return node
 
 
 # ---- the tools -----------------------------------------------------------------------------
 
 def _given_or_active(ctx: StanToolContext, args: dict) -> str | None:
-    return _text(args, "workflowId") or ctx.session.get("activeWorkflowId")
+    return text_arg(args, "workflowId") or ctx.session.get("activeWorkflowId")
 
 
 async def _target_id(ctx: StanToolContext, args: dict) -> str:
@@ -200,10 +189,10 @@ async def _edit(ctx: StanToolContext, args: dict, change) -> tuple[dict, Any]:
 
 
 async def create_workflow(ctx: StanToolContext, args: dict) -> dict:
-    pattern = _text(args, "pattern", default="sequence")
-    workflow = await store.create_workflow(ctx.db, name=_text(args, "name", required=True),
+    pattern = text_arg(args, "pattern", default="sequence")
+    workflow = await store.create_workflow(ctx.db, name=text_arg(args, "name", required=True),
                                            definition=store.empty_definition(pattern),
-                                           project_id=_text(args, "projectId"))
+                                           project_id=text_arg(args, "projectId"))
     await _activate(ctx, workflow)
     return {"created": True, "workflow": summary(workflow), "active": True}
 
@@ -221,7 +210,7 @@ async def get_workflow(ctx: StanToolContext, args: dict) -> dict:
 
 
 async def set_active_workflow(ctx: StanToolContext, args: dict) -> dict:
-    workflow = await store.get_workflow(ctx.db, _text(args, "workflowId", required=True))
+    workflow = await store.get_workflow(ctx.db, text_arg(args, "workflowId", required=True))
     await _activate(ctx, workflow)
     return {"active": True, "workflow": summary(workflow)}
 
@@ -239,19 +228,19 @@ async def add_workflow_node(ctx: StanToolContext, args: dict) -> dict:
 
 
 async def remove_workflow_node(ctx: StanToolContext, args: dict) -> dict:
-    node_id = _text(args, "nodeId", required=True)
+    node_id = text_arg(args, "nodeId", required=True)
     workflow, node = await _edit(ctx, args, lambda d: remove_node(d, node_id))
     return {"removed": node["id"], "workflowId": workflow["id"]}
 
 
 async def connect_nodes(ctx: StanToolContext, args: dict) -> dict:
-    source, target = _text(args, "sourceId", required=True), _text(args, "targetId", required=True)
+    source, target = text_arg(args, "sourceId", required=True), text_arg(args, "targetId", required=True)
     workflow, node = await _edit(ctx, args, lambda d: connect(d, source, target))
     return {"connected": True, "step": node["id"], "dependsOn": node["dependsOn"], "workflowId": workflow["id"]}
 
 
 async def disconnect_nodes(ctx: StanToolContext, args: dict) -> dict:
-    source, target = _text(args, "sourceId", required=True), _text(args, "targetId", required=True)
+    source, target = text_arg(args, "sourceId", required=True), text_arg(args, "targetId", required=True)
     workflow, node = await _edit(ctx, args, lambda d: disconnect(d, source, target))
     return {"disconnected": True, "step": node["id"], "dependsOn": node.get("dependsOn", []),
             "workflowId": workflow["id"]}
@@ -263,7 +252,7 @@ async def set_node_config(ctx: StanToolContext, args: dict) -> dict:
 
 
 async def rename_workflow(ctx: StanToolContext, args: dict) -> dict:
-    workflow = await store.rename_workflow(ctx.db, await _target_id(ctx, args), _text(args, "name", required=True))
+    workflow = await store.rename_workflow(ctx.db, await _target_id(ctx, args), text_arg(args, "name", required=True))
     ctx.touched[workflow["id"]] = workflow
     if workflow["id"] == ctx.session.get("activeWorkflowId"):
         ctx.session["activeWorkflowName"] = workflow["name"]
@@ -287,34 +276,32 @@ _WORKFLOW_ID = {"workflowId": {"type": "string", "description": "Defaults to the
 _STRING = {"type": "string"}
 
 
-def _spec(fn, description: str, properties: dict, required: tuple[str, ...] = ()) -> Tool:
-    return Tool(fn.__name__, description, {"type": "object", "properties": properties,
-                                           "required": list(required)}, _guarded(fn))
+def _register(fn, description: str, properties: dict, required: tuple[str, ...] = ()) -> None:
+    """Offer `fn` to Stan as the tool of its name (store errors become tool errors)."""
+    STAN_TOOLS.add(define(fn.__name__, description, properties, required, _guarded(fn)))
 
 
-STAN_TOOLS: list[Tool] = [
-    _spec(create_workflow, "Create a draft workflow and make it the active one.",
+_register(create_workflow, "Create a draft workflow and make it the active one.",
           {"name": _STRING, "pattern": {"type": "string", "enum": list(store.PATTERNS)},
-           "projectId": _STRING}, ("name",)),
-    _spec(list_workflows, "List the workflows (newest first) with their step and trigger counts.", {}),
-    _spec(get_workflow, "Show a workflow's nodes: steps (with dependsOn) and triggers.", _WORKFLOW_ID),
-    _spec(set_active_workflow, "Make an existing workflow the one being edited.",
-          {"workflowId": _STRING}, ("workflowId",)),
-    _spec(add_workflow_node, "Add a node to the active workflow (created if there is none). Types: "
+           "projectId": _STRING}, ("name",))
+_register(list_workflows, "List the workflows (newest first) with their step and trigger counts.", {})
+_register(get_workflow, "Show a workflow's nodes: steps (with dependsOn) and triggers.", _WORKFLOW_ID)
+_register(set_active_workflow, "Make an existing workflow the one being edited.",
+          {"workflowId": _STRING}, ("workflowId",))
+_register(add_workflow_node, "Add a node to the active workflow (created if there is none). Types: "
           "agent (a step an agent runs with `prompt`), approval (a step that waits for a human), "
           "webhook-trigger, schedule-trigger (config.cron).",
           {"type": {"type": "string", "enum": list(NODE_TYPES)}, "name": _STRING, "prompt": _STRING,
            "config": {"type": "object"}, "dependsOn": {"type": "array", "items": _STRING}, **_WORKFLOW_ID},
-          ("type",)),
-    _spec(remove_workflow_node, "Remove a node; steps that depended on it no longer do.",
-          {"nodeId": _STRING, **_WORKFLOW_ID}, ("nodeId",)),
-    _spec(connect_nodes, "Make step targetId run after step sourceId.",
-          {"sourceId": _STRING, "targetId": _STRING, **_WORKFLOW_ID}, ("sourceId", "targetId")),
-    _spec(disconnect_nodes, "Remove the connection sourceId -> targetId.",
-          {"sourceId": _STRING, "targetId": _STRING, **_WORKFLOW_ID}, ("sourceId", "targetId")),
-    _spec(set_node_config, "Merge config keys into a node (a null value removes the key); optionally "
+          ("type",))
+_register(remove_workflow_node, "Remove a node; steps that depended on it no longer do.",
+          {"nodeId": _STRING, **_WORKFLOW_ID}, ("nodeId",))
+_register(connect_nodes, "Make step targetId run after step sourceId.",
+          {"sourceId": _STRING, "targetId": _STRING, **_WORKFLOW_ID}, ("sourceId", "targetId"))
+_register(disconnect_nodes, "Remove the connection sourceId -> targetId.",
+          {"sourceId": _STRING, "targetId": _STRING, **_WORKFLOW_ID}, ("sourceId", "targetId"))
+_register(set_node_config, "Merge config keys into a node (a null value removes the key); optionally "
           "rename it or change a step's prompt.",
           {"nodeId": _STRING, "config": {"type": "object"}, "name": _STRING, "prompt": _STRING,
-           **_WORKFLOW_ID}, ("nodeId",)),
-    _spec(rename_workflow, "Rename a workflow.", {"name": _STRING, **_WORKFLOW_ID}, ("name",)),
-]
+           **_WORKFLOW_ID}, ("nodeId",))
+_register(rename_workflow, "Rename a workflow.", {"name": _STRING, **_WORKFLOW_ID}, ("name",))

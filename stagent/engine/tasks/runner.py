@@ -1,4 +1,6 @@
-"""Executes a task as an LLM conversation with tools, streaming everything into agent_logs.
+"""Executes a task as an LLM conversation with tools (the agent loop, with the task's
+TaskSurface), streaming everything into agent_logs; owns the task lifecycle: execute, resume,
+cancel, update, delete, and recovery after a restart.
 
 Invariants:
 - a task reaches a terminal status exactly once per run; a cancelled task is never
@@ -15,28 +17,27 @@ import logging
 from pathlib import Path
 
 from ...db import Database
-from ...db.rows import dumps, loads, new_id, now_iso
+from ...db.rows import dumps, now_iso
 from ...errors import ApiError, Invalid
 from ...events import EventBus, NotificationCreated, TaskStatusChanged
 from ...store import notifications as notification_store
+from ...store import projects as project_store
+from ...store import sessions as session_store
 from ...store import tasks as task_store
 from ..agent import llm, tools
+from ..agent.loop import AgentLoop, Usage
 from ..agent.pricing import PRICING_VERSION
 from ..agent.providers import ModelTarget, resolve_model
-from ..governance.budgets import BudgetExceeded, Budgets, usd
+from ..governance.budgets import BudgetExceeded, Budgets
 from ..governance.permissions import Permissions
 from ..logbus import LogBus
 from ..schedules import scheduled_actions  # noqa: F401  (registers the built-in actions' tools)
 from ..supervisor import Supervisor
+from .session import TaskSurface, load_session, unanswered_calls
 
 log = logging.getLogger("stagent.runner")
 
 DEFAULT_MAX_STEPS = 50
-SYSTEM_PROMPT = (
-    "You are stagent's task agent. Complete the user's task. You may call tools to read and list "
-    "files in the project's working directory, create follow-up tasks, or set the task's output. "
-    "Finish with a concise final answer; it becomes the task's result."
-)
 
 
 class Runner:
@@ -206,7 +207,7 @@ class Runner:
 
         def finish(conn, emit) -> tuple[bool, dict | None]:
             if session is not None:
-                _save_session_in(conn, session[0], task_id, session_text)
+                session_store.save_in(conn, session[0], task_id, session_text)
             changed = task_store.finish_in(conn, task_id, status, result, only_if_running=only_if_running)
             if not changed:
                 return False, None
@@ -227,65 +228,34 @@ class Runner:
         task_id = task["id"]
         agent = _agent(task)
         started_at = now_iso()
-        usage = {"input": 0, "output": 0, "cost": 0, "priced": True}
+        loop: AgentLoop | None = None
         status, recorded = "failed", False
 
         def ledger(final: str) -> dict | None:
-            return self._ledger_entry(task, target, usage, final, started_at, resume)
+            return self._ledger_entry(task, target, loop.usage if loop else Usage(), final, started_at, resume)
         try:
             working_dir = await self._working_dir(task)
-            session_id, messages = await self._load_session(task, resume, after_restart)
+            session_id, messages = await load_session(self.db, task, resume, after_restart)
             self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
                                {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
             output = {"text": None}
-            names = loads(await self.db.scalar("SELECT tool_names FROM tasks WHERE id = ?", (task_id,)))
-            allowed = frozenset(names) if isinstance(names, list) else None
-            schemas = tools.schemas(allowed)
-            ctx = tools.ToolContext(self.db, task, working_dir, output, allowed)
+            names = await task_store.tool_names(self.db, task_id)
+            allowed = frozenset(names) if names is not None else None  # a built-in action's fixed set
+            surface = TaskSurface(self.db, self.logbus, self._waiting, task, agent, session_id, messages)
+            loop = AgentLoop(surface, target, tools.TASK_TOOLS.only(allowed),
+                             tools.ToolContext(self.db, task, working_dir, output), budgets=self.budgets,
+                             permissions=self.permissions, max_steps=self.max_steps,
+                             retry_base_delay=self.retry_base_delay, request_timeout=self.request_timeout,
+                             schemas=tools.schemas(allowed))
             if after_restart:  # the calls the run was paused on (one of them waits for its answer)
-                await self._call_tools(ctx, agent, session_id, messages, _unanswered_calls(messages), announce=False)
-                await self._save_session(session_id, task_id, messages)
+                await loop.call_tools(messages, unanswered_calls(messages), announce=False)
+                await surface.save()
                 # e.g. a pattern added meanwhile allowed the call: its request must not stay open
                 await self.permissions.close_requests(task_id, "Superseded: the run went on without this answer")
-            final_text = None
-            limit_micros = round(task_budget_usd(task) * 1_000_000)
-            for _step in range(self.max_steps):
-                if usage["cost"] >= limit_micros:  # the next call is not made
-                    raise BudgetExceeded(f"this task's own budget of {usd(limit_micros)} is spent "
-                                         f"({usd(usage['cost'])}); raise maxBudgetUsd and resume it to go on")
-                max_tokens = await self.budgets.check_call(target, messages, project_id=task.get("projectId"),
-                                                           tools=schemas, task_id=task_id)
-                completion = await llm.stream_completion(
-                    target, messages, tools=schemas,
-                    on_text=lambda text: self.logbus.append(task_id, agent, "stream", {"text": text}),
-                    on_retry=lambda attempt, err, delay: self.logbus.append(
-                        task_id, agent, "retry",
-                        {"attempt": attempt, "message": err.message, "delaySeconds": round(delay, 2)}),
-                    base_delay=self.retry_base_delay,
-                    timeout=self.request_timeout,
-                    max_tokens=max_tokens,
-                )
-                completion.cost_micros, completion.priced = await self.budgets.charge(
-                    task_id, target, completion, project_id=task.get("projectId"))
-                usage["input"] += completion.input_tokens
-                usage["output"] += completion.output_tokens
-                usage["cost"] += completion.cost_micros
-                usage["priced"] = usage["priced"] and completion.priced
-                if not completion.tool_calls:
-                    messages.append({"role": "assistant", "content": completion.text})  # saved with the status
-                    final_text = completion.text
-                    break
-                messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": [
-                    {"id": c["id"], "type": "function",
-                     "function": {"name": c["name"], "arguments": c["arguments"]}}
-                    for c in completion.tool_calls]})
-                await self._call_tools(ctx, agent, session_id, messages, completion.tool_calls)
-                await self._save_session(session_id, task_id, messages)
-            else:
-                raise llm.ProviderError(f"Step limit reached ({self.max_steps} model turns) without a final answer")
+            final_text = (await loop.run(messages)).text
             result = output["text"] if output["text"] is not None else final_text
             status = "completed"
-            self._log_usage(task_id, agent, target, usage)
+            self._log_usage(task_id, agent, target, loop.usage)
             recorded = await self.set_status(task_id, "completed", result, agent=agent,
                                              payload={"result": (result or "")[:1000]}, ledger=ledger("completed"),
                                              session=(session_id, messages))
@@ -316,132 +286,35 @@ class Runner:
             await self.budgets.settle(task_id, task_id=task_id)
             await self.logbus.flush()
 
-    async def _call_tools(self, ctx: tools.ToolContext, agent: str, session_id: str, messages: list[dict],
-                          calls: list[dict], announce: bool = True) -> None:
-        """Run one step's tool calls, each checked by Permissions first. A call that asks logs
-        `permission_request` and saves the conversation before it waits (a restart continues
-        from there); the answer is logged as `permission_response`. A denial is the tool's
-        result, so the model learns it and the run goes on."""
-        task = ctx.task
-        task_id = task["id"]
-        for call in calls:
-            if announce:
-                self.logbus.append(task_id, agent, "tool_start",
-                                   {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
-            args = loads(call["arguments"], None)
-            args = args if isinstance(args, dict) else {}
-
-            async def on_request(notification: dict, call: dict = call, args: dict = args) -> None:
-                self._waiting.add(task_id)
-                self.logbus.append(task_id, agent, "permission_request", {
-                    "notificationId": notification["id"], "tool": call["name"], "input": args,
-                    "expiresAt": notification["expiresAt"]})
-                await self._save_session(session_id, task_id, messages)
-
-            decision = await self.permissions.check_tool(
-                tool=call["name"], args=args, task=task, project_id=task.get("projectId"),
-                profile=task.get("agentProfile"), on_request=on_request, tool_call_id=call["id"])
-            self._waiting.discard(task_id)  # not on cancel: _run must see that the run was paused
-            if decision.request_id:
-                self.logbus.append(task_id, agent, "permission_response", {
-                    "notificationId": decision.request_id, "tool": call["name"],
-                    "behavior": "allow" if decision.allowed else "deny", "message": decision.message})
-            if decision.allowed:
-                raw = call["arguments"] if decision.args == args else dumps(decision.args)
-                result = await tools.run_tool(ctx, call["name"], raw)
-            else:
-                result = f"Permission denied: {decision.message or 'the user did not allow this tool call'}"
-            self.logbus.append(task_id, agent, "tool_result", {"tool": call["name"], "output": result[:2000]})
-            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
-
     async def _fail(self, task_id: str, agent: str, message: str, ledger: dict | None = None) -> bool:
         return await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message},
                                      ledger=ledger)
 
-    def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: dict) -> None:
-        self.logbus.append(task_id, agent, "usage", {
-            "model": target.model, "inputTokens": usage["input"], "outputTokens": usage["output"],
-            "costMicros": usage["cost"]})
+    def _log_usage(self, task_id: str, agent: str, target: ModelTarget, usage: Usage) -> None:
+        self.logbus.append(task_id, agent, "usage", {"model": target.model, **usage.as_dict()})
 
     @staticmethod
-    def _ledger_entry(task, target, usage, status, started_at, resume) -> dict | None:
-        if usage["input"] == 0 and usage["output"] == 0:
+    def _ledger_entry(task, target, usage: Usage, status, started_at, resume) -> dict | None:
+        if usage.input_tokens == 0 and usage.output_tokens == 0:
             return None
         ledger_status = status if status in ("completed", "failed", "cancelled") else "failed"
-        if ledger_status == "completed" and not usage["priced"]:
+        if ledger_status == "completed" and not usage.priced:
             ledger_status = "unknown_pricing"
         return {
             "task_id": task["id"], "project_id": task.get("projectId"),
             "workflow_id": task.get("workflowId"), "schedule_id": task.get("scheduleId"),
             "activity_type": "task_resume" if resume else "task_run",
             "runtime_id": target.runtime_id, "provider_id": target.provider, "model_id": target.model,
-            "status": ledger_status, "input_tokens": usage["input"], "output_tokens": usage["output"],
-            "cost_micros": usage["cost"], "pricing_version": PRICING_VERSION,
+            "status": ledger_status, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "cost_micros": usage.cost_micros, "pricing_version": PRICING_VERSION,
             "started_at": started_at, "finished_at": now_iso(),
         }
 
     async def _working_dir(self, task: dict) -> Path | None:
         if not task.get("projectId"):
             return None
-        wd = await self.db.scalar("SELECT working_directory FROM projects WHERE id = ?", (task["projectId"],))
+        wd = await project_store.working_directory(self.db, task["projectId"])
         return Path(wd).expanduser() if wd else None
-
-    async def _load_session(self, task: dict, resume: bool, after_restart: bool = False) -> tuple[str, list[dict]]:
-        if resume and task.get("sessionId"):
-            stored = await self.db.scalar("SELECT messages FROM agent_sessions WHERE id = ?", (task["sessionId"],))
-            messages = loads(stored, None)
-            if messages and after_restart:
-                return task["sessionId"], messages  # continues where it paused, as if never stopped
-            if messages:
-                # A run stopped while paused on a request: its calls must still get a result.
-                messages.extend({"role": "tool", "tool_call_id": call["id"],
-                                 "content": "Not run: the previous run stopped before this call."}
-                                for call in _unanswered_calls(messages))
-                messages.append({"role": "user", "content": "The previous run stopped before it finished. "
-                                 "Continue from where it left off and give the final answer."})
-                return task["sessionId"], messages
-        session_id = new_id()
-        prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-        await self._save_session(session_id, task["id"], messages)
-        await task_store.set_fields(self.db, task["id"], session_id=session_id)
-        return session_id, messages
-
-    async def _save_session(self, session_id: str, task_id: str, messages: list[dict]) -> None:
-        text = dumps(messages)
-        await self.db.write(lambda conn: _save_session_in(conn, session_id, task_id, text))
-
-
-def task_budget_usd(task: dict) -> float:
-    """What one run of the task may spend: its `maxBudgetUsd`, else $5 for a workflow step and
-    $2 for anything else (the original's defaults)."""
-    if task.get("maxBudgetUsd"):
-        return float(task["maxBudgetUsd"])
-    if task.get("sourceType") == "workflow":
-        return task_store.WORKFLOW_STEP_BUDGET_USD
-    return task_store.DEFAULT_BUDGET_USD
-
-
-def _save_session_in(conn, session_id: str, task_id: str, text: str) -> None:
-    conn.execute(
-        "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
-        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
-        "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
-        (session_id, task_id, text, now_iso(), task_id))
-
-
-def _unanswered_calls(messages: list[dict]) -> list[dict]:
-    """The tool calls of the last assistant message that have no result yet."""
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.get("role") == "tool":
-            continue
-        if message.get("role") != "assistant" or not message.get("tool_calls"):
-            return []
-        answered = {m.get("tool_call_id") for m in messages[index + 1:]}
-        return [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-                for c in message["tool_calls"] if c["id"] not in answered]
-    return []
 
 
 def _agent(task: dict) -> str:

@@ -38,6 +38,7 @@ from ..logbus import LogBus
 from ..supervisor import Supervisor
 from ..tasks.runner import Runner
 from . import patterns as patterns
+from .definition import validate_definition
 from .run import Run, RunInterrupted, RunPaused, WorkflowFailed
 
 log = logging.getLogger("stagent.workflows")
@@ -71,7 +72,7 @@ class WorkflowEngine:
         async with self._lock:
             for workflow_id in await store.active_ids(self.db):
                 self._spawn(workflow_id)
-        statuses = {r["id"]: r["status"] for r in await self.db.fetchall("SELECT id, status FROM workflows")}
+        statuses = await store.statuses(self.db)
         for request in await self.db.read(store.open_checkpoints_in):
             workflow_id = request["workflowId"]
             if isinstance(workflow_id, str) and statuses.get(workflow_id) not in ("active", "paused"):
@@ -94,7 +95,7 @@ class WorkflowEngine:
 
             def claim(conn, emit):
                 workflow, resumed = store.claim_in(conn, workflow_id, trigger=trigger, input_text=input_text,
-                                                   log_seq=log_seq)
+                                                   log_seq=log_seq, validate=validate_definition)
                 emit(None, store.ENGINE_AGENT, "run_resumed" if resumed else "run_started",
                      {"workflowId": workflow_id, "runNumber": workflow["runNumber"], "trigger": trigger,
                       "pattern": workflow["definition"]["pattern"]})
@@ -184,9 +185,8 @@ class WorkflowEngine:
                 raise Conflict("Cannot delete an active workflow — pause or wait for completion")
             await self._stop_driver(workflow_id)
             await self.logbus.flush()  # a step the driver was launching commits first (see cancel)
-            for row in await self.db.fetchall("SELECT id FROM tasks WHERE workflow_id = ? AND status = 'running'",
-                                              (workflow_id,)):
-                await self.runner.stop(row["id"], "cancelled")
+            for task_id in await store.running_task_ids(self.db, workflow_id):
+                await self.runner.stop(task_id, "cancelled")
             await self._close_requests(workflow_id, "The workflow was deleted")
             for task_id in await self.db.write(lambda conn: store.delete_in(conn, workflow_id)):
                 self.logbus.close_subscribers(task_id)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ...store.workflows import ordered_steps
 from . import prompts as prompts
+from .definition import ordered_steps
 from .run import Outcome, Run, WorkflowFailed
 
 PARALLEL_LIMIT = 3          # branches at a time, as the original

@@ -93,7 +93,7 @@ class Run:
         await self.engine.pause_point(self, stop_reason)
 
     async def is_paused(self) -> bool:
-        return await self.db.scalar("SELECT status FROM workflows WHERE id = ?", (self.workflow_id,)) == "paused"
+        return await store.status(self.db, self.workflow_id) == "paused"
 
     async def wait_for_dependencies(self, step: dict) -> None:
         if self.state(step["id"]) is None:

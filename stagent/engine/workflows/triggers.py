@@ -6,6 +6,8 @@ the rows that make them work in step with them (`sync`): a token per webhook nod
 schedule node (via engine/schedules.py, so the usual rules, time zones and firing history apply).
 A node's `config` is the source of truth: removing the node removes its token or schedule, and
 editing `config.interval`/`config.cron`/`config.timeZone` updates the schedule. Decision 014.
+Once started, two supervised jobs keep them in step: `workflow-triggers-sync` reconciles every
+workflow at start, `workflow-triggers-follow` follows each definition edit.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from ...db import Database
 from ...db.rows import camel
-from ...errors import ApiError, Invalid, NotFound
+from ...errors import Invalid, NotFound
 from ...events import EventBus, EventSubscription, WorkflowDefinitionChanged
 from ...security import hash_secret
 from ...store import schedules as schedule_store
@@ -26,6 +28,10 @@ from ...store import workflow_triggers as store
 from ...store import workflows as workflow_store
 from ..schedules import editing as schedules
 from ..schedules.parse import parse_interval
+from ..schedules.scheduler import Scheduler
+from ..supervisor import Supervisor
+from .definition import MAX_TRIGGERS
+from .engine import WorkflowEngine
 
 log = logging.getLogger("stagent.workflow_triggers")
 
@@ -40,7 +46,7 @@ def _trigger_nodes(definition: dict) -> dict[str, dict]:
     at execute), and each would make a token or a schedule."""
     nodes: dict[str, dict] = {}
     for node in definition.get("triggers") or []:
-        if len(nodes) == workflow_store.MAX_TRIGGERS:
+        if len(nodes) == MAX_TRIGGERS:
             break
         if isinstance(node, dict) and isinstance(node.get("id"), str) and node.get("type") in KINDS:
             nodes.setdefault(node["id"], node)
@@ -57,17 +63,22 @@ def _text(value: Any) -> str | None:
 
 
 class WorkflowTriggers:
-    def __init__(self, db: Database, scheduler, workflows: Callable[[], Any]):
+    def __init__(self, db: Database, events: EventBus, supervisor: Supervisor, scheduler: Scheduler,
+                 workflows: WorkflowEngine):
         self.db = db
+        self.events = events
+        self.supervisor = supervisor
         self.scheduler = scheduler
-        self._workflows = workflows  # the workflow engine, looked up when a run starts
+        self.workflows = workflows
         self._lock = asyncio.Lock()  # one sync at a time: two would both create a schedule
 
-    async def start_workflow(self, workflow_id: str, *, trigger: str, input_text: str | None = None) -> dict:
-        engine = self._workflows()
-        if engine is None:
-            raise ApiError("The workflow engine is not running.", status=503, code="UNAVAILABLE")
-        return await engine.start(workflow_id, trigger=trigger, input_text=input_text)
+    def start(self) -> None:
+        self.supervisor.start("workflow-triggers-sync", self.sync_all())
+        self.supervisor.start("workflow-triggers-follow", self.follow_edits(self.events))
+
+    async def stop(self) -> None:
+        for name in ("workflow-triggers-sync", "workflow-triggers-follow"):
+            await self.supervisor.cancel(name)
 
     # ---- webhooks ------------------------------------------------------------------------
 
@@ -82,7 +93,7 @@ class WorkflowTriggers:
             raise NotFound("Webhook not found") from None
         if not any(t["id"] == row["id"] for t in triggers):
             raise NotFound("Webhook not found")
-        return await self.start_workflow(row["workflowId"], trigger="webhook", input_text=input_text)
+        return await self.workflows.start(row["workflowId"], trigger="webhook", input_text=input_text)
 
     # ---- keeping the rows in step with the nodes ---------------------------------------------
 

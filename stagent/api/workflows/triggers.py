@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ..errors import PayloadTooLarge
-from ._http import Out, endpoint, ok
+from ...errors import PayloadTooLarge
+from .._http import Out, endpoint, ok
 
 HOOK_PATH = "/api/workflows/hooks/"
 MAX_INPUT_BYTES = 64 * 1024

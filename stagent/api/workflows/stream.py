@@ -10,31 +10,14 @@ replays the latest run from its start, then follows live (pushed as lines commit
 from __future__ import annotations
 
 import functools
-import json
 
-from sse_starlette.event import ServerSentEvent
 from starlette.routing import Route
 
-from ..errors import Invalid
-from ..store import workflow_status as views
-from ._http import endpoint
-from .logs import sse_response
+from ...store import workflow_status as views
+from .._http import endpoint
+from .._sse import json_frame, last_event_id, sse_response
 
-MAX_SEQ = 2 ** 63 - 1
 REPLAY_PAGE = 500
-
-
-def _after(request) -> int | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid("Last-Event-ID must be an integer log sequence number") from None
-    if not 0 <= value <= MAX_SEQ:
-        raise Invalid(f"Last-Event-ID must be from 0 to {MAX_SEQ}")
-    return value
 
 
 @endpoint(content_type="text/event-stream", errors=(400, 404))
@@ -42,7 +25,7 @@ async def stream_workflow(request):
     """SSE of the workflow's progress: run_started, step_started, step_output (its task's log
     lines), step_finished, run_finished … `id:` is the log sequence number, so Last-Event-ID
     resumes exactly; without it the stream replays the latest run, then follows live."""
-    workflow_id, after = request.path_params["id"], _after(request)
+    workflow_id, after = request.path_params["id"], last_event_id(request)
     db, logbus = request.app.state.db, request.app.state.logbus
     start, steps = await db.read(lambda conn: views.stream_start_in(conn, workflow_id))
     start = start if after is None else after
@@ -57,19 +40,15 @@ async def stream_workflow(request):
                 cursor = rows[-1]["seq"]
                 for row in rows:
                     if (frame := views.progress_event(row, workflow_id, steps)) is not None:
-                        yield _sse(row["seq"], frame)
+                        yield json_frame(frame, id=row["seq"])
             while rows := await subscription.next_batch():
                 for row in rows:
                     if (frame := views.progress_event(row, workflow_id, steps)) is not None:
-                        yield _sse(row["seq"], frame)
+                        yield json_frame(frame, id=row["seq"])
         finally:
             subscription.close()
 
     return sse_response(request.app, events())
-
-
-def _sse(seq: int, data: dict) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(data, separators=(",", ":"), ensure_ascii=False), id=str(seq))
 
 
 routes = [

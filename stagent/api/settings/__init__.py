@@ -1,0 +1,15 @@
+"""/api/settings: provider keys, the simple key/value settings, the connection test, security."""
+
+from starlette.routing import Route
+
+from . import groups, providers
+
+routes = [
+    Route("/api/settings/providers", providers.get_providers, methods=["GET"]),
+    Route("/api/settings", providers.get_anthropic_auth, methods=["GET"]),
+    Route("/api/settings", providers.set_anthropic_auth, methods=["POST"]),
+    Route("/api/settings/openai", providers.get_openai_auth, methods=["GET"]),
+    Route("/api/settings/openai", providers.set_openai_auth, methods=["POST"]),
+    *(route for group in groups.GROUPS for route in groups.group_routes(group)),
+    Route("/api/settings/test", providers.test_connection, methods=["POST"]),
+]
