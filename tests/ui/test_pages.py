@@ -56,3 +56,77 @@ def test_the_ui_keeps_working_when_every_api_call_needs_a_key(page, daemon, clie
     page.get_by_label("Name").fill("Keyed")
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("link", name="Keyed")).to_be_visible()
+
+
+def test_first_run_home_asks_to_connect_a_model(page, client):
+    open_page(page, "/")
+    step = page.locator("[data-card='Connect a model']")
+    expect(step).to_contain_text("Tasks, chat and schedules need a language model.")
+    step.get_by_role("link", name="Open Settings to connect a model").click()
+    expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+    client.post("/api/settings/openai", json={"apiKey": "sk-test-123456789"})
+    open_page(page, "/")
+    expect(page.locator("[data-card='Running now']")).to_be_visible()
+    expect(page.locator("[data-card='Connect a model']")).to_have_count(0)
+
+
+def test_search_everything_with_ctrl_k_and_slash(page, client):
+    project = client.post("/api/projects", json={"name": "Garden"}).json()
+    client.post("/api/tasks", json={"title": "Water the garden", "projectId": project["id"]})
+    open_page(page, "/")
+    page.locator("body").press("/")  # Home has no search box of its own: `/` searches everything
+    dialog = page.get_by_role("dialog", name="Search everything")
+    expect(dialog).to_be_visible()
+    page.keyboard.type("garden")
+    expect(dialog.get_by_role("link")).to_have_count(2)
+    expect(dialog.get_by_role("link", name="task Water the garden")).to_be_visible()
+    page.keyboard.press("Enter")  # the first result: the project
+    expect(page.get_by_role("heading", name="Garden")).to_be_visible()
+    expect(dialog).to_be_hidden()
+    page.get_by_label("Name").focus()
+    page.keyboard.press("Control+k")  # Ctrl-K works even while typing in a field
+    expect(dialog).to_be_visible()
+    page.keyboard.type("sched")
+    dialog.get_by_role("link", name="page Schedules").click()
+    expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
+
+
+PHONE_PAGES = ["/", "/tasks", "/projects", "/chat", "/workflows", "/blueprints", "/blueprints/research-report",
+               "/schedules", "/inbox", "/settings"]
+
+
+def test_on_a_phone_no_page_is_wider_than_the_screen(page, client, llm_env):
+    project = client.post("/api/projects", json={"name": "A project with a rather long name for a phone",
+                                                 "workingDirectory": "/home/someone/code/a-very-long-directory-name"}).json()
+    task = client.post("/api/tasks", json={"title": "Summarise the quarterly numbers for the board meeting",
+                                           "projectId": project["id"]}).json()
+    client.post("/api/schedules", json={"name": "Morning digest", "interval": "every weekday at 9am",
+                                        "prompt": "Summarise yesterday's failed tasks", "projectId": project["id"]})
+    workflow = client.post("/api/workflows", json={"name": "Review and publish", "projectId": project["id"],
+                                                   "definition": {"pattern": "sequence", "steps": [
+                                                       {"id": "a", "name": "Draft", "prompt": "Draft it."},
+                                                       {"id": "b", "name": "Publish", "prompt": "Publish it."}]}}).json()
+    client.post("/api/keys", json={"name": "backup script", "scopes": ["stagent:read"]})
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in [*PHONE_PAGES, f"/tasks/{task['id']}", f"/projects/{project['id']}", f"/workflows/{workflow['id']}"]:
+        open_page(page, path)
+        expect(page.locator("main")).not_to_contain_text("Loading…")
+        assert page.evaluate("document.querySelector('.top').getBoundingClientRect().height") <= 60, path
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px screen"
+    open_page(page, "/tasks")
+    page.get_by_role("button", name="Board").click()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_role("button", name="List").click()
+    screenshot(page, "phone-tasks")
+
+    # The nav is a menu: open it, pick a page, and it closes.
+    nav = page.get_by_role("navigation", name="Pages")
+    expect(nav).to_be_hidden()
+    page.get_by_role("button", name="Menu").click()
+    expect(nav).to_be_visible()
+    screenshot(page, "phone-menu")
+    nav.get_by_role("link", name="Schedules").click()
+    expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
+    expect(nav).to_be_hidden()
+    expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")

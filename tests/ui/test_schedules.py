@@ -50,3 +50,43 @@ def test_run_the_heartbeat_checks_now(page):
     page.get_by_role("button", name="Run checks now").click()
     expect(page.locator("main")).to_contain_text("Last run")
     expect(page.locator("main")).to_contain_text("workflows:")
+
+
+def test_the_list_reads_in_words_and_a_schedule_is_edited(page, client):
+    created = client.post("/api/schedules", json={"name": "Digest", "interval": "every weekday at 9am",
+                                                  "prompt": "Summarise"}).json()
+    client.post("/api/schedules", json={"name": "Often", "interval": "every 15 minutes", "prompt": "Check"})
+    client.post(f"/api/schedules/{created['id']}/execute")
+    open_page(page, "/schedules")
+    row = page.locator("tr[data-schedule='Digest']")
+    expect(row.locator("[data-words]")).to_have_text("Every weekday at 09:00")
+    expect(row).to_contain_text("the computer’s local time")
+    expect(row.locator("[data-next-runs] li")).to_have_count(3)
+    expect(row).to_contain_text("1 run")
+    expect(row).not_to_contain_text("1 runs")
+
+    row.get_by_role("button", name="Edit").click()
+    form = page.get_by_role("form", name="Edit schedule Digest")
+    form.get_by_label("Name").fill("Evening digest")
+    form.get_by_label("When").fill("every day at 6pm")
+    expect(form.locator(".schedule-preview")).to_contain_text("18:00")
+    form.get_by_label("Prompt").fill("Summarise today")
+    form.get_by_role("button", name="Save schedule").click()
+    row = page.locator("tr[data-schedule='Evening digest']")
+    expect(row.locator("[data-words]")).to_contain_text("18:00")
+    saved = client.get(f"/api/schedules/{created['id']}").json()
+    assert (saved["name"], saved["prompt"], saved["cronExpression"]) == ("Evening digest", "Summarise today", "0 18 * * *")
+
+
+def test_the_preview_waits_for_a_whole_phrase(page):
+    open_page(page, "/schedules")
+    requests = []
+    page.on("request", lambda r: "/api/schedules/parse" in r.url and requests.append(r.post_data))
+    when = page.get_by_label("When")
+    when.press_sequentially("every monday at 9am", delay=40)  # typed, not pasted
+    expect(page.locator("#schedule-preview")).to_contain_text("Every Monday at 09:00")
+    assert len(requests) == 1, requests  # one request, after the typing paused
+    when.fill("every monday at")
+    expect(page.locator("#schedule-preview")).to_contain_text("Keep typing")
+    page.wait_for_timeout(900)
+    assert len(requests) == 1

@@ -82,3 +82,60 @@ def test_create_a_project_and_edit_its_working_directory(page, client, tmp_path)
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("form .error")).to_have_text("Not found")  # the API's answer, in words
     page.problems[:] = [p for p in page.problems if "404" not in p]
+
+
+def test_the_board_the_waiting_state_and_the_hidden_firings(page, daemon, client, llm_env):
+    planned = client.post("/api/tasks", json={"title": "Plan the launch"}).json()
+    queued = client.post("/api/tasks", json={"title": "Queue the mail"}).json()
+    client.patch(f"/api/tasks/{queued['id']}", json={"status": "queued"})
+    # A run that waits for an approval, and a schedule's firing (a task the schedule made).
+    llm_env.enqueue_tool_call("create_task", {"title": "Follow up"}, call_id="c1")
+    asking = client.post("/api/tasks", json={"title": "Ask before acting"}).json()
+    client.patch(f"/api/tasks/{asking['id']}", json={"status": "queued"})
+    client.post(f"/api/tasks/{asking['id']}/execute")
+    schedule = client.post("/api/schedules", json={"name": "Nightly", "interval": "daily at 2am", "prompt": "Tidy"}).json()
+
+    open_page(page, "/tasks")
+    expect(page.locator(f"tr[data-task='{asking['id']}']")).to_contain_text("waiting for you")
+    page.get_by_role("button", name="Board").click()
+    board = page.get_by_role("list", name="Tasks by status")
+    expect(board.locator("[data-column]")).to_have_count(6)
+    expect(board.locator("[data-column=planned]")).to_contain_text("Plan the launch")
+    expect(board.locator("[data-column=queued]")).to_contain_text("Queue the mail")
+    expect(board.locator("[data-column=running]")).to_contain_text("Ask before acting")
+    expect(board.locator("[data-column=running]")).to_contain_text("waiting for you")
+    screenshot(page, "tasks-board")
+
+    llm_env.enqueue_text("Tidied.")
+    fired = client.post(f"/api/schedules/{schedule['id']}/execute").json()
+    expect(page.locator("main")).to_contain_text("(1 hidden)")
+    expect(page.locator(f"[data-task='{fired['taskId']}']")).to_have_count(0)
+    page.get_by_label("Show workflow steps and scheduled runs").check()
+    expect(page.locator(f"[data-task='{fired['taskId']}']")).to_have_count(1)
+    assert planned  # listed above
+
+
+def test_edit_a_task_and_create_one_on_its_project_page(page, client):
+    project = client.post("/api/projects", json={"name": "Garden"}).json()
+    open_page(page, f"/projects/{project['id']}")
+    form = page.get_by_role("form", name="New task")
+    form.get_by_label("Title").fill("Plant tomatoes")
+    form.get_by_role("button", name="Create only").click()
+    expect(page.locator("main")).to_contain_text("Plant tomatoes")
+    [task] = client.get("/api/tasks").json()
+    assert task["projectId"] == project["id"]
+
+    page.get_by_role("link", name="Plant tomatoes").click()
+    expect(page.locator("main")).to_contain_text("Project Garden")
+    page.get_by_role("button", name="Edit").click()
+    form = page.get_by_role("form", name="Edit task")
+    form.get_by_label("Title").fill("Plant tomatoes and basil")
+    form.get_by_label("Description").fill("By the south wall.")
+    form.get_by_label("Priority").select_option("High")
+    form.get_by_label("Model").fill("openai/gpt-4o-mini")
+    form.get_by_role("button", name="Save task").click()
+    expect(page.locator("h1")).to_contain_text("Plant tomatoes and basil")
+    expect(page.get_by_role("form", name="Edit task")).to_have_count(0)
+    saved = client.get(f"/api/tasks/{task['id']}").json()
+    assert (saved["title"], saved["description"], saved["priority"], saved["modelId"]) == (
+        "Plant tomatoes and basil", "By the south wall.", 1, "openai/gpt-4o-mini")

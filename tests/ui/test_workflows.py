@@ -80,7 +80,7 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     page.get_by_label("Number of key questions").fill("20")
     page.get_by_role("button", name="Create workflow").click()  # the daemon's checks, in words
     expect(page.locator("form .error")).to_have_text(
-        'Missing required variable: topic; Variable "depth" must be at most 10')
+        'Missing required variable: “Topic”; “Number of key questions” must be at most 10')  # labels, not ids
     page.problems[:] = [p for p in page.problems if "400" not in p]  # the browser logs the 400 it was told
     assert client.get("/api/workflows").json() == []
 
@@ -117,7 +117,7 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     expect(step(page, "step-3").locator("[data-result]")).to_have_text("Report: local-first wins.")
     expect(page.locator("h1 .badge")).to_have_text("completed")
     expect(page.locator("[data-run='1']")).to_contain_text("completed")
-    expect(page.locator("[data-run='1']")).to_contain_text("3 done, 0 failed of 3")
+    expect(page.locator("[data-run='1']")).to_contain_text("3 of 3 steps completed")
     expect(page.get_by_role("button", name="Run again")).to_be_visible()
     assert streams_opened(page) == ["/api/events/stream"]  # the run was watched on the tab's one stream
     expect(page.locator(".toast")).to_have_count(0)  # the "created" toast has gone: a clean screenshot

@@ -12,7 +12,7 @@ export const COMMANDS = {
     await chat.newConversation();
     return 'Started a new conversation.';
   } },
-  model: { usage: '/model [id]', about: 'Show or switch the model (PATCH the conversation)', run: async (arg, chat) => {
+  model: { usage: '/model [id]', about: 'Show or switch this conversation’s model', run: async (arg, chat) => {
     if (!arg) {
       const models = await api.get('/api/chat/models');
       const current = chat.conversation()?.modelId || 'the default model';

@@ -2,7 +2,7 @@
 // each) join into one block; every other line is one row. Lines are keyed by seq, so a line
 // that arrives twice (history and live stream overlap) is shown once.
 
-import { h } from './ui.js';
+import { explain, h } from './ui.js';
 
 function parse(payload) {
   try {
@@ -28,7 +28,7 @@ function describe(event, p) {
     case 'retry': return `provider error, retry ${p.attempt} in ${p.delaySeconds} s: ${p.message}`;
     case 'usage': return `${p.inputTokens} in + ${p.outputTokens} out tokens`;
     case 'completed': return 'completed';
-    case 'error': return p.message || 'failed';
+    case 'error': return p.message ? explain(p.message) : 'failed';
     case 'cancelled': return 'cancelled';
     default: return short(p);
   }

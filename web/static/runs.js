@@ -2,6 +2,7 @@
 // machine decides the steps (planned -> queued; completed/cancelled -> planned -> queued).
 
 import { api } from './api.js';
+import { badge } from './ui.js';
 
 const STEPS = {
   planned: ['queued'],
@@ -30,4 +31,21 @@ export async function createAndRun(fields, { run = true } = {}) {
     }
   }
   return task;
+}
+
+// The tasks whose run waits for an answer (a pending approval names its task).
+export async function waitingTaskIds() {
+  const items = await api.get('/api/notifications/pending-approvals');
+  return new Set(items.filter((item) => item.taskId).map((item) => item.taskId));
+}
+
+// A task's state as a badge: "waiting for you" while its run waits for an approval.
+export function taskBadge(task, waiting) {
+  return waiting && waiting.has(task.id) ? badge('waiting', 'waiting for you') : badge(task.status);
+}
+
+export const PRIORITIES = [[0, 'Urgent'], [1, 'High'], [2, 'Normal'], [3, 'Low']];
+
+export function priorityLabel(priority) {
+  return (PRIORITIES.find(([value]) => value === priority) || [null, String(priority)])[1];
 }

@@ -51,14 +51,62 @@ export function money(usd) {
   return usd < 0.01 && usd > 0 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
 
-export function badge(status) {
-  return h('span', { class: `badge badge-${status}`, text: status });
+export function badge(status, label = status) {
+  return h('span', { class: `badge badge-${status}`, text: label });
+}
+
+// "1 run", "3 runs".
+export function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+// A table that becomes stacked rows on a narrow screen: each cell is labelled with its column
+// (data-label, shown by the stylesheet under 600 px).
+export function stacked(table) {
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  table.classList.add('stack');
+  for (const row of table.querySelectorAll('tbody tr')) {
+    [...row.children].forEach((cell, i) => {
+      if (heads[i]) cell.dataset.label = heads[i];
+      else cell.classList.add('no-label');
+    });
+  }
+  return table;
+}
+
+// ---- errors in words ---------------------------------------------------------------------------
+
+// Some daemon messages tell a program what to call (POST /api/…, an environment variable). In
+// the page the same fix is a setting: say so, and link to it.
+const SETTINGS_FIXES = [
+  [/^No LLM provider is configured, so tasks and schedules cannot run/i,
+    'No LLM provider is configured, so tasks and schedules cannot run. Add a key in '],
+  [/^No LLM provider is configured/i,
+    'No LLM provider is configured. Add an Anthropic or OpenAI key, or an Ollama model, in '],
+];
+const API_CALL = /\b(?:GET|POST|PUT|PATCH|DELETE) \/api\/|\bcurl\b|\bexport [A-Z_]+/;
+
+export function explain(message, err = null) {
+  const text = String(message || '');
+  for (const [pattern, words] of SETTINGS_FIXES) {
+    if (pattern.test(text)) return [words, link('/settings', 'Settings'), ', then try again.'];
+  }
+  const code = err?.body?.code || err?.body?.error?.code;
+  if (/budget/i.test(String(code || '')) || (err?.status === 429 && /\bcap\b|budget/i.test(text))) {
+    return [text, ' ', 'Change the spending caps in ', link('/settings', 'Settings'), '.'];
+  }
+  if (API_CALL.test(text)) {
+    // Keep the clauses that say what happened; drop the ones that name an API call.
+    const kept = text.split(/(?<=[.;:])\s+/).filter((part) => !API_CALL.test(part));
+    return [kept.join(' ').replace(/[;:]$/, '.') || 'The daemon refused this.'];
+  }
+  return [text];
 }
 
 // ---- messages --------------------------------------------------------------------------------
 
 export function errorBox(err) {
-  return h('p', { class: 'error', role: 'alert', text: err && err.message ? err.message : String(err) });
+  return h('p', { class: 'error', role: 'alert' }, explain(err && err.message ? err.message : String(err), err));
 }
 
 export function empty(text, ...extra) {

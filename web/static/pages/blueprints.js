@@ -65,12 +65,32 @@ function control(v) {
   return { read, el: field(v.label, el, hint) };
 }
 
-function stepList(bp) {
+// Variable ids (`draftEmail`) are for the YAML; the page names a variable by its label.
+function labeller(bp) {
+  const labels = Object.fromEntries(bp.variables.map((v) => [v.id, v.label || v.id]));
+  const name = (id) => (labels[id] ? `“${labels[id]}”` : id);
+  return {
+    // "{{draftEmail}}" in a template -> "[Draft a follow-up email]"
+    template: (text) => String(text || '').replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (m, id) => (labels[id] ? `[${labels[id]}]` : m)),
+    // The daemon's 400: 'Missing required variable: topic', 'Variable "depth" must be …'
+    message: (text) => String(text)
+      .replace(/(Missing required variables?: )([\w.-]+(?:, [\w.-]+)*)/g, (m, lead, list) => lead + list.split(', ').map(name).join(', '))
+      .replace(/Variable "([^"]+)"/g, (m, id) => (labels[id] ? name(id) : m)),
+    condition: (text) => {
+      const id = String(text).replace(/[{}\s]/g, '');
+      const v = bp.variables.find((x) => x.id === id);
+      if (!v) return `Only when ${id} is set`;
+      return v.type === 'boolean' ? `Only when “${v.label}” is ticked` : `Only when “${v.label}” is filled in`;
+    },
+  };
+}
+
+function stepList(bp, names) {
   return h('ol', { class: 'steps' }, bp.steps.map((s) => h('li', { class: 'step' },
     h('strong', {}, s.name), ' ', h('span', { class: 'muted' }, `profile ${s.profileId}`),
     s.requiresApproval ? [' ', h('span', { class: 'badge badge-checkpoint' }, 'checkpoint')] : null,
-    s.condition ? h('div', { class: 'muted' }, `Only when ${s.condition.replace(/[{}]/g, '')} is set`) : null,
-    h('details', {}, h('summary', {}, 'Prompt template'), h('pre', {}, s.promptTemplate),
+    s.condition ? h('div', { class: 'muted' }, names.condition(s.condition)) : null,
+    h('details', {}, h('summary', {}, 'Prompt template'), h('pre', {}, names.template(s.promptTemplate)),
       s.expectedOutput ? h('p', { class: 'muted' }, `Expected output: ${s.expectedOutput}`) : null))));
 }
 
@@ -98,6 +118,7 @@ export async function blueprintPage(root, { id }) {
     page.append(h('h1', { text: 'Blueprint' }), errorBox(err), link('/blueprints', 'Back to the blueprints'));
     return;
   }
+  const names = labeller(bp);
   const controls = bp.variables.map((v) => ({ v, ...control(v) }));
   const project = h('select', { name: 'project' }, options([['', 'No project'], ...projects.map((p) => [p.id, p.name])]));
   const errors = h('div');
@@ -109,8 +130,14 @@ export async function blueprintPage(root, { id }) {
     event.preventDefault();
     run(event.submitter, async () => {
       const variables = Object.fromEntries(controls.map(({ v, read }) => [v.id, read()]));
-      const made = await api.post(`/api/blueprints/${encodeURIComponent(id)}/instantiate`,
-        { variables, projectId: project.value || undefined });
+      let made;
+      try {
+        made = await api.post(`/api/blueprints/${encodeURIComponent(id)}/instantiate`,
+          { variables, projectId: project.value || undefined });
+      } catch (err) {
+        err.message = names.message(err.message); // the daemon names variables by id
+        throw err;
+      }
       const skipped = made.skippedSteps.length ? ` Skipped: ${made.skippedSteps.join(', ')}.` : '';
       toast(`Workflow “${made.name}” created with ${made.stepsCount} steps.${skipped}`);
       location.hash = `#/workflows/${made.id}`;
@@ -129,7 +156,7 @@ export async function blueprintPage(root, { id }) {
     h('p', {}, bp.description || ''),
     h('div', { class: 'row' }, badge(bp.pattern), bp.isBuiltin ? badge('built-in') : badge('yours'),
       h('span', { class: 'muted' }, `version ${bp.version} · ${bp.domain}`), tags(bp)),
-    h('div', { class: 'grid' }, section('Fill in', form), section(`Steps (${bp.steps.length})`, stepList(bp))),
+    h('div', { class: 'grid' }, section('Fill in', form), section(`Steps (${bp.steps.length})`, stepList(bp, names))),
     section('Workflows made from it', made));
   if (del) page.append(section('Danger zone', del, deleteErrors));
   await lineage(id, made);

@@ -1,30 +1,25 @@
-// Chat: conversations (history, resume), streamed replies with tool calls as they happen,
-// model and personality pickers, inline permission answers and slash commands.
+// Chat: conversations (history, resume), streamed replies in Markdown with their tool calls as
+// they happen, Stop, the model and cost of each reply, model and personality pickers, inline
+// permission answers and slash commands (with completion). A reply keeps being read when the
+// page is left (chatturns.js) and shows again on return; after a reload, one still being
+// written is followed in the stored messages (chatview.js).
 
 import { answerButtons } from '../approvals.js';
-import { api, readEventStream } from '../api.js';
-import { PERSONALITIES, runCommand } from '../chatcommands.js';
-import { ago, clear, empty, errorBox, h, link, options, run } from '../ui.js';
+import { api } from '../api.js';
+import { COMMANDS, PERSONALITIES, runCommand } from '../chatcommands.js';
+import { liveTurn, startTurn } from '../chatturns.js';
+import { Reply, addStored, followStored, historyNodes, readable, systemBubble, unfinished, userBubble } from '../chatview.js';
+import { slashMenu } from '../slashmenu.js';
+import { ago, clear, empty, errorBox, h, options, run } from '../ui.js';
 
 const RUNTIME_OF = { anthropic: 'anthropic-direct', openai: 'openai-direct', ollama: 'ollama' };
-
-function parseMeta(message) {
-  try {
-    return message.metadata ? JSON.parse(message.metadata) : {};
-  } catch {
-    return {};
-  }
-}
-
-function bubble(role, text, extra = {}) {
-  return h('div', { class: `msg msg-${role}${extra.error ? ' msg-error' : ''}`, 'data-role': role }, text);
-}
 
 async function chatPage(root, params, scope) {
   const page = h('div');
   root.append(page);
   let conv = null;
-  let busy = false;
+  let busy = false;     // a reply of this conversation is being written
+  let current = null;   // the live Turn shown here
   const [models, personality] = await Promise.all([
     api.get('/api/chat/models').catch(() => []),
     api.get('/api/v1/stan/personality').then((r) => r.personality).catch(() => 'professional'),
@@ -41,23 +36,35 @@ async function chatPage(root, params, scope) {
   const tonePicker = h('select', { 'aria-label': 'Personality' }, options(PERSONALITIES.map((p) => [p, p]), tone));
   const messages = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite' });
   const statusLine = h('p', { class: 'muted', role: 'status' });
-  const input = h('textarea', { 'aria-label': 'Message', placeholder: 'Ask anything, or type /help for commands (press / to focus)',
+  const input = h('textarea', { 'aria-label': 'Message', placeholder: 'Ask anything, or type / for commands (press / to focus)',
     'data-slash': true, maxlength: 200000 });
+  const suggestions = slashMenu(input, Object.entries(COMMANDS).map(([name, c]) => ({ name, usage: c.usage, about: c.about })));
   const sendButton = h('button', { type: 'submit', class: 'primary' }, 'Send');
+  const stopButton = h('button', { type: 'button', class: 'danger', hidden: true,
+    title: 'Stop this reply' }, 'Stop');
   const errors = h('div');
-  const composer = h('form', { class: 'composer', 'aria-label': 'Send a message' }, input, errors,
-    h('div', { class: 'spread' }, h('span', { class: 'hint' }, 'Enter sends, Shift+Enter starts a new line'), sendButton));
+  const composer = h('form', { class: 'composer', 'aria-label': 'Send a message' }, suggestions, input, errors,
+    h('div', { class: 'spread' }, h('span', { class: 'hint' }, 'Enter sends, Shift+Enter starts a new line, / lists commands'),
+      h('span', { class: 'buttons' }, stopButton, sendButton)));
   page.append(h('div', { class: 'chat' }, sidebar, h('div', {}, title,
     h('div', { class: 'row' }, model, tonePicker), messages, statusLine, composer)));
 
+  const scrollDown = () => messages.lastElementChild?.scrollIntoView({ block: 'nearest' });
   const say = (text) => {
-    messages.append(bubble('system', text));
-    messages.lastChild.scrollIntoView({ block: 'nearest' });
+    messages.append(systemBubble(text));
+    scrollDown();
+  };
+  const setBusy = (on) => {
+    busy = on;
+    stopButton.hidden = !on || !current;
+    sendButton.disabled = on;
   };
 
   async function loadList() {
     try {
-      const rows = await api.get('/api/chat/conversations?limit=50');
+      const rows = (await api.get('/api/chat/conversations?limit=50'))
+        .filter((c) => c.messageCount || (conv && c.id === conv.id)); // no empty "Untitled" ones
+      if (!scope.alive) return;
       clear(convList, rows.length ? rows.map((c) => h('li', {}, h('a', {
         href: `#/chat/${c.id}`, 'aria-current': conv && c.id === conv.id ? 'page' : null },
       c.title || 'Untitled', h('div', { class: 'muted' }, ago(c.updatedAt)))))
@@ -65,6 +72,24 @@ async function chatPage(root, params, scope) {
     } catch (err) {
       clear(convList, h('li', {}, errorBox(err)));
     }
+  }
+
+  async function refreshTitle() {
+    if (!conv || !scope.alive) return;
+    try {
+      conv = await api.get(`/api/chat/conversations/${conv.id}`);
+      if (scope.alive) title.textContent = conv.title || 'Untitled conversation';
+    } catch {
+      // the conversation was deleted meanwhile: the list shows what is left
+    }
+  }
+
+  async function replyEnded() {
+    setBusy(false);
+    current = null;
+    statusLine.textContent = '';
+    await loadList();
+    await refreshTitle();
   }
 
   function showEmpty() {
@@ -76,21 +101,59 @@ async function chatPage(root, params, scope) {
     }).catch(() => {});
   }
 
-  function renderHistory(rows) {
-    clear(messages);
-    for (const m of rows) {
-      const meta = parseMeta(m);
-      const b = bubble(m.role === 'user' ? 'user' : 'assistant', m.content, { error: m.status === 'error' });
-      if (meta.toolCalls?.length) {
-        b.prepend(...meta.toolCalls.map((c) => h('div', { class: 'tool' }, `used ${c.name}`)));
+  // The live reply: its events (those so far replayed first) drawn into a Reply.
+  function attach(turn) {
+    current = turn;
+    messages.querySelector('.empty')?.remove();
+    messages.append(userBubble(turn.content));
+    const reply = new Reply();
+    reply.streaming(true);
+    messages.append(reply.el);
+    setBusy(true);
+    const unsubscribe = turn.subscribe((event) => {
+      if (event.type === 'delta') {
+        reply.text(event.content);
+      } else if (event.type === 'status') {
+        statusLine.textContent = event.message || event.phase;
+      } else if (event.type === 'tool_call') {
+        reply.tool(event.toolCallId, event.name, event.arguments);
+      } else if (event.type === 'tool_result') {
+        reply.toolResult(event.toolCallId, event.result);
+      } else if (event.type === 'permission_request' || event.type === 'question') {
+        const slot = h('div');
+        const box = h('div', { class: 'approval' }, h('p', {}, `Allow ${event.toolName || 'this tool'}?`),
+          readable(event.toolInput ?? event.questions));
+        box.append(answerButtons({ notificationId: event.requestId, conversationId: turn.conversationId },
+          (behavior) => clear(box, h('p', { class: 'muted' }, behavior === 'allow' ? 'Allowed.' : 'Denied.')), slot), slot);
+        reply.add(box);
+      } else if (event.type === 'done') {
+        reply.close();
+        reply.streaming(false);
+        if (event.isComplete === false) reply.note('The reply is incomplete.');
+        reply.meta(event.model, event.usage);
+        reply.links(event.quickAccess);
+        replyEnded();
+      } else if (event.type === 'error') {
+        reply.streaming(false);
+        reply.error(event.message);
+        replyEnded();
+      } else if (event.type === 'stopped') {
+        reply.streaming(false);
+        reply.note(event.cancelled ? 'Stopped.'
+          : 'Stopped. The daemon still finishes this reply in the background; it shows here when you open the conversation again.');
+        replyEnded();
       }
-      messages.append(b);
-    }
-    if (!rows.length) showEmpty();
+      scrollDown();
+    });
+    scope.cleanup(unsubscribe); // leaving the page stops drawing, not the reply
   }
 
   async function open(id) {
-    conv = await api.get(`/api/chat/conversations/${id}`);
+    const turn = liveTurn(id); // taken before the history is read: a reply ending meanwhile stays whole
+    const [c, rows] = await Promise.all([api.get(`/api/chat/conversations/${id}`),
+      api.get(`/api/chat/conversations/${id}/messages?includeSteps=true`)]);
+    if (!scope.alive) return;
+    conv = c;
     title.textContent = conv.title || 'Untitled conversation';
     model.value = conv.modelId || '';
     if (conv.modelId && model.value !== conv.modelId) {
@@ -99,14 +162,33 @@ async function chatPage(root, params, scope) {
     }
     tone = conv.personality || 'professional';
     tonePicker.value = tone;
-    renderHistory(await api.get(`/api/chat/conversations/${id}/messages`));
+    if (turn) {
+      // This tab is reading the reply: the history up to its message, then the reply as it comes.
+      const cut = rows.findLastIndex((m) => m.role === 'user' && m.content === turn.content);
+      clear(messages, historyNodes(cut >= 0 ? rows.slice(0, cut) : rows.filter((m) => m.id !== turn.messageId)));
+      attach(turn);
+      return;
+    }
+    const pending = unfinished(rows);
+    if (pending) {
+      // Written by a turn this tab is not reading (the page was reloaded): follow the stored steps.
+      const cut = rows.indexOf(pending.user);
+      clear(messages, historyNodes(rows.slice(0, cut + 1)));
+      const reply = new Reply();
+      messages.append(reply.el);
+      pending.steps.forEach((m) => addStored(reply, m));
+      setBusy(true);
+      followStored({ conversationId: id, reply, afterId: rows[rows.length - 1].id, scope, onDone: replyEnded });
+    } else {
+      clear(messages, historyNodes(rows));
+    }
+    if (!rows.length) showEmpty();
   }
 
   async function create() {
     const picked = models.find((m) => m.id === model.value);
     conv = await api.post('/api/chat/conversations', {
       runtimeId: RUNTIME_OF[picked?.provider] || 'openai-direct', modelId: model.value || undefined, personality: tone });
-    history.replaceState(null, '', `#/chat/${conv.id}`); // no hashchange: the page (and its stream) stays
     return conv;
   }
 
@@ -141,83 +223,49 @@ async function chatPage(root, params, scope) {
   model.addEventListener('change', () => run(model, () => chat.setModel(model.value), errors));
   tonePicker.addEventListener('change', () => run(tonePicker, () => chat.setPersonality(tonePicker.value), errors));
 
-  async function streamReply(content) {
-    messages.querySelector('.empty')?.remove();
-    const mine = bubble('user', content);
-    messages.append(mine);
-    const reply = bubble('assistant', '');
-    reply.dataset.streaming = 'true';
-    const text = document.createTextNode('');
-    reply.append(text);
-    messages.append(reply);
-    const tools = {};
-    let response;
+  // The conversation is created with the first message and kept only when its reply starts:
+  // a message that cannot start (no provider, a budget cap) leaves no empty conversation behind.
+  async function send(content) {
+    const made = !conv;
+    if (made) await create();
+    let turn;
     try {
-      if (!conv) await create();
-      // Leaving the page stops reading; the daemon still finishes and stores the reply.
-      const reading = new AbortController();
-      scope.cleanup(() => reading.abort());
-      response = await api.stream(`/api/chat/conversations/${conv.id}/messages`, { content }, { signal: reading.signal });
+      turn = await startTurn(conv.id, content);
     } catch (err) {
-      mine.remove();
-      reply.remove();
+      if (made) {
+        const gone = conv;
+        conv = null;
+        await api.del(`/api/chat/conversations/${gone.id}`).catch(() => {});
+      }
       throw err;
     }
+    if (made) history.replaceState(null, '', `#/chat/${conv.id}`); // no hashchange: the page stays
     statusLine.textContent = 'Thinking…';
-    await readEventStream(response, (event) => {
-      if (event.type === 'delta') {
-        text.appendData(event.content);
-      } else if (event.type === 'status') {
-        statusLine.textContent = event.message || event.phase;
-      } else if (event.type === 'tool_call') {
-        tools[event.toolCallId] = h('div', { class: 'tool' }, `calls ${event.name} ${JSON.stringify(event.arguments)}`);
-        reply.insertBefore(tools[event.toolCallId], text);
-      } else if (event.type === 'tool_result') {
-        tools[event.toolCallId]?.append(h('div', {}, `→ ${event.result.slice(0, 300)}`));
-      } else if (event.type === 'permission_request' || event.type === 'question') {
-        const slot = h('div');
-        const box = h('div', { class: 'approval' }, h('p', {}, `Allow ${event.toolName || 'this tool'}?`),
-          h('pre', {}, JSON.stringify(event.toolInput ?? event.questions, null, 2)));
-        box.append(answerButtons({ notificationId: event.requestId, conversationId: conv.id },
-          (behavior) => clear(box, h('p', { class: 'muted' }, behavior === 'allow' ? 'Allowed.' : 'Denied.')), slot), slot);
-        reply.insertBefore(box, text);
-      } else if (event.type === 'done') {
-        delete reply.dataset.streaming;
-        statusLine.textContent = '';
-        const links = (event.quickAccess || []).map((q) => link(q.href, q.label));
-        if (links.length) reply.append(h('div', { class: 'row' }, links));
-      } else if (event.type === 'error') {
-        delete reply.dataset.streaming;
-        reply.classList.add('msg-error');
-        statusLine.textContent = '';
-        reply.append(errorBox({ message: event.message }));
-      }
-      messages.lastChild?.scrollIntoView({ block: 'nearest' });
-    });
-    delete reply.dataset.streaming;
-    statusLine.textContent = '';
-    await loadList();
-    if (conv && scope.alive) title.textContent = (await api.get(`/api/chat/conversations/${conv.id}`)).title || 'Untitled conversation';
+    attach(turn);
+    loadList();
   }
 
   async function submit() {
     const content = input.value;
-    if (!content.trim() || busy) return;
-    busy = true;
+    if (!content.trim()) return;
+    const command = content.trim().startsWith('/');
+    if (busy && !command) return;
     input.value = '';
-    await run(sendButton, async () => {
+    if (!command) sendButton.disabled = true;
+    await run(null, async () => {
       try {
         const answer = await runCommand(content, chat);
-        if (answer === undefined) await streamReply(content);
+        if (answer === undefined) await send(content);
         else if (answer) say(answer);
       } catch (err) {
         input.value = content; // nothing was lost: the text is back in the box
         throw err;
       }
     }, errors);
-    busy = false;
+    sendButton.disabled = busy;
   }
 
+  stopButton.addEventListener('click', () => run(stopButton, () => current?.stop(), errors));
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     submit();
@@ -233,7 +281,7 @@ async function chatPage(root, params, scope) {
     try {
       await open(params.id);
     } catch (err) {
-      messages.append(errorBox(err));
+      if (scope.alive) messages.append(errorBox(err));
     }
   } else {
     showEmpty();

@@ -1,13 +1,30 @@
-// Home: what is running, what finished lately, what waits for an answer, heartbeat health and
-// today's spend. Every card loads on its own, so one failing API call leaves the others working.
+// Home: the first step when no model is connected yet, what is running, what finished lately,
+// what waits for an answer, heartbeat health and today's spend. Every card loads on its own, so
+// one failing API call leaves the others working.
 
 import { api } from '../api.js';
-import { ago, badge, clear, empty, errorBox, h, link, money, section } from '../ui.js';
+import { taskBadge, waitingTaskIds } from '../runs.js';
+import { ago, badge, clear, empty, errorBox, explain, h, link, money, section } from '../ui.js';
 
-function taskList(tasks) {
+function taskList(tasks, waiting) {
   return h('ul', { class: 'plain' }, tasks.map((t) => h('li', { class: 'spread' },
-    h('span', {}, link(`/tasks/${t.id}`, t.title), ' ', badge(t.status)),
+    h('span', {}, link(`/tasks/${t.id}`, t.title), ' ', taskBadge(t, waiting)),
     h('span', { class: 'muted' }, ago(t.updatedAt)))));
+}
+
+// First run: nothing can answer until a provider is set up (GET /api/settings/providers).
+async function connectStep(slot) {
+  try {
+    const overview = await api.get('/api/settings/providers');
+    if (overview.configuredProviderCount) return;
+  } catch {
+    return; // the other cards say what is wrong with the daemon
+  }
+  clear(slot, h('section', { class: 'card first-run', 'data-card': 'Connect a model' },
+    h('h2', {}, 'Connect a model'),
+    h('p', {}, 'Tasks, chat and schedules need a language model. Add an Anthropic or OpenAI API key, or point ',
+      'stagent at a local Ollama, and press Test to check it answers.'),
+    h('p', {}, link('/settings', 'Open Settings to connect a model', { class: 'button primary' }))));
 }
 
 async function fill(card, load) {
@@ -26,11 +43,11 @@ function card(title) {
 }
 
 async function loadTasks() {
-  const tasks = await api.get('/api/tasks');
+  const [tasks, waiting] = await Promise.all([api.get('/api/tasks'), waitingTaskIds().catch(() => new Set())]);
   const running = tasks.filter((t) => t.status === 'running' || t.status === 'queued');
   const recent = tasks.filter((t) => !running.includes(t))
     .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, 8);
-  return { running, recent, total: tasks.length };
+  return { running, recent, total: tasks.length, waiting };
 }
 
 async function loadApprovals() {
@@ -39,8 +56,9 @@ async function loadApprovals() {
   return [h('p', { class: 'big' }, String(items.length)),
     h('ul', { class: 'plain' }, items.slice(0, 5).map((item) => h('li', {},
       h('strong', {}, item.permissionLabel), ' ', item.compactSummary,
-      h('div', { class: 'muted' }, item.taskTitle ? `task: ${item.taskTitle}`
-        : item.workflowName ? `workflow: ${item.workflowName}` : item.conversationId ? 'chat' : '')))),
+      h('div', { class: 'muted' }, item.taskId ? ['task ', link(`/tasks/${item.taskId}`, item.taskTitle || 'open it')]
+        : item.workflowId ? ['workflow ', link(`/workflows/${item.workflowId}`, item.workflowName || 'open it')]
+          : item.conversationId ? ['chat ', link(`/chat/${item.conversationId}`, 'open it')] : '')))),
     link('/inbox', 'Answer them in the Inbox')];
 }
 
@@ -52,7 +70,7 @@ async function loadHeartbeat() {
   const last = runs[0];
   return [h('p', {}, 'Heartbeat ', state, '.'),
     last ? h('div', {}, badge(last.healthy ? 'healthy' : 'warning'), ' last run ', ago(last.finishedAt),
-      last.issues.length ? h('ul', {}, last.issues.map((i) => h('li', {}, `${i.check}: ${i.message}`))) : null)
+      last.issues.length ? h('ul', {}, last.issues.map((i) => h('li', {}, `${i.check}: `, explain(i.message)))) : null)
       : empty('It has not run yet. Run it now from the Schedules page.', link('/schedules', 'Open Schedules'))];
 }
 
@@ -72,7 +90,9 @@ async function home(root, params, scope) {
   const approvals = card('Waiting for you');
   const heartbeat = card('Heartbeat');
   const spend = card("Today's spend");
-  root.append(h('h1', { text: 'Home' }), h('div', { class: 'grid' }, running, approvals, recent, heartbeat, spend));
+  const first = h('div');
+  root.append(h('h1', { text: 'Home' }), first, h('div', { class: 'grid' }, running, approvals, recent, heartbeat, spend));
+  connectStep(first);
 
   const refreshTasks = async () => {
     let data;
@@ -83,9 +103,9 @@ async function home(root, params, scope) {
       clear(recent.querySelector('.body'), errorBox(err));
       return;
     }
-    clear(running.querySelector('.body'), data.running.length ? taskList(data.running)
+    clear(running.querySelector('.body'), data.running.length ? taskList(data.running, data.waiting)
       : empty('No task is running.', link('/tasks', 'Create and run a task')));
-    clear(recent.querySelector('.body'), data.recent.length ? taskList(data.recent)
+    clear(recent.querySelector('.body'), data.recent.length ? taskList(data.recent, data.waiting)
       : empty(data.total ? 'No finished tasks yet.' : 'No tasks yet. Create one on the Tasks page.',
         link('/tasks', 'Go to Tasks')));
   };
@@ -101,7 +121,10 @@ async function home(root, params, scope) {
     tasksLater();
     spendLater();
   });
-  scope.on('notification', approvalsLater);
+  scope.on('notification', () => {
+    approvalsLater();
+    tasksLater(); // a run starts or stops waiting for you
+  });
   scope.on('reconnected', () => {
     tasksLater();
     approvalsLater();

@@ -2,7 +2,7 @@
 
 import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
-import { ago, badge, button, clear, empty, errorBox, h, link, run, section, when } from '../ui.js';
+import { ago, badge, button, clear, empty, errorBox, explain, h, link, run, section, when } from '../ui.js';
 
 const CHECKPOINT_TOOL = 'WorkflowCheckpoint';
 
@@ -53,7 +53,7 @@ function notificationItem(n, reload, errors) {
   return h('li', { 'data-notification': n.id, class: n.read ? 'read' : 'unread' },
     h('div', { class: 'spread' }, h('span', {}, n.read ? '' : h('strong', {}, '● '), h('strong', {}, n.title), ' ',
       badge(n.type)), h('span', { class: 'muted', title: when(n.createdAt) }, ago(n.createdAt))),
-    n.body ? h('p', { class: 'muted' }, n.body.slice(0, 500)) : null,
+    n.body ? h('p', { class: 'muted' }, explain(n.body.slice(0, 500))) : null,
     h('div', { class: 'row' }, n.taskId ? link(`/tasks/${n.taskId}`, 'Open task') : null, toggle, del));
 }
 

@@ -1,7 +1,10 @@
-// Projects: the list, a create form, and a project page to edit it and see its tasks.
+// Projects: the list, a create form, and a project page to edit it, see its tasks and start a
+// new one there.
 
 import { api } from '../api.js';
-import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, toast } from '../ui.js';
+import { taskBadge, waitingTaskIds } from '../runs.js';
+import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, stacked, toast } from '../ui.js';
+import { createForm } from './tasks.js';
 
 function projectFields(project = {}) {
   return {
@@ -32,13 +35,13 @@ async function list(root, params, scope) {
   const load = async () => {
     try {
       const projects = await api.get('/api/projects');
-      clear(body, projects.length ? h('table', {},
+      clear(body, projects.length ? stacked(h('table', {},
         h('thead', {}, h('tr', {}, ['Project', 'Status', 'Tasks', 'Working directory', 'Updated']
           .map((c) => h('th', { text: c })))),
         h('tbody', {}, projects.map((p) => h('tr', {}, h('td', {}, link(`/projects/${p.id}`, p.name)),
           h('td', {}, badge(p.status)), h('td', {}, String(p.taskCount ?? '')),
           h('td', {}, p.workingDirectory ? h('code', {}, p.workingDirectory) : '—'),
-          h('td', { class: 'muted' }, ago(p.updatedAt))))))
+          h('td', { class: 'muted' }, ago(p.updatedAt)))))))
         : empty('No projects yet. A project groups tasks and gives them a working directory; create one above.'));
     } catch (err) {
       clear(body, errorBox(err));
@@ -92,11 +95,11 @@ async function detail(root, { id }, scope) {
   const tasks = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const loadTasks = async () => {
     try {
-      const rows = await api.get(`/api/tasks?projectId=${encodeURIComponent(id)}`);
+      const [rows, waiting] = await Promise.all([api.get(`/api/tasks?projectId=${encodeURIComponent(id)}`),
+        waitingTaskIds().catch(() => new Set())]);
       clear(tasks, rows.length ? h('ul', { class: 'plain' }, rows.map((t) => h('li', { class: 'spread' },
-        h('span', {}, link(`/tasks/${t.id}`, t.title), ' ', badge(t.status)), h('span', { class: 'muted' }, ago(t.updatedAt)))))
-        : empty('This project has no tasks yet. Create one on the Tasks page and pick this project.',
-          link('/tasks', 'Go to Tasks')));
+        h('span', {}, link(`/tasks/${t.id}`, t.title), ' ', taskBadge(t, waiting)), h('span', { class: 'muted' }, ago(t.updatedAt)))))
+        : empty('This project has no tasks yet. Describe one under New task.'));
     } catch (err) {
       clear(tasks, errorBox(err));
     }
@@ -109,11 +112,17 @@ async function detail(root, { id }, scope) {
       location.hash = '#/projects';
     }, deleteErrors);
   }, { class: 'danger' });
-  page.append(title, h('p', {}, link('/projects', '← All projects')), section('Settings', form),
-    section('Tasks', tasks), section('Danger zone', del, deleteErrors));
+  const models = await api.get('/api/chat/models').catch(() => []);
+  const newTask = createForm({ project, models, onCreated: (task, started) => {
+    if (started) location.hash = `#/tasks/${task.id}`;
+    else loadTasks();
+  } });
+  page.append(title, h('p', {}, link('/projects', '← All projects')), section('Tasks', tasks),
+    section('New task', newTask), section('Settings', form), section('Danger zone', del, deleteErrors));
   await loadTasks();
   const later = scope.coalesce(loadTasks);
   scope.on('task', later);
+  scope.on('notification', later);
   scope.on('reconnected', later);
 }
 

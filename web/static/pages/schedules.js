@@ -1,58 +1,90 @@
 // Schedules: create one from plain words or cron with a preview of its next five fire times,
-// the list with next/last run, pause/resume, run now; and the heartbeat's settings and checks.
+// the list (in words, with the time zone and the next three runs) with edit, pause/resume, run
+// now; and the heartbeat's settings and checks.
 
 import { api } from '../api.js';
-import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, toast, when } from '../ui.js';
+import { ago, badge, button, clear, empty, errorBox, explain, field, h, link, options, plural, run, section, stacked,
+  toast, when } from '../ui.js';
 
 const PREVIEW_COUNT = 5;
+const DEBOUNCE_MS = 600;
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// Text that cannot be a whole interval yet ("every monday at", "*/15 *"): no request is sent
+// for it, so typing does not fill the console with the parser's 400s.
+function unfinishedPhrase(text) {
+  const t = text.trim().toLowerCase();
+  if (t.length < 2) return true;
+  if (/(?:^|\s)(?:at|on|every|each|and|of|in|the|past|a|an|to|from|between|after|before)$/.test(t)) return true;
+  if (/[,:&.-]$/.test(t)) return true;
+  const fields = t.split(/\s+/);
+  return fields.length < 5 && fields.every((f) => /^[\d*/,-]+$/.test(f)); // a cron (or "5") half typed
+}
 
 function preview(box) {
   let timer = null;
   let asked = '';
   return (expression) => {
     clearTimeout(timer);
+    asked = expression;
     if (!expression.trim()) {
       clear(box, h('p', { class: 'hint' }, 'Type when it should run, e.g. “every weekday at 9am” or “*/15 * * * *”.'));
       return;
     }
+    if (unfinishedPhrase(expression)) {
+      clear(box, h('p', { class: 'hint' }, 'Keep typing: the preview shows when the phrase is complete.'));
+      return;
+    }
+    box.setAttribute('aria-busy', 'true');
     timer = setTimeout(async () => {
-      asked = expression;
       try {
         const parsed = await api.post('/api/schedules/parse', { expression, count: PREVIEW_COUNT });
         if (asked !== expression) return;
         clear(box, h('p', {}, h('strong', {}, parsed.description), ' ', h('code', {}, parsed.cronExpression)),
-          h('p', { class: 'hint' }, `Next ${parsed.nextFireTimes.length} runs:`),
+          h('p', { class: 'hint' }, `Next ${plural(parsed.nextFireTimes.length, 'run')} (your time, ${BROWSER_ZONE}):`),
           h('ol', { 'data-preview': true }, parsed.nextFireTimes.map((t) => h('li', {}, when(t)))));
       } catch (err) {
         if (asked === expression) clear(box, errorBox(err));
+      } finally {
+        if (asked === expression) box.removeAttribute('aria-busy');
       }
-    }, 250);
+    }, DEBOUNCE_MS);
   };
 }
 
-function createForm(projects, onCreated) {
-  const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, placeholder: 'Morning digest' });
+// The fields of a schedule (new or edited), with the live preview of "When".
+function scheduleFields(projects, schedule = {}) {
+  const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, placeholder: 'Morning digest',
+    value: schedule.name || '' });
+  const previewBox = h('div', { class: 'schedule-preview', 'aria-live': 'polite' });
   const interval = h('input', { type: 'text', name: 'interval', required: true, maxlength: 200,
-    placeholder: 'every weekday at 9am', 'aria-describedby': 'schedule-preview' });
-  const prompt = h('textarea', { name: 'prompt', required: true, maxlength: 20000,
-    placeholder: 'What the task does each time, e.g. Summarise yesterday’s failed tasks' });
-  const project = h('select', { name: 'project' }, options([['', 'No project'], ...projects.map((p) => [p.id, p.name])]));
-  const previewBox = h('div', { id: 'schedule-preview', 'aria-live': 'polite' });
+    placeholder: 'every weekday at 9am', value: schedule.cronExpression || '' });
+  const prompt = h('textarea', { name: 'prompt', required: !schedule.id, maxlength: 20000,
+    placeholder: 'What the task does each time, e.g. Summarise yesterday’s failed tasks' }, schedule.prompt || '');
+  const project = h('select', { name: 'project' }, options([['', 'No project'], ...projects.map((p) => [p.id, p.name])],
+    schedule.projectId || ''));
   const show = preview(previewBox);
-  show('');
   interval.addEventListener('input', () => show(interval.value));
+  return { name, interval, prompt, project, previewBox, show };
+}
+
+function createForm(projects, onCreated) {
+  const f = scheduleFields(projects);
+  f.previewBox.id = 'schedule-preview';
+  f.interval.setAttribute('aria-describedby', 'schedule-preview');
+  f.show('');
   const errors = h('div');
-  const form = h('form', { 'aria-label': 'New schedule' }, field('Name', name),
-    field('When', interval, 'Plain words, shorthand (5m, 2h) or a cron expression'), previewBox,
-    field('Prompt', prompt), field('Project', project), errors,
+  const form = h('form', { 'aria-label': 'New schedule' }, field('Name', f.name),
+    field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'), f.previewBox,
+    field('Prompt', f.prompt), field('Project', f.project), errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create schedule')));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     run(event.submitter, async () => {
-      const schedule = await api.post('/api/schedules', { name: name.value.trim(), interval: interval.value.trim(),
-        prompt: prompt.value.trim(), projectId: project.value || undefined });
+      const schedule = await api.post('/api/schedules', { name: f.name.value.trim(), interval: f.interval.value.trim(),
+        prompt: f.prompt.value.trim(), projectId: f.project.value || undefined });
       form.reset();
-      show('');
+      f.show('');
       toast(`Schedule “${schedule.name}” created; next run ${when(schedule.nextFireAt)}.`);
       onCreated(schedule);
     }, errors);
@@ -60,7 +92,59 @@ function createForm(projects, onCreated) {
   return form;
 }
 
-function scheduleRow(s, reload, errors, notice) {
+// Edit in place (PATCH /api/schedules/{id}); "When" starts as the stored cron and is sent only
+// when changed.
+function editForm(s, projects, done, cancel) {
+  const f = scheduleFields(projects, s);
+  f.show(s.cronExpression);
+  const errors = h('div');
+  const form = h('form', { 'aria-label': `Edit schedule ${s.name}`, class: 'edit-schedule' },
+    h('div', { class: 'grid' }, h('div', {}, field('Name', f.name),
+      field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'), f.previewBox),
+    h('div', {}, field('Prompt', f.prompt), field('Project', f.project))), errors,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save schedule'),
+      button('Cancel', cancel)));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    run(event.submitter, async () => {
+      const changes = { name: f.name.value.trim(), prompt: f.prompt.value.trim() || null, projectId: f.project.value || null };
+      if (f.interval.value.trim() !== s.cronExpression) changes.interval = f.interval.value.trim();
+      const saved = await api.patch(`/api/schedules/${s.id}`, changes);
+      toast(`Schedule “${saved.name}” saved; next run ${when(saved.nextFireAt)}.`);
+      await done();
+    }, errors);
+  });
+  setTimeout(() => f.name.focus());
+  return form;
+}
+
+// How a stored schedule reads: its cron in words and its next fire times (POST /parse; the
+// times are the daemon's local zone, so they are used only for a schedule without a zone of its
+// own). One request per cron and next run, kept for the page's life.
+function describer() {
+  const cache = new Map();
+  return (s) => {
+    const key = `${s.cronExpression}|${s.nextFireAt}`;
+    if (!cache.has(key)) {
+      cache.set(key, api.post('/api/schedules/parse', { expression: s.cronExpression, count: 4 }).catch(() => null));
+    }
+    return cache.get(key);
+  };
+}
+
+function nextRuns(s, parsed) {
+  if (s.status !== 'active' || !s.nextFireAt) return s.status === 'paused' ? 'paused' : '—';
+  const times = [s.nextFireAt];
+  if (parsed && !s.timeZone) {
+    const first = new Date(s.nextFireAt).getTime();
+    times.push(...parsed.nextFireTimes.filter((t) => new Date(t).getTime() > first));
+  }
+  return [h('ol', { class: 'runs', 'data-next-runs': true }, times.slice(0, 3).map((t) => h('li', {}, when(t)))),
+    h('div', { class: 'muted' }, ago(s.nextFireAt))];
+}
+
+function scheduleRow(s, parsed, ctx) {
+  const { reload, errors, notice, projects } = ctx;
   const toggle = button(s.status === 'active' ? 'Pause' : 'Resume', () => run(toggle, async () => {
     await api.patch(`/api/schedules/${s.id}`, { status: s.status === 'active' ? 'paused' : 'active' });
     await reload();
@@ -77,6 +161,7 @@ function scheduleRow(s, reload, errors, notice) {
       await reload();
     }, errors);
   }, { class: 'danger' });
+  const edit = button('Edit', () => ctx.edit(s.id));
   const history = h('details', { ontoggle: async (event) => {
     if (!event.target.open || history.dataset.loaded) return;
     history.dataset.loaded = 'yes';
@@ -91,13 +176,23 @@ function scheduleRow(s, reload, errors, notice) {
       history.append(errorBox(err));
     }
   } }, h('summary', {}, 'Firing history'));
-  return h('tr', { 'data-schedule': s.name },
+  const row = h('tr', { 'data-schedule': s.name },
     h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, s.prompt?.slice(0, 120) || ''), history),
-    h('td', {}, h('code', {}, s.cronExpression), s.type === 'heartbeat' ? h('div', {}, badge('heartbeat')) : null),
+    h('td', {}, parsed ? h('div', { 'data-words': true }, parsed.description) : null,
+      h('div', { class: 'muted' }, h('code', {}, s.cronExpression), ' · ',
+        s.timeZone ? `time zone ${s.timeZone}` : 'the computer’s local time'),
+      s.type === 'heartbeat' ? h('div', {}, badge('heartbeat')) : null),
     h('td', {}, badge(s.status)),
-    h('td', {}, s.nextFireAt ? [when(s.nextFireAt), h('div', { class: 'muted' }, ago(s.nextFireAt))] : '—'),
-    h('td', {}, s.lastFiredAt ? [when(s.lastFiredAt), h('div', { class: 'muted' }, `${s.firingCount} runs`)] : 'never'),
-    h('td', {}, h('div', { class: 'row' }, toggle, now, del)));
+    h('td', {}, nextRuns(s, parsed)),
+    h('td', {}, s.lastFiredAt ? [when(s.lastFiredAt), h('div', { class: 'muted' }, plural(s.firingCount, 'run'))]
+      : 'never'),
+    h('td', {}, h('div', { class: 'row' }, edit, toggle, now, del)));
+  if (ctx.editing !== s.id) return row;
+  return [row, h('tr', { class: 'editing' }, h('td', { colspan: 6, class: 'no-label' },
+    editForm(s, projects, async () => {
+      ctx.editing = null;
+      await reload();
+    }, () => ctx.edit(null))))];
 }
 
 function heartbeatCard() {
@@ -107,7 +202,7 @@ function heartbeatCard() {
     'Checks stagent itself on a timer (failed workflows, deployments, credits, models) and reports problems.'), body, results);
   const showRun = (r) => clear(results, h('h3', {}, 'Last run ', badge(r.healthy ? 'healthy' : 'warning'),
     ' ', h('span', { class: 'muted' }, r.finishedAt ? ago(r.finishedAt) : 'just now')),
-  h('ul', { class: 'plain' }, r.results.map((c) => h('li', {}, badge(c.status), ` ${c.check}: ${c.message}`))));
+  h('ul', { class: 'plain' }, r.results.map((c) => h('li', {}, badge(c.status), ` ${c.check}: `, explain(c.message)))));
   (async () => {
     let config;
     try {
@@ -158,21 +253,37 @@ async function schedules(root, params, scope) {
   const body = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const errors = h('div');
   const notice = h('div', { 'aria-live': 'polite' });
+  const describe = describer();
+  let rows = [];
+  const ctx = { errors, notice, projects, editing: null, reload: null, edit: null };
+  const draw = (parsed) => {
+    clear(body, rows.length ? stacked(h('table', {}, h('thead', {}, h('tr', {},
+      ['Schedule', 'When', 'Status', 'Next runs', 'Last run', ''].map((c) => h('th', { text: c })))),
+    h('tbody', {}, rows.map((s, i) => scheduleRow(s, parsed[i], ctx)))))
+      : empty('No schedules yet. Describe when a task should run, e.g. “every weekday at 9am”, and press Create schedule.'));
+  };
+  let parsedRows = [];
   const load = async () => {
     try {
-      const rows = await api.get('/api/schedules');
-      clear(body, rows.length ? h('table', {}, h('thead', {}, h('tr', {},
-        ['Schedule', 'When', 'Status', 'Next run', 'Last run', ''].map((c) => h('th', { text: c })))),
-      h('tbody', {}, rows.map((s) => scheduleRow(s, load, errors, notice))))
-        : empty('No schedules yet. Describe when a task should run, e.g. “every weekday at 9am”, and press Create schedule.'));
+      rows = await api.get('/api/schedules');
+      parsedRows = await Promise.all(rows.map(describe));
+      if (scope.alive) draw(parsedRows);
     } catch (err) {
       clear(body, errorBox(err));
     }
   };
-  page.append(section('New schedule', createForm(projects, load)), section('All schedules', notice, errors, body), heartbeatCard());
+  ctx.reload = load;
+  ctx.edit = (id) => {
+    ctx.editing = id;
+    draw(parsedRows);
+  };
+  page.append(section('New schedule', createForm(projects, load)),
+    section('All schedules', h('p', { class: 'hint' }, `Times are shown in your time zone (${BROWSER_ZONE}).`),
+      notice, errors, body), heartbeatCard());
   await load();
-  const later = scope.coalesce(load, 1000);
-  scope.on('task', later); // a firing creates a task: last/next run changed
+  // A firing creates a task: last and next run changed. Not while a schedule is being edited.
+  const later = scope.coalesce(() => ctx.editing || load(), 1000);
+  scope.on('task', later);
   scope.on('reconnected', later);
 }
 

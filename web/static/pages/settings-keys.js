@@ -2,7 +2,7 @@
 // page), revoke. Needs the admin scope, which this browser's session has.
 
 import { api } from '../api.js';
-import { badge, button, clear, empty, errorBox, field, h, run, section, when } from '../ui.js';
+import { badge, button, clear, empty, errorBox, field, h, run, section, stacked, when } from '../ui.js';
 
 const SCOPES = ['stagent:read', 'stagent:write', 'stan:execute', 'ai-agent:chat', 'ai-agent:actions', 'admin'];
 
@@ -15,7 +15,7 @@ export async function keysSection() {
     try {
       const keys = await api.get('/api/keys');
       const live = keys.filter((k) => !k.revokedAt);
-      clear(list, live.length ? h('table', {}, h('thead', {}, h('tr', {},
+      clear(list, live.length ? stacked(h('table', {}, h('thead', {}, h('tr', {},
         ['Name', 'Key', 'Scopes', 'Created', 'Last used', ''].map((c) => h('th', { text: c })))),
       h('tbody', {}, live.map((k) => {
         const revoke = button('Revoke', () => {
@@ -28,7 +28,7 @@ export async function keysSection() {
         return h('tr', {}, h('td', {}, k.name), h('td', {}, h('code', {}, k.prefix)),
           h('td', {}, k.scopes.map((s) => [badge(s), ' '])), h('td', { class: 'muted' }, when(k.createdAt)),
           h('td', { class: 'muted' }, when(k.lastUsedAt)), h('td', {}, revoke));
-      }))) : empty('No API keys. Create one for a script or another program.'));
+      })))) : empty('No API keys. Create one for a script or another program.'));
     } catch (err) {
       clear(list, errorBox(err));
     }

@@ -3,7 +3,7 @@
 // in the page: the inputs are cleared after saving and only the masked form comes back.
 
 import { api } from '../api.js';
-import { badge, button, clear, errorBox, field, h, options, run, section, toast, when } from '../ui.js';
+import { badge, button, clear, errorBox, field, h, options, run, section, stacked, toast, when } from '../ui.js';
 import { keysSection } from './settings-keys.js';
 
 function keyState(state) {
@@ -113,12 +113,12 @@ async function budgets() {
   const daily = h('input', { type: 'number', min: 0, step: 'any', value: usd(overall.dailySpendCapUsd), placeholder: 'monthly ÷ days' });
   const threshold = h('input', { type: 'number', min: 1, max: 100, value: Math.round(snapshot.alertThreshold * 100) });
   const statuses = h('div');
-  const show = (snap) => clear(statuses, h('table', {}, h('thead', {}, h('tr', {},
+  const show = (snap) => clear(statuses, stacked(h('table', {}, h('thead', {}, h('tr', {},
     ['Scope', 'Window', 'Spent', 'Cap', 'Health', 'Resets'].map((c) => h('th', { text: c })))),
   h('tbody', {}, snap.statuses.filter((s) => s.scopeId === 'overall' || s.limitValue !== null).map((s) => h('tr', {},
     h('td', {}, s.scopeLabel), h('td', {}, s.window), h('td', {}, `$${(s.currentValue / 1e6).toFixed(4)}`),
     h('td', {}, s.limitValue === null ? '—' : `$${(s.limitValue / 1e6).toFixed(2)}`), h('td', {}, badge(s.health)),
-    h('td', { class: 'muted' }, when(s.resetAtIso)))))));
+    h('td', { class: 'muted' }, when(s.resetAtIso))))))));
   show(snapshot);
   const errors = h('div');
   const form = h('form', { 'aria-label': 'Budgets' }, h('div', { class: 'row' },

@@ -1,4 +1,5 @@
-// One task: status and actions, a pending approval, output, cost, and the live log.
+// One task: status and actions (edit too), a pending approval, output (Markdown), cost, and the
+// live log.
 // The log is the history read page by page (/api/events/logs) followed by the tab's shared
 // stream; the shared stream is connected before the history is read, so no line falls between.
 
@@ -6,15 +7,43 @@ import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
 import * as events from '../events.js';
 import { LogView } from '../logview.js';
-import { startRun } from '../runs.js';
-import { badge, button, clear, empty, errorBox, h, link, money, run, section, when } from '../ui.js';
+import { markdown } from '../markdown.js';
+import { PRIORITIES, priorityLabel, startRun } from '../runs.js';
+import { badge, button, clear, empty, errorBox, field, h, link, money, options, run, section, toast, when } from '../ui.js';
 
 const LIVE = new Set(['queued', 'running']);
 // Lines after which the header, output, cost or approval box may have changed.
 const REFRESH_ON = new Set(['started', 'session_resumed', 'usage', 'permission_request', 'permission_response',
   'completed', 'error', 'cancelled']);
 
-function actions(task, refresh, errors) {
+// Title, description, priority and model (PATCH /api/tasks/{id}).
+function editForm(task, models, done, cancel) {
+  const title = h('input', { type: 'text', name: 'title', required: true, maxlength: 200, value: task.title });
+  const description = h('textarea', { name: 'description', maxlength: 2000 }, task.description || '');
+  const priority = h('select', { name: 'priority' }, options(PRIORITIES.map(([v, label]) => [String(v), label]),
+    String(task.priority)));
+  const model = h('input', { type: 'text', name: 'model', list: 'edit-task-models', maxlength: 200,
+    value: task.modelId || '', placeholder: 'default model' });
+  const errors = h('div');
+  const form = h('form', { class: 'card', 'aria-label': 'Edit task' }, h('h2', {}, 'Edit task'),
+    field('Title', title), field('Description', description),
+    h('div', { class: 'row' }, field('Priority', priority), field('Model', model, 'Any LiteLLM model id; empty for the default')),
+    h('datalist', { id: 'edit-task-models' }, models.map((m) => h('option', { value: m.id }, m.label))), errors,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save task'), button('Cancel', cancel)));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    run(event.submitter, async () => {
+      await api.patch(`/api/tasks/${task.id}`, { title: title.value.trim(), description: description.value.trim() || null,
+        priority: Number(priority.value), modelId: model.value.trim() || null });
+      toast('Task saved.');
+      await done();
+    }, errors);
+  });
+  setTimeout(() => title.focus());
+  return form;
+}
+
+function actions(task, refresh, errors, onEdit) {
   const act = (label, fn, props) => {
     const b = button(label, () => run(b, async () => {
       await fn();
@@ -33,6 +62,7 @@ function actions(task, refresh, errors) {
     }
   }
   if (task.status === 'completed') out.push(act('Run again', () => startRun(task)));
+  out.push(button('Edit', onEdit, { title: 'Title, description, priority and model' }));
   if (!LIVE.has(task.status)) {
     const del = button('Delete', () => {
       if (!window.confirm(`Delete the task “${task.title}” with its log?`)) return;
@@ -51,7 +81,10 @@ function outputBlock(output) {
     return empty(LIVE.has(output.status) ? 'The output appears here when the run finishes.'
       : 'No output yet. Run the task to get one.');
   }
-  return [h('p', { class: 'muted' }, `Content: ${output.contentType}`), h('pre', { 'data-output': true }, output.result)];
+  // Model text (markdown or plain) reads as Markdown; code and JSON stay as they are.
+  const asText = ['markdown', 'text', 'unknown'].includes(output.contentType);
+  return [h('p', { class: 'muted' }, `Content: ${output.contentType}`),
+    asText ? markdown(output.result, { 'data-output': true }) : h('pre', { 'data-output': true }, output.result)];
 }
 
 function costBlock(provenance) {
@@ -66,25 +99,47 @@ export default async function taskPage(root, { id }, scope) {
   const page = h('div');
   root.append(page);
   const header = h('div');
+  const editing = h('div');
   const errors = h('div');
   const approval = h('div');
   const output = section('Output', h('p', { class: 'muted', text: 'Loading…' }));
   const cost = section('Cost', h('p', { class: 'muted', text: 'Loading…' }));
   const view = new LogView();
-  page.append(header, errors, approval, h('div', { class: 'grid' }, output, cost), section('Live log', view.el));
+  page.append(header, editing, errors, approval, h('div', { class: 'grid' }, output, cost), section('Live log', view.el));
 
+
+  const names = {}; // projectId -> name, read once
+  let models = null;
+  let task = null;
+  const edit = async () => {
+    if (editing.firstChild) {
+      clear(editing);
+      return;
+    }
+    models ||= await api.get('/api/chat/models').catch(() => []);
+    clear(editing, editForm(task, models, async () => {
+      clear(editing);
+      await refresh();
+    }, () => clear(editing)));
+  };
 
   const refresh = async () => {
-    const task = await api.get(`/api/tasks/${id}`);
+    task = await api.get(`/api/tasks/${id}`);
     const [provenance, out] = await Promise.all([api.get(`/api/tasks/${id}/provenance`),
-      api.get(`/api/tasks/${id}/output`)]);
+      api.get(`/api/tasks/${id}/output`),
+      task.projectId && !names[task.projectId] ? api.get(`/api/projects/${task.projectId}`)
+        .then((p) => { names[p.id] = p.name; }).catch(() => {}) : null]);
     if (!scope.alive) return;
+    const source = task.workflowId ? ['a step of ', link(`/workflows/${task.workflowId}`, 'its workflow'), ' · ']
+      : task.scheduleId ? ['a run of a ', link('/schedules', 'schedule'), ' · '] : '';
     clear(header, h('h1', {}, task.title, ' ', badge(task.status)),
-      h('p', { class: 'muted' },
-        task.projectId ? ['Project ', link(`/projects/${task.projectId}`, task.projectName || 'project'), ' · '] : '',
-        `model ${task.modelId || 'default'} · created ${when(task.createdAt)} · updated ${when(task.updatedAt)}`),
-      task.description ? h('p', {}, task.description) : null,
-      actions(task, refresh, errors));
+    provenance.pendingApproval ? h('p', { 'data-waiting': true }, badge('waiting', 'waiting for you'),
+      ' The run waits for your answer below before it goes on.') : null,
+    h('p', { class: 'muted' },
+      task.projectId ? ['Project ', link(`/projects/${task.projectId}`, names[task.projectId] || 'its project'), ' · '] : '',
+      source, `${priorityLabel(task.priority)} priority · model ${task.modelId || 'default'} · created ${when(task.createdAt)} · updated ${when(task.updatedAt)}`),
+    task.description ? h('p', {}, task.description) : null,
+    actions(task, refresh, errors, edit));
     clear(output, h('h2', { text: 'Output' }), outputBlock(out));
     clear(cost, h('h2', { text: 'Cost' }), costBlock(provenance));
     const pending = provenance.pendingApproval;

@@ -6,7 +6,8 @@
 
 import { api } from '../api.js';
 import * as events from '../events.js';
-import { ago, badge, button, clear, empty, errorBox, field, h, link, run, section, toast, when } from '../ui.js';
+import { markdown } from '../markdown.js';
+import { ago, badge, button, clear, empty, errorBox, explain, field, h, link, plural, run, section, stacked, toast, when } from '../ui.js';
 import { definitionOf, isGate, stepName, stepPrompt, stepsByRole } from './workflow-steps.js';
 
 // Engine events after which /status (states, history, buttons) has changed.
@@ -133,8 +134,8 @@ function stepOutcome(state, live) {
       return [h('p', { class: 'muted' }, 'Working…'), el];
     }
     case 'waiting_approval': return h('p', { class: 'muted' }, 'Waiting for your approval (above).');
-    case 'completed': return state.result ? h('pre', { 'data-result': true }, state.result) : null;
-    case 'failed': return h('p', { class: 'error' }, state.error || 'Failed.');
+    case 'completed': return state.result ? markdown(state.result, { 'data-result': true, class: 'md result' }) : null;
+    case 'failed': return h('p', { class: 'error' }, state.error ? explain(state.error) : 'Failed.');
     default: return null;
   }
 }
@@ -196,15 +197,25 @@ function stepsView(status, ctx) {
 
 // ---- history and triggers ------------------------------------------------------------------------
 
-function historyView(history) {
+// Each run against every step of the workflow, not only the steps that got as far as a task.
+function stepsOfRun(r, stepCount, loop) {
+  const done = r.completedCount || 0;
+  const failed = r.failedCount || 0;
+  if (loop) return `${plural(r.taskCount || 0, 'iteration')}: ${done} completed${failed ? `, ${failed} failed` : ''}`;
+  const notRun = Math.max(stepCount - done - failed, 0);
+  return [`${done} of ${plural(stepCount, 'step')} completed`, failed ? `, ${failed} failed` : '',
+    notRun && r.status !== 'running' && r.status !== 'active' ? `, ${notRun} not run` : ''].join('');
+}
+
+function historyView(history, stepCount, loop) {
   if (!history.length) return empty('It has not run yet. Press Run to start it.');
-  return h('table', {}, h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Started', 'Finished', 'Step tasks', '']
+  return stacked(h('table', {}, h('thead', {}, h('tr', {}, ['Run', 'Status', 'Trigger', 'Started', 'Finished', 'Steps', 'Note']
     .map((c) => h('th', { text: c })))),
   h('tbody', {}, history.map((r) => h('tr', { 'data-run': r.runNumber },
     h('td', {}, `#${r.runNumber}`), h('td', {}, r.status ? badge(r.status) : '—'), h('td', {}, r.trigger || '—'),
     h('td', {}, when(r.startedAt)), h('td', {}, when(r.finishedAt)),
-    h('td', {}, `${r.completedCount || 0} done, ${r.failedCount || 0} failed of ${r.taskCount}`),
-    h('td', { class: 'muted' }, r.error || (r.stopReason ? `stopped: ${r.stopReason.replaceAll('_', ' ')}` : ''))))));
+    h('td', {}, stepsOfRun(r, stepCount, loop)),
+    h('td', { class: 'muted' }, r.error || (r.stopReason ? `stopped: ${r.stopReason.replaceAll('_', ' ')}` : '—')))))));
 }
 
 function triggerItem(t) {
@@ -278,10 +289,10 @@ function headerView(status, ctx) {
   return [h('h1', {}, status.name, ' ', badge(status.status)),
     h('p', { class: 'muted' }, `${status.pattern} · `,
       status.runNumber ? `run #${status.runNumber}${status.run ? ` ${status.run.status}` : ''}` : 'never run',
-      status.projectId ? [' · ', link(`/projects/${status.projectId}`, 'project')] : null,
+      status.projectId ? [' · project ', link(`/projects/${status.projectId}`, ctx.projectName || 'open it')] : null,
       blueprint ? [' · from blueprint ', link(`/blueprints/${blueprint}`, blueprint),
         definition._blueprintVersion ? ` ${definition._blueprintVersion}` : ''] : null),
-    status.run?.error && status.status === 'failed' ? h('p', { class: 'error' }, status.run.error) : null,
+    status.run?.error && status.status === 'failed' ? h('p', { class: 'error' }, explain(status.run.error)) : null,
     actions(status, ctx)];
 }
 
@@ -302,6 +313,10 @@ export default async function workflowPage(root, { id }, scope) {
 
   const refresh = async () => {
     const status = await api.get(`/api/workflows/${id}/status`);
+    if (status.projectId && ctx.projectOf !== status.projectId) {
+      ctx.projectName = await api.get(`/api/projects/${status.projectId}`).then((p) => p.name).catch(() => null);
+      ctx.projectOf = status.projectId;
+    }
     const waiting = (status.steps || []).find((s) => s.state?.status === 'waiting_approval');
     const request = waiting ? (await api.get('/api/notifications/pending-approvals'))
       .find((item) => item.notificationId === waiting.state.notificationId) : null;
@@ -313,7 +328,7 @@ export default async function workflowPage(root, { id }, scope) {
     clear(header, headerView(status, ctx));
     clear(steps, stepsView(status, ctx));
     for (const taskId of live.els.keys()) live.follow(taskId, false); // each step shown running
-    clear(history, historyView(status.runHistory || []));
+    clear(history, historyView(status.runHistory || [], (status.steps || []).length, status.pattern === 'loop'));
     // Re-drawn only when another request waits, so a prompt being edited is not wiped.
     const key = waiting ? `${waiting.state.notificationId}:${Boolean(request)}` : null;
     if (key !== shownCheckpoint) {

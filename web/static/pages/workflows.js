@@ -2,7 +2,7 @@
 // the blueprints gallery (blueprints.js), all under the Workflows nav entry.
 
 import { api } from '../api.js';
-import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, toast } from '../ui.js';
+import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, stacked, toast } from '../ui.js';
 import { blueprintPage, gallery } from './blueprints.js';
 import workflowPage from './workflow.js';
 import { PATTERNS, definitionOf } from './workflow-steps.js';
@@ -95,10 +95,12 @@ function createForm(projects, onCreated) {
   return form;
 }
 
-function workflowRow(w) {
+function workflowRow(w, names) {
   const definition = definitionOf(w.definition);
   return h('tr', { 'data-workflow': w.name },
     h('td', {}, link(`/workflows/${w.id}`, w.name),
+      w.projectId ? h('div', { class: 'muted' }, 'project ', link(`/projects/${w.projectId}`, names[w.projectId] || 'open it'))
+        : null,
       definition._blueprintId ? h('div', { class: 'muted' }, `from ${definition._blueprintId}`) : null),
     h('td', {}, definition.pattern || '—'), h('td', {}, badge(w.status)),
     h('td', {}, w.runNumber ? `#${w.runNumber}` : 'never run'),
@@ -113,13 +115,14 @@ async function list(root, params, scope) {
     'Several agent steps that run as one: in sequence, side by side, in a loop, with your approval in between.'),
   h('div', { class: 'row' }, link('/blueprints', 'Browse blueprints', { class: 'button' })));
   const projects = await api.get('/api/projects');
+  const names = Object.fromEntries(projects.map((p) => [p.id, p.name]));
   const body = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const load = async () => {
     try {
       const rows = await api.get('/api/workflows');
-      clear(body, rows.length ? h('table', {}, h('thead', {}, h('tr', {},
+      clear(body, rows.length ? stacked(h('table', {}, h('thead', {}, h('tr', {},
         ['Workflow', 'Pattern', 'Status', 'Run', 'Steps', 'Updated'].map((c) => h('th', { text: c })))),
-      h('tbody', {}, rows.map(workflowRow)))
+      h('tbody', {}, rows.map((w) => workflowRow(w, names)))))
         : empty('No workflows yet. Start from a blueprint (a ready-made workflow you fill in), or describe ' +
           'the steps under New workflow below.', link('/blueprints', 'Browse blueprints')));
     } catch (err) {
