@@ -48,6 +48,12 @@ class LogPrinter:
             verb = "resumed" if kind == "session_resumed" else "running"
             model = payload.get("model")
             self.note(f"{verb}…" + (f" (model {model})" if model else ""))
+        elif kind == "profile_assigned":
+            self.note(f"profile {payload.get('profile', '?')}: {payload.get('reason', '')}")
+        elif kind == "command_output":
+            self.line(str(payload.get("text", "")).rstrip("\n"))
+        elif kind == "file_change":
+            self.line(f"✎ {payload.get('path', '?')} changed")
         elif kind == "retry":
             self.note(f"retry {payload.get('attempt', '?')}: {payload.get('message', '')} "
                       f"(waiting {payload.get('delaySeconds', '?')} s)")

@@ -27,6 +27,7 @@ function describe(event, p) {
     case 'permission_response': return `${p.tool}: ${p.behavior === 'allow' ? 'allowed' : 'denied'}${p.message ? ` (${p.message})` : ''}`;
     case 'retry': return `provider error, retry ${p.attempt} in ${p.delaySeconds} s: ${p.message}`;
     case 'usage': return `${p.inputTokens} in + ${p.outputTokens} out tokens`;
+    case 'file_change': return `${p.created ? 'created' : 'changed'} ${p.path} (diff under File changes)`;
     case 'completed': return 'completed';
     case 'error': return p.message ? explain(p.message) : 'failed';
     case 'cancelled': return 'cancelled';

@@ -1,5 +1,7 @@
-"""Agent tools: the one Tool type, the named tool sets every surface offers, run_tool, and the
-built-in task tools (read and list files, create a follow-up task, set the task's output).
+"""Agent tools: the one Tool type, the named tool sets every surface offers, run_tool, the
+working-directory confinement every file tool uses, and the built-in task tools that are not
+files (create a follow-up task, set the task's output). The file tools live in files.py and
+search.py; engine/agent/toolbox.py imports every family.
 
 A tool is registered once (`ToolSet.tool`, or `tool(..., sets=...)` for several surfaces)
 and any surface offers it by its set: TASK_TOOLS (task runs; a task's `tool_names` narrows
@@ -16,15 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...db import Database
+from ...sanitize import scrub_json
 from ...store import tasks as task_store
-
-MAX_READ_BYTES = 64 * 1024
-MAX_LIST_ENTRIES = 500
 
 
 class ToolError(Exception):
@@ -39,6 +39,10 @@ class ToolContext:
     task: dict
     working_dir: Path | None
     output: dict  # {"text": str | None}: update_output writes the task's result here
+    log: Callable[[str, dict], None] | None = None  # appends a line (type, payload) to the task's live log
+    # this run's view of its files: resolved path -> sha256 of the content the agent last read
+    # or wrote (files.py refuses to change a file it has not seen, or that changed since)
+    file_hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def parse_arguments(raw: str) -> dict | None:
     if not raw.strip():
         return {}
     try:
-        arguments = json.loads(raw)
+        arguments = scrub_json(json.loads(raw))  # an escaped lone surrogate becomes U+FFFD
     except ValueError:
         return None
     return arguments if isinstance(arguments, dict) else None
@@ -178,33 +182,23 @@ def text_arg(args: dict, key: str, *, required: bool = False, default: str | Non
 # ---- the built-in task tools ----------------------------------------------------------------
 
 def confine(ctx: ToolContext, relative: str) -> Path:
+    """`relative` (or an absolute path) resolved inside the task's working directory, symlinks
+    followed; a ToolError when there is none or the path leaves it."""
     if ctx.working_dir is None:
         raise ToolError("this task's project has no working directory")
-    root = ctx.working_dir.resolve()
+    if not ctx.working_dir.is_absolute():  # stored before projects were checked: never the daemon's cwd
+        raise ToolError("this task's project has a relative working directory; set an absolute folder")
+    return inside(ctx.working_dir.resolve(), relative)
+
+
+def inside(root: Path, relative: str) -> Path:
+    """`relative` resolved under the (already resolved) `root`; a ToolError when it leaves it."""
+    if "\0" in relative:
+        raise ToolError("a path cannot contain a NUL character")
     target = (root / relative).resolve()
     if target != root and root not in target.parents:
         raise ToolError(f"path '{relative}' is outside the working directory")
     return target
-
-
-@tool("read_file", "Read a UTF-8 text file inside the project's working directory.",
-      {"path": {"type": "string", "description": "Path relative to the working directory"}}, ("path",))
-async def read_file(ctx: ToolContext, args: dict) -> str:
-    path = confine(ctx, str(args.get("path", "")))
-    if not path.is_file():
-        raise ToolError(f"no such file: {args.get('path')}")
-    data = path.read_bytes()[:MAX_READ_BYTES]
-    return data.decode("utf-8", errors="replace")
-
-
-@tool("list_files", "List files and folders inside the project's working directory.",
-      {"path": {"type": "string", "description": "Folder relative to the working directory (default '.')"}})
-async def list_files(ctx: ToolContext, args: dict) -> str:
-    folder = confine(ctx, str(args.get("path") or "."))
-    if not folder.is_dir():
-        raise ToolError(f"no such folder: {args.get('path')}")
-    entries = sorted(folder.iterdir())[:MAX_LIST_ENTRIES]
-    return "\n".join(e.name + ("/" if e.is_dir() else "") for e in entries) or "(empty)"
 
 
 @tool("create_task", "Create a follow-up task (status planned) in the same project.",

@@ -40,10 +40,11 @@ class Alias:
 ALIASES: tuple[Alias, ...] = (
     Alias("Read", "read_file", {"file_path": "path"}, "path"),
     Alias("LS", "list_files", {}, "path"),
-    Alias("Glob", "list_files", {}, "path"),
-    Alias("Grep", "search_files", {}, "pattern"),
+    Alias("Glob", "glob", {}, "pattern"),
+    Alias("Grep", "grep", {"glob": "include"}, "pattern"),
     Alias("Write", "write_file", {"file_path": "path"}, "path"),
-    Alias("Edit", "edit_file", {"file_path": "path"}, "path"),
+    Alias("Edit", "edit_file", {"file_path": "path", "old_string": "old", "new_string": "new",
+                                "replace_all": "replaceAll"}, "path"),
     Alias("Bash", "run_command", {}, "command"),
     Alias("WebFetch", "web_fetch", {}, "url"),
     Alias("WebSearch", "web_search", {}, "query"),
@@ -52,13 +53,13 @@ ALIASES: tuple[Alias, ...] = (
 # The field the short form matches for stagent's own names (`read_file(docs/*)`).
 MAIN_FIELD = {"read_file": "path", "list_files": "path", "create_task": "title",
               "update_output": "content", "create_project": "name", "execute_task": "taskId",
-              "search_files": "pattern", "write_file": "path", "edit_file": "path",
+              "grep": "pattern", "glob": "pattern", "write_file": "path", "edit_file": "path",
               "run_command": "command", "web_fetch": "url", "web_search": "query"}
 
 # Allowed without asking: they only read inside the project's folder, or set the running
 # task's own result (the original auto-allows Read, Grep and Glob the same way). Everything
 # else (create_task, create_project, execute_task, ...) asks unless a pattern allows it.
-SAFE_TOOLS = frozenset({"read_file", "list_files", "search_files", "update_output",
+SAFE_TOOLS = frozenset({"read_file", "list_files", "grep", "glob", "update_output",
                         # read-only views of stagent's own state (engine/actions.py, chat_tools.py)
                         "list_tasks", "list_schedules", "list_workflows", "spend_summary", "heartbeat_checks",
                         "list_projects", "get_project", "get_task",

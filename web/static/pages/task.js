@@ -5,6 +5,7 @@
 
 import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
+import { ChangesView } from '../changes.js';
 import * as events from '../events.js';
 import { LogView } from '../logview.js';
 import { markdown } from '../markdown.js';
@@ -14,7 +15,7 @@ import { badge, button, clear, empty, errorBox, field, h, link, money, options, 
 const LIVE = new Set(['queued', 'running']);
 // Lines after which the header, output, cost or approval box may have changed.
 const REFRESH_ON = new Set(['started', 'session_resumed', 'usage', 'permission_request', 'permission_response',
-  'completed', 'error', 'cancelled']);
+  'completed', 'error', 'cancelled', 'file_change']);
 
 // Title, description, priority and model (PATCH /api/tasks/{id}).
 function editForm(task, models, done, cancel) {
@@ -105,7 +106,9 @@ export default async function taskPage(root, { id }, scope) {
   const output = section('Output', h('p', { class: 'muted', text: 'Loading…' }));
   const cost = section('Cost', h('p', { class: 'muted', text: 'Loading…' }));
   const view = new LogView();
-  page.append(header, editing, errors, approval, h('div', { class: 'grid' }, output, cost), section('Live log', view.el));
+  const changes = new ChangesView(id);
+  page.append(header, editing, errors, approval, h('div', { class: 'grid' }, output, cost), changes.el,
+    section('Live log', view.el));
 
 
   const names = {}; // projectId -> name, read once
@@ -142,6 +145,7 @@ export default async function taskPage(root, { id }, scope) {
     actions(task, refresh, errors, edit));
     clear(output, h('h2', { text: 'Output' }), outputBlock(out));
     clear(cost, h('h2', { text: 'Cost' }), costBlock(provenance));
+    changes.safeRefresh(LIVE.has(task.status)); // catches its own errors
     const pending = provenance.pendingApproval;
     if (pending) {
       const item = { notificationId: pending.notificationId, taskId: id, toolName: pending.toolName };

@@ -1,0 +1,11 @@
+"""The agent toolbox: importing this module registers every built-in tool family in the one
+registry (engine/agent/tools.py). Each family lives in its own module and registers itself."""
+
+from ..handoffs import tool as handoff_tool  # noqa: F401  (send_handoff)
+from . import (  # noqa: F401
+    files,  # read_file, write_file, edit_file, list_files
+    search,  # glob, grep
+    shell,  # run_command
+    tools,  # create_task, update_output
+    web,  # web_fetch, web_search
+)
