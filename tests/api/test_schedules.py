@@ -77,7 +77,7 @@ def test_patch_rules(client):
     assert client.patch(f"/api/schedules/{s['id']}", json={"prompt": "  "}).status_code == 400
     assert client.patch(f"/api/schedules/{s['id']}", json={"status": "completed"}).status_code == 400
     assert client.patch("/api/schedules/nope", json={"name": "x"}).status_code == 404
-    assert client.patch(f"/api/schedules/{s['id']}", json={"agentProfile": "writer"}).json()["agentProfile"] == "writer"
+    assert client.patch(f"/api/schedules/{s['id']}", json={"agentProfile": "researcher"}).json()["agentProfile"] == "researcher"
     assert client.patch(f"/api/schedules/{s['id']}", json={"agentProfile": ""}).json()["agentProfile"] is None
     assert client.get(f"/api/schedules/{s['id']}").json()["prompt"] == "p"
     # Found by the fuzzer: values that reached NOT NULL columns or foreign keys.

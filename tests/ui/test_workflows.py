@@ -96,7 +96,9 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     expect(page.locator("main")).to_contain_text("It has not run yet.")
 
     # The planner first asks to run a tool: its step stays running, showing what it wrote so far.
-    llm_env.enqueue_tool_call("create_task", {"title": "Read the sources"}, call_id="c1", text="Drafting the plan.")
+    # (the planner runs as the blueprint's `researcher` profile: web_fetch is one of its tools, and asks)
+    llm_env.enqueue_tool_call("web_fetch", {"url": "http://127.0.0.1:9/sources"}, call_id="c1",
+                              text="Drafting the plan.")
     llm_env.enqueue_text("Plan: three questions.", chunk_delay=0.01)
     llm_env.enqueue_text("Findings: it works offline.", chunk_delay=0.01)
     llm_env.enqueue_text("Report: local-first wins.", chunk_delay=0.01)
@@ -104,7 +106,7 @@ def test_instantiate_a_blueprint_from_the_gallery_and_watch_its_run_live(page, c
     planner = step(page, "step-1")
     expect(planner.locator("[data-state]")).to_have_text("running")
     expect(planner.locator(".live-output")).to_contain_text("Drafting the plan.")
-    expect(planner.locator(".live-output")).to_contain_text("asks to run create_task")
+    expect(planner.locator(".live-output")).to_contain_text("asks to run web_fetch")
     expect(step(page, "step-2").locator("[data-state]")).to_have_text("pending")
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
     request = wait_for(lambda: pending(client), "the planner's tool request")[0]

@@ -3,6 +3,7 @@
 import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
 import { ago, badge, button, clear, empty, errorBox, explain, h, link, run, section, when } from '../ui.js';
+import { contextAnswer, handoffAnswer } from './learning-answers.js';
 
 const CHECKPOINT_TOOL = 'WorkflowCheckpoint';
 
@@ -38,7 +39,8 @@ function approvalItem(item, reload) {
     checkpoint ? [item.body ? h('pre', {}, item.body) : null, h('p', { class: 'muted' }, 'Then it runs:'),
       h('pre', {}, item.toolInput.prompt || '(nothing: the output is passed on)')]
       : item.toolInput ? h('pre', {}, JSON.stringify(item.toolInput, null, 2)) : null,
-    direct ? approveOrReject(item, reload, slot) : answerButtons(item, reload, slot), slot);
+    item.notificationType === 'context_proposal' ? contextAnswer(item, reload, slot)
+      : direct ? approveOrReject(item, reload, slot) : answerButtons(item, reload, slot), slot);
 }
 
 function notificationItem(n, reload, errors) {
@@ -54,6 +56,7 @@ function notificationItem(n, reload, errors) {
     h('div', { class: 'spread' }, h('span', {}, n.read ? '' : h('strong', {}, '● '), h('strong', {}, n.title), ' ',
       badge(n.type)), h('span', { class: 'muted', title: when(n.createdAt) }, ago(n.createdAt))),
     n.body ? h('p', { class: 'muted' }, explain(n.body.slice(0, 500))) : null,
+    handoffAnswer(n, reload, errors),
     h('div', { class: 'row' }, n.taskId ? link(`/tasks/${n.taskId}`, 'Open task') : null, toggle, del));
 }
 

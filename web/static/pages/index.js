@@ -3,10 +3,12 @@
 import chat from './chat.js';
 import home from './home.js';
 import inbox from './inbox.js';
+import memory from './memory.js';
+import profiles from './profiles.js';
 import projects from './projects.js';
 import schedules from './schedules.js';
 import settings from './settings.js';
 import tasks from './tasks.js';
 import workflows from './workflows.js';
 
-export const pages = [home, tasks, projects, chat, workflows, schedules, inbox, settings];
+export const pages = [home, tasks, projects, chat, workflows, schedules, profiles, memory, inbox, settings];
