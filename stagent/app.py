@@ -16,10 +16,17 @@ from starlette.staticfiles import StaticFiles
 from . import api
 from .api._http import render_error
 from .config import Config
-from .errors import ApiError
+from .errors import ApiError, Unauthorized
 from .lifespan import lifespan
 from .preflight import preflight
-from .security import SESSION_COOKIE, KeyCache, SecurityMiddleware, principal_of
+from .security import (
+    SESSION_COOKIE,
+    KeyCache,
+    SecurityMiddleware,
+    is_loopback_peer,
+    keyless_refusal,
+    principal_of,
+)
 from .store import keys as key_store
 
 __all__ = ["create_app", "preflight"]
@@ -33,6 +40,10 @@ async def api_error(request, exc: ApiError):
 
 
 async def http_error(request, exc: HTTPException):
+    if exc.status_code in (404, 405) and request.url.path.startswith("/api/") and principal_of(request) is None:
+        refusal = keyless_refusal(request)  # a caller without a key learns nothing of the routes
+        if refusal is not None:
+            return render_error(request.url.path, Unauthorized(refusal))
     message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
     response = render_error(request.url.path, ApiError(message, status=exc.status_code,
                                                        code="NOT_FOUND" if exc.status_code == 404 else "HTTP_ERROR"))
@@ -63,11 +74,31 @@ class UiFiles(StaticFiles):
         return response
 
 
+# The page loads only its own modules, styles and API; nothing may frame it (clickjacking).
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+               "frame-ancestors 'none'")
+PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_POLICY,
+                "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer"}
+# Fetch metadata of a navigation the user made (typed, bookmarked, reloaded) or one from the
+# page itself; absent for clients that are not browsers.
+OWN_NAVIGATION = frozenset({None, "none", "same-origin"})
+
+
+def _may_mint_session(request) -> bool:
+    """A session carries every scope, so it is given only to a browser on this machine that
+    opened the page itself: not to another site's link or iframe (each of which would mint one
+    and could push the user's own session out of the 50 kept), nor to another machine."""
+    return (request.headers.get("sec-fetch-site") in OWN_NAVIGATION
+            and is_loopback_peer(request.scope))
+
+
 async def index(request):
     """The UI shell; sets the session cookie that lets the page call the API (SSE included)."""
-    response = FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
+    response = FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
     principal = principal_of(request)
-    if principal is None or principal.kind != "session":
+    if (principal is None or principal.kind != "session") and _may_mint_session(request):
         secret = await key_store.create_session(request.app.state.db, request.app.state.keys)
         response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="strict", path="/")
     return response
@@ -75,7 +106,7 @@ async def index(request):
 
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config.from_env()
-    keys = KeyCache()
+    keys = KeyCache(always_require_key=not config.loopback_only)
     routes = [*api.routes, Route("/", index, methods=["GET"])]
     if (WEB_DIR / "static").is_dir():
         routes.append(Mount("/static", UiFiles(directory=WEB_DIR / "static"), name="static"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,17 @@ class Config:
     @property
     def api_key_path(self) -> Path:
         return self.data_dir / "api-key"
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether `host` is a loopback interface. Any other bind (0.0.0.0, a LAN address, a
+        name) lets other machines connect, so the daemon then requires an API key."""
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
 
     @property
     def allowed_hosts(self) -> set[str]:

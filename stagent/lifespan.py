@@ -8,8 +8,9 @@ chat → workflow engine (active runs continue) → Lars (approvals wait again) 
 
 Shutdown: the workflow engine stops driving before the step tasks end, so runs stay resumable;
 live runs end as failed/`interrupted`; the scheduler and the channels stop, so nothing fires,
-queues a delivery or polls a channel after that; the supervisor cancels what is left; the log
-buffer is flushed, key usage written, litellm's clients closed, the db closed.
+queues a delivery or polls a channel after that; the MCP servers' sessions close; the supervisor
+cancels what is left; the log buffer is flushed, key usage written, litellm's clients closed, the
+db closed.
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ from .config import Config
 from .db import Database
 from .db.migrations import migrate
 from .engine.agent import llm
+from .engine.agent.mcp_client import McpClients
 from .engine.channels.approvals import ChannelApprovals
 from .engine.channels.chat import ChannelChat
 from .engine.channels.delivery import ChannelDelivery
 from .engine.chat.conversation import ConversationEngine
 from .engine.governance.budgets import Budgets
 from .engine.governance.permissions import Permissions
+from .engine.handoffs.engine import Handoffs
 from .engine.lars.engine import Lars
+from .engine.learning.context import LearnedContext
 from .engine.logbus import LogBus
+from .engine.memory.reflect import Reflection
 from .engine.schedules.scheduler import Scheduler
 from .engine.supervisor import Supervisor
 from .engine.tasks.runner import Runner
@@ -65,7 +70,9 @@ class Engines:
         self.supervisor = supervisor = Supervisor()
         self.permissions = permissions = Permissions(db, events)
         self.budgets = budgets = Budgets(db, events)
-        self.runner = runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets)
+        self.mcp_clients = mcp_clients = McpClients(db, supervisor, log_dir=config.data_dir / "mcp-logs")
+        self.runner = runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets,
+                                      mcp=mcp_clients)
         self.conversations = conversations = ConversationEngine(db, runner, permissions, budgets)
         self.channels = channels = ChannelDelivery(db, supervisor)
         self.channel_approvals = ChannelApprovals(db, events, permissions, channels, supervisor, config.base_url)
@@ -77,6 +84,10 @@ class Engines:
         self.workflow_triggers = WorkflowTriggers(db, events, supervisor, scheduler, workflows)
         self.blueprints = BlueprintRegistry(config.data_dir / "blueprints")
         self.lars = Lars(db, events, permissions, supervisor, conversations, runner, scheduler, channels, workflows)
+        # memory, learned context, handoffs (docs/decisions: memory-and-handoffs)
+        self.learned_context = learned = LearnedContext(db, events)
+        self.handoffs = Handoffs(db, events, runner, supervisor)
+        self.reflection = Reflection(db, events, budgets, supervisor, learned)
 
     def publish(self, state) -> None:
         for name, engine in vars(self).items():
@@ -92,6 +103,8 @@ class Engines:
         self.workflows.open()
         await self.workflows.recover()  # active runs continue; finished steps are not re-run
         await self.lars.recover()  # approvals wait again; actions a crash cut off are FAILED
+        self.handoffs.start()  # accepted handoffs a stop left become tasks; pending ones expire
+        self.reflection.start()
 
     def start_jobs(self, *, scheduler: bool) -> None:
         self.workflow_triggers.start()
@@ -100,6 +113,8 @@ class Engines:
 
     async def stop(self) -> None:
         """Safe after a partial start: each stop only ends what its start began."""
+        await self.handoffs.stop()  # before runs end: an interrupted run starts no handoff task
+        await self.reflection.stop()
         await self.workflow_triggers.stop()
         await self.workflows.stop()  # before the step tasks end: runs stay resumable
         await self.runner.interrupt_all()
@@ -108,6 +123,7 @@ class Engines:
         await self.channel_chat.stop()
         await self.channel_approvals.stop()
         await self.channels.stop()
+        await self.mcp_clients.stop()  # after the runs: each MCP server's session closes in order
         await self.supervisor.shutdown()  # the rest: Lars's turns and waits, the lifespan's own jobs
         await self.logbus.stop()
 

@@ -1,17 +1,21 @@
 """Request guard (Host, Origin, body size, credentials) and API-key primitives.
 
 The guard is pure ASGI so it costs one dict lookup per request on the happy path:
-- a Host header outside the allowed names gets 403 (DNS rebinding);
+- a malformed Host header (userinfo, junk, two of them) gets 400, one outside the allowed
+  names 403 (DNS rebinding);
 - a state-changing request from another origin (Origin, or Sec-Fetch-Site) gets 403 (CSRF from
   web pages), and the UI session cookie counts only on same-origin requests;
 - a body over the limit gets 413;
-- an `X-API-Key` header or the UI session cookie is resolved to a Principal.
-Scopes are checked by the handlers that document them (require_scope).
+- an `X-API-Key` header or the UI session cookie is resolved to a Principal (a wrong key: 401).
+What each route then needs (a scope, or a key at all) is decided by `authorize`, called for every
+route from the one table in stagent/api/_scopes.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -25,6 +29,7 @@ ALL_SCOPES = (
     "stan:execute",
     "ai-agent:chat",
     "ai-agent:actions",
+    "mcp",              # stagent's own MCP server at /mcp (create, run and follow tasks; answer approvals)
 )
 SESSION_COOKIE = "stagent_session"
 KEY_PREFIX = "stg_"
@@ -50,18 +55,34 @@ class Principal:
 
 
 class KeyCache:
-    """Active key hashes held in memory; the store keeps it in step on create/revoke."""
+    """Active key hashes held in memory; the store keeps it in step on create/revoke.
 
-    def __init__(self) -> None:
+    `require_api_key` is the `security.requireApiKey` setting, or always true when the daemon
+    listens beyond loopback (`always_require_key`): then no setting can turn it off."""
+
+    def __init__(self, *, always_require_key: bool = False) -> None:
         self.by_hash: dict[str, Principal] = {}
         self.used: set[str] = set()  # key ids used since the last flush of last_used_at
-        self.require_api_key = False
+        self.always_require_key = always_require_key
+        self.required_by_setting = False
+
+    @property
+    def require_api_key(self) -> bool:
+        return self.always_require_key or self.required_by_setting
+
+    @require_api_key.setter
+    def require_api_key(self, value: bool) -> None:
+        self.required_by_setting = bool(value)
 
     def lookup(self, secret: str) -> Principal | None:
         principal = self.by_hash.get(hash_secret(secret))
         if principal is not None:
             self.used.add(principal.key_id)
         return principal
+
+
+KEY_REQUIRED = ("An API key is required: send it in the X-API-Key header "
+                "(the daemon wrote one to <data dir>/api-key).")
 
 
 def principal_of(request) -> Principal | None:
@@ -71,24 +92,80 @@ def principal_of(request) -> Principal | None:
 def require_scope(request, scope: str) -> Principal:
     principal = principal_of(request)
     if principal is None:
-        raise Unauthorized("An API key is required: send it in the X-API-Key header "
-                           "(the daemon wrote one to <data dir>/api-key).")
+        raise Unauthorized(KEY_REQUIRED)
     if not principal.has(scope):
         raise Forbidden(f"This API key lacks the '{scope}' scope.", code="INSUFFICIENT_SCOPE")
     return principal
 
 
-def _authority(value: str) -> tuple[str, str]:
-    """A Host header or an origin's host[:port] as (name, port); no port means 80."""
-    value = value.strip().lower()
-    if value.startswith("[") and "]" in value:
-        name, rest = value[1:value.find("]")], value[value.find("]") + 1:]
-        port = rest[1:] if rest.startswith(":") else rest
-    elif value.count(":") == 1:
-        name, port = value.split(":")
-    else:
-        name, port = value, ""
-    return name, port or "80"
+@dataclass(frozen=True)
+class Access:
+    """What one route needs; stagent/api/_scopes.py gives one to every route."""
+
+    scope: str | None  # None: no key at all (the route checks its own credential, or is public)
+    local: bool = True  # without a key, the local user passes (loopback peer, requireApiKey off)
+
+
+def authorize(request, access: Access) -> None:
+    """Refuse the request unless its credentials satisfy `access`: 401 without a usable key,
+    403 (INSUFFICIENT_SCOPE, naming the scope) with a key that lacks it. The session cookie
+    carries every scope."""
+    if access.scope is None:
+        return
+    if principal_of(request) is None and access.local:
+        refusal = keyless_refusal(request)
+        if refusal is not None:
+            raise Unauthorized(refusal)
+        return
+    require_scope(request, access.scope)
+
+
+def keyless_refusal(request) -> str | None:
+    """Why a request without a key is not the local user, or None when it is: the daemon
+    requires keys, or the peer is another machine (whatever its Host header says)."""
+    if request.app.state.keys.require_api_key:
+        return "This daemon requires an API key (X-API-Key header)."
+    if not is_loopback_peer(request.scope):
+        return "Requests from another machine need an API key (X-API-Key header)."
+    return None
+
+
+def is_loopback_peer(scope) -> bool:
+    """Whether the TCP peer is this machine. A peer that is not an IP address has no socket
+    (an in-process caller: TestClient, an ASGI transport) and counts as local; uvicorn always
+    gives the peer's address for a TCP connection."""
+    client = scope.get("client")
+    if not client:
+        return True
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return True
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return (mapped or address).is_loopback
+
+
+# host = a DNS name or IPv4 address (letters, digits, '-', '.'), or an IPv6 address in brackets;
+# then an optional :port. Anything else (userinfo `a@b`, spaces, a path, a second colon) is refused.
+_AUTHORITY = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?))"
+                        r"(?::(?P<port>[0-9]{1,5}))?")
+
+
+def parse_authority(value: str) -> tuple[str, str] | None:
+    """A Host header or an origin's host[:port] as (name, port), no port meaning 80; None when
+    it is not a well-formed authority."""
+    match = _AUTHORITY.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    name, port = match["ipv6"] or match["name"], match["port"] or "80"
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return None
+    if int(port) > 65535:
+        return None
+    return name.rstrip("."), port
 
 
 def same_origin(origin: str, host: str) -> bool:
@@ -96,35 +173,12 @@ def same_origin(origin: str, host: str) -> bool:
     Another port on localhost is another origin (another local web app), and `null` is none."""
     if not origin.lower().startswith("http://"):
         return False
-    authority = origin[len("http://"):]
-    return "/" not in authority and _authority(authority) == _authority(host)
+    theirs, ours = parse_authority(origin[len("http://"):]), parse_authority(host)
+    return theirs is not None and theirs == ours
 
 
 # Fetch metadata of a request that a page of another origin made; same-site includes other ports.
 CROSS_SITE_FETCH = frozenset({"cross-site", "same-site"})
-
-
-# Reachable without a key even when keys are required: liveness, the inbound channel webhooks,
-# which Slack and Telegram call with their own signature or secret instead, and a webhook
-# channel's signed decision callback, /api/channels/<id>/callback.
-KEYLESS_PATHS = frozenset({"/api/health", "/api/channels/inbound/slack", "/api/channels/inbound/telegram"})
-_CALLBACK_PREFIX, _CALLBACK_SUFFIX = "/api/channels/", "/callback"
-# A workflow's webhook trigger, POST /api/workflows/hooks/<token>: the token is the credential.
-# Only that: other methods, and paths below it, reach workflow routes (/api/workflows/{id}/…
-# with the id "hooks") and need a key as usual.
-_WORKFLOW_HOOK_PREFIX = "/api/workflows/hooks/"
-
-
-def keyless(path: str, method: str) -> bool:
-    if path in KEYLESS_PATHS:
-        return True
-    if path.startswith(_WORKFLOW_HOOK_PREFIX):
-        token = path[len(_WORKFLOW_HOOK_PREFIX):]
-        return method == "POST" and bool(token) and "/" not in token
-    if not (path.startswith(_CALLBACK_PREFIX) and path.endswith(_CALLBACK_SUFFIX)):
-        return False
-    channel_id = path[len(_CALLBACK_PREFIX):-len(_CALLBACK_SUFFIX)]
-    return bool(channel_id) and "/" not in channel_id
 
 
 class SecurityMiddleware:
@@ -137,12 +191,20 @@ class SecurityMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {}
+        headers: dict[str, str] = {}
+        hosts = 0
         for name, value in scope["headers"]:
-            headers[name.decode("latin-1")] = value.decode("latin-1")
+            key = name.decode("latin-1").lower()
+            hosts += key == "host"
+            headers.setdefault(key, value.decode("latin-1"))  # the first, as Starlette reads them
+        if hosts > 1:
+            return await _reject(send, scope, 400, "More than one Host header.")
         host = headers.get("host", "")
-        if _authority(host)[0] not in self.allowed_hosts:
-            return await _reject(send, scope, 403, f"Host '{host}' is not served here; use http://127.0.0.1 or localhost.")
+        authority = parse_authority(host) if host else None
+        if host and authority is None:
+            return await _reject(send, scope, 400, f"Malformed Host header '{host[:200]}'.")
+        if authority is None or authority[0] not in self.allowed_hosts:
+            return await _reject(send, scope, 403, f"Host '{host[:200]}' is not served here; use http://127.0.0.1 or localhost.")
         origin = headers.get("origin")
         cross_origin = ((origin is not None and not same_origin(origin, host))
                         or headers.get("sec-fetch-site") in CROSS_SITE_FETCH)
@@ -169,10 +231,6 @@ class SecurityMiddleware:
                 cookie = SimpleCookie()
             if SESSION_COOKIE in cookie:
                 principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
-        path = scope["path"]
-        if (principal is None and self.keys.require_api_key and path.startswith("/api/")
-                and not keyless(path, scope["method"])):
-            return await _reject(send, scope, 401, "This daemon requires an API key (X-API-Key header).")
         scope["stagent.principal"] = principal
         return await self.app(scope, _limited(receive, self.max_body_bytes), send)
 

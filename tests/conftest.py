@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from stagent.app import create_app
 from stagent.config import Config
+from stagent.engine.agent import llm
 from tests.fakes.provider import FakeProvider
+from tests.helpers.http import http_client
 from tests.helpers.receiver import Receiver
 from tests.helpers.servers import ThreadedServer, free_port
 
@@ -22,11 +25,17 @@ def hermetic_env(tmp_path, monkeypatch):
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAGENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STAGENT_SKILLS_HOME", str(tmp_path / "skills"))  # never the user's ~/.claude/skills
     yield
 
 
 @pytest.fixture(scope="session")
 def provider():
+    # The tests that use the fake provider call it through litellm. Importing litellm here, in
+    # a fixture's set-up, keeps its seconds (more on a busy machine, once per pytest-xdist worker)
+    # out of every test's request timeouts. A thread of its own: a test's event loop may be running.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, llm.ensure_loaded()).result()
     fake = FakeProvider()
     fake.server = ThreadedServer(fake.app).start()
     yield fake
@@ -50,7 +59,7 @@ class Daemon:
         self.app = create_app(self.config)
         self.server = ThreadedServer(self.app, self.port).start()
         self.url = self.server.url
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = http_client(base_url=self.url, timeout=30)
 
     @property
     def loop(self):

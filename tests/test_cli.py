@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,7 @@ import pytest
 from stagent.app import create_app
 from stagent.cli.client import Client, error_message, parse_sse
 from stagent.config import Config
+from tests.helpers.http import http_client
 from tests.helpers.servers import ThreadedServer, free_port
 
 pytestmark = pytest.mark.serial
@@ -387,3 +391,82 @@ def test_daemon_not_running_is_a_clear_error(tmp_path):
         assert r.returncode == 1
         assert "Cannot reach the stagent daemon" in r.stderr and "stagent serve" in r.stderr
         assert "Traceback" not in r.stderr
+
+
+# ---- stagent serve -------------------------------------------------------------------------
+
+def start_serve(tmp_path, port: int, *args) -> subprocess.Popen:
+    return subprocess.Popen(cli_args("http://unused", tmp_path / "serve-data", "serve", "--port", str(port), *args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=REPO)
+
+
+def wait_until_serving(proc: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + 60
+    with http_client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+    raise AssertionError("stagent serve did not answer")
+
+
+def stop_serve(proc: subprocess.Popen) -> tuple[str, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate(timeout=10)
+
+
+def test_serve_on_a_busy_port_fails_before_saying_it_listens(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        proc = start_serve(tmp_path, port)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "listening" not in out
+    assert f"cannot start: port {port} on 127.0.0.1 is already in use" in err
+    assert "Traceback" not in err
+
+
+def test_serve_closes_connections_that_send_no_request(tmp_path):
+    port = free_port()
+    proc = start_serve(tmp_path, port, "--idle-timeout", "0.5")
+    try:
+        wait_until_serving(proc, port)
+        for opening in (b"", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"):  # nothing; a head never ended
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as idle:
+                idle.sendall(opening)
+                assert idle.recv(1024) == b""  # closed by the server, well within the 30 s bound
+        # A keep-alive connection is served, then closed once it idles.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as kept:
+            kept.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while chunk := kept.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in answer
+    finally:
+        out, err = stop_serve(proc)
+    assert "listening on http://127.0.0.1:" in out
+    assert "Traceback" not in err
+
+
+def test_serve_beyond_loopback_requires_a_key_and_says_so(tmp_path):
+    port = free_port()
+    proc = start_serve(tmp_path, port, "--host", "0.0.0.0")
+    try:
+        wait_until_serving(proc, port)
+        local = f"http://127.0.0.1:{port}"  # the test talks to loopback only
+        assert httpx.get(local + "/api/tasks").status_code == 401
+        key = (tmp_path / "serve-data" / "api-key").read_text().strip()
+        assert httpx.get(local + "/api/tasks", headers={"X-API-Key": key}).status_code == 200
+    finally:
+        out, err = stop_serve(proc)
+    assert "0.0.0.0 is not a loopback address" in err and "needs an API key" in err

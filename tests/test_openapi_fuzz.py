@@ -27,6 +27,9 @@ Every request carries the daemon's own Host (requests' default, 127.0.0.1:<port>
 and the full-scope API key, so /api/keys is fuzzed past its scope check and a fuzzed security
 setting cannot lock later cases out.
 
+The operations are fuzzed in SHARDS test items, each on a fresh daemon, every operation in
+exactly one of them.
+
 Deterministic: derandomized Hypothesis, no example database, no shrinking (each failure is
 reported as found), a bounded number of examples per operation.
 """
@@ -55,9 +58,13 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-# CI runs 30 per operation; set STAGENT_FUZZ_EXAMPLES for a deeper local run.
-MAX_EXAMPLES = int(os.environ.get("STAGENT_FUZZ_EXAMPLES", "30"))
+# Generated cases per operation and mode, on top of the coverage cases. CI runs 15 (generating
+# them is most of the fuzzer's CPU time); set STAGENT_FUZZ_EXAMPLES for a deeper local run.
+MAX_EXAMPLES = int(os.environ.get("STAGENT_FUZZ_EXAMPLES", "15"))
 REQUEST_TIMEOUT = 15  # seconds; a hung request is a failure, not a stalled suite
+# The operations are split over this many test items (each on its own daemon), so pytest-xdist
+# spreads the fuzzing over its workers.
+SHARDS = 12
 BOTH = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 
 # A profile of its own, used explicitly (not loaded), so other Hypothesis tests keep theirs.
@@ -102,7 +109,10 @@ SEED_BODIES = {
     "/api/blueprints": {"yaml": "{id: fuzz, name: F, version: 1.0.0, pattern: sequence, steps: [{name: s, profileId: g, promptTemplate: p}]}"},
     "/api/workflows": {"name": "fuzz", "definition": {"pattern": "sequence", "steps": [
         {"id": "s1", "name": "Step", "prompt": "p"}]}},
-    "/api/v1/stan/tasks": {"name": "fuzz", "action": "audit_workflows", "schedule": "0 9 * * *", "modelId": "m"},
+    "/api/v1/stan/tasks": {"name": "fuzz", "action": "audit_workflows", "schedule": "0 9 * * *", "modelId": "sonnet"},
+    # both profiles must exist, which random text never names (pending: no task starts)
+    "/api/handoffs": {"fromProfileId": "general", "toProfileId": "researcher", "subject": "s", "body": "b",
+                      "requiresApproval": True},
 }
 
 
@@ -212,16 +222,17 @@ def offline(monkeypatch):
         monkeypatch.setenv(name, "127.0.0.1,localhost,::1")
 
 
-def test_every_operation_conforms_to_its_schema(offline, daemon):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_operation_conforms_to_its_schema(offline, daemon, shard):
     fuzzer = Fuzzer(daemon)
     assert ("GET", "/api/health") in fuzzer.operations  # the document was really read
-    fuzzed = 0
-    for (method, path), operation in fuzzer.operations.items():
-        if not _is_stream(operation):
-            fuzzer.fuzz(method, path, operation)
-            fuzzed += 1
+    # Each shard takes every SHARDS-th operation in sorted order: together they take each one once.
+    fuzzed = sorted(key for key, operation in fuzzer.operations.items() if not _is_stream(operation))[shard::SHARDS]
+    assert fuzzed
+    for method, path in fuzzed:
+        fuzzer.fuzz(method, path, fuzzer.operations[(method, path)])
 
-    assert fuzzer.cases > fuzzed * 10
+    assert fuzzer.cases > len(fuzzed) * 10
     assert not fuzzer.failures, (f"{len(fuzzer.failures)} failure(s) in {fuzzer.cases} cases:\n\n"
                                  + "\n\n".join(fuzzer.failures))
     assert daemon.client.get("/api/health").status_code == 200  # and the daemon survived it

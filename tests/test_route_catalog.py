@@ -54,36 +54,16 @@ EXTENSIONS = {
     "GET /api/workflows/{id}/stream",  # SSE of the run's progress
     "GET /api/events/stream",       # the browser UI's one multiplexed SSE stream (decision 016)
     "GET /api/events/logs",         # a task's log history as JSON pages (decision 016)
+    "GET /api/settings/mcp-servers",  # the MCP servers task runs are offered (secrets masked)
+    "PUT /api/settings/mcp-servers",
+    "GET /api/tasks/{id}/changes",  # the files a task's runs changed, with diffs (decision 018)
+    "POST /api/tasks/{id}/changes/revert",  # put those files back
 }
 
 # Catalog endpoints not routed yet. Generated from the catalog minus the routes; strike entries
 # as the issues that implement them land.
 PENDING = {
     # profiles
-    "GET /api/profiles",
-    "POST /api/profiles",
-    "GET /api/profiles/{id}",
-    "PUT /api/profiles/{id}",
-    "DELETE /api/profiles/{id}",
-    "POST /api/profiles/{id}/test",
-    "POST /api/profiles/{id}/test-single",
-    "GET /api/profiles/{id}/test-results",
-    "GET /api/profiles/{id}/context",
-    "POST /api/profiles/{id}/context",
-    "PATCH /api/profiles/{id}/context",
-    "POST /api/profiles/assist",
-    "POST /api/profiles/import",
-    "GET /api/profiles/import-repo",
-    "POST /api/profiles/import-repo/scan",
-    "POST /api/profiles/import-repo/preview",
-    "POST /api/profiles/import-repo/confirm",
-    "POST /api/profiles/import-repo/check-updates",
-    "POST /api/profiles/import-repo/apply-updates",
-    # memory
-    "GET /api/memory",
-    "POST /api/memory",
-    "PATCH /api/memory",
-    "DELETE /api/memory",
     # documents
     "GET /api/documents",
     "POST /api/documents",
@@ -131,12 +111,6 @@ PENDING = {
     "PATCH /api/views/{id}",
     "DELETE /api/views/{id}",
     # settings
-    "GET /api/settings/learning",
-    "POST /api/settings/learning",
-    "GET /api/settings/browser-tools",
-    "POST /api/settings/browser-tools",
-    "GET /api/settings/web-search",
-    "POST /api/settings/web-search",
     "GET /api/settings/author-default",
     # environment
     "POST /api/environment/scan",
@@ -168,16 +142,9 @@ PENDING = {
     "GET /api/workspace/context",
     "POST /api/workspace/discover",
     "POST /api/workspace/import",
-    # handoffs
-    "GET /api/handoffs",
-    "POST /api/handoffs",
-    "GET /api/handoffs/{id}",
-    "PATCH /api/handoffs/{id}",
     # data
     "POST /api/data/seed",
     "POST /api/data/clear",
-    # context
-    "POST /api/context/batch",
 }
 
 

@@ -1,7 +1,9 @@
 """The request guard, API keys and the UI session, through real HTTP against the real daemon.
 
-DNS rebinding (foreign Host), CSRF (foreign Origin / fetch metadata), body limits, key scopes,
-secrets at rest, and the error envelopes that no client input may get past.
+DNS rebinding (foreign or malformed Host), CSRF (foreign Origin / fetch metadata), body limits,
+key scopes, secrets at rest. Elsewhere: the page's headers, session minting and a bind beyond
+loopback (tests/test_exposure.py), the error envelopes (tests/test_error_envelopes.py), every
+route x every scope (tests/test_scopes.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import stat
 import httpx
 import pytest
 
+from stagent.security import ALL_SCOPES
 from tests.conftest import Daemon
+from tests.helpers.http import http_client
 
 JSON = {"content-type": "application/json"}
 
@@ -69,6 +73,36 @@ def test_missing_host_is_refused(daemon):
     status, body = _raw_request(daemon.port, b"GET /api/health HTTP/1.0\r\n\r\n")
     assert status == 403
     assert b"not served here" in body
+
+
+@pytest.mark.parametrize("host", ["localhost:1@evil.com", "localhost@evil.com", "evil.com@localhost",
+                                  "localhost:{port}@evil.com", "localhost:{port}:1", "localhost:abc",
+                                  "localhost:99999", "[::1", "[localhost]:{port}", "[::1]x",
+                                  "localhost/evil", "local_host", "localhost, evil.com"])
+def test_malformed_host_is_refused(daemon, host):
+    host = host.format(port=daemon.port)
+    request = (f"POST /api/projects HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               'Content-Length: 13\r\nConnection: close\r\n\r\n{"name": "p"}').encode()
+    status, body = _raw_request(daemon.port, request)
+    assert status == 400, body
+    assert b"Malformed Host header" in body
+    assert _count(daemon.client, "projects") == 0
+
+
+@pytest.mark.parametrize("hosts", [("localhost:{port}", "evil.example"), ("evil.example", "localhost:{port}"),
+                                   ("localhost:{port}", "localhost:{port}")])
+def test_two_host_headers_are_refused(daemon, hosts):
+    lines = "".join(f"Host: {h.format(port=daemon.port)}\r\n" for h in hosts)
+    status, body = _raw_request(daemon.port, f"GET /api/tasks HTTP/1.1\r\n{lines}Connection: close\r\n\r\n".encode())
+    assert status == 400 and b"More than one Host header" in body
+
+
+def test_an_origin_with_userinfo_is_not_this_origin(daemon):
+    origin = f"http://localhost:{daemon.port}@evil.example"
+    response = daemon.client.post("/api/projects", json={"name": "p"},
+                                  headers={"Host": f"localhost:{daemon.port}", "Origin": origin})
+    assert response.status_code == 403
+    assert _count(daemon.client, "projects") == 0
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "LOCALHOST"])
@@ -204,8 +238,7 @@ def test_the_key_file_is_private_and_its_key_works(daemon):
     response = daemon.client.get("/api/keys", headers={"X-API-Key": key})
     assert response.status_code == 200
     assert [k["name"] for k in response.json()] == ["default"]
-    assert response.json()[0]["scopes"] == sorted(["admin", "stagent:read", "stagent:write", "stan:execute",
-                                                   "ai-agent:chat", "ai-agent:actions"])
+    assert response.json()[0]["scopes"] == sorted(ALL_SCOPES)  # every scope
 
 
 def test_key_routes_need_the_admin_scope(daemon):
@@ -337,82 +370,14 @@ def test_secrets_are_never_stored_in_clear(daemon):
     assert all(len(h) == 64 for h, _ in rows)  # SHA-256 hex
 
 
-# ---- error envelopes -----------------------------------------------------------------------
-
-BAD_BODIES = [
-    pytest.param(b"{", id="malformed"),
-    pytest.param(b'{"title": "x",}', id="trailing-comma"),
-    pytest.param(b"", id="empty"),
-    pytest.param(b"[]", id="array"),
-    pytest.param(b'[{"title": "x", "name": "x"}]', id="array-of-object"),
-    pytest.param(b'"x"', id="string"),
-    pytest.param(b"null", id="null"),
-    pytest.param(b"\xff\xfe", id="not-utf8"),
-    pytest.param(b'{"title": NaN, "name": NaN}', id="nan"),
-    pytest.param(b"[" * 50_000, id="deeply-nested"),
-]
-
-
-@pytest.mark.parametrize("collection", ["tasks", "projects"])
-@pytest.mark.parametrize("body", BAD_BODIES)
-def test_bad_bodies_get_the_flatten_shape_and_create_nothing(daemon, collection, body):
-    response = daemon.client.post(f"/api/{collection}", content=body, headers=JSON)
-    assert response.status_code == 400
-    assert response.headers["content-type"].startswith("application/json")
-    assert _is_flatten(response), response.text
-    error = response.json()["error"]
-    assert error["formErrors"] or error["fieldErrors"]
-    assert _count(daemon.client, collection) == 0
-
-
-def test_empty_body_names_the_missing_fields(daemon):
-    tasks = daemon.client.post("/api/tasks", content=b"", headers=JSON).json()["error"]
-    assert tasks["fieldErrors"] == {"title": ["Required"]}
-    projects = daemon.client.post("/api/projects", content=b"", headers=JSON).json()["error"]
-    assert projects["fieldErrors"] == {"name": ["Required"]}
-
-
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/tasks/nope"), ("PATCH", "/api/tasks/nope"), ("DELETE", "/api/tasks/nope"),
-    ("POST", "/api/tasks/nope/cancel"), ("POST", "/api/tasks/nope/execute"),
-    ("GET", "/api/tasks/nope/output"), ("GET", "/api/tasks/nope/provenance"),
-    ("GET", "/api/projects/nope"), ("PATCH", "/api/projects/nope"), ("DELETE", "/api/projects/nope"),
-    ("PUT", "/api/projects/nope/documents"),
-])
-def test_unknown_ids_get_404(daemon, method, path):
-    body = {"documentIds": []} if path.endswith("/documents") else {}
-    response = daemon.client.request(method, path, json=body)
-    assert response.status_code == 404
-    assert _is_stagent_error(response)
-
-
-@pytest.mark.parametrize("method, path, allowed", [
-    ("PUT", "/api/tasks", {"GET", "HEAD", "POST"}),
-    ("POST", "/api/tasks/x", {"GET", "HEAD", "PATCH", "DELETE"}),
-    ("DELETE", "/api/health", {"GET", "HEAD"}),
-    ("GET", "/api/keys/x", {"DELETE"}),
-])
-def test_wrong_method_gets_405_json_with_allow(daemon, method, path, allowed):
-    response = daemon.client.request(method, path)
-    assert response.status_code == 405
-    assert _is_stagent_error(response)
-    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
-
-
-@pytest.mark.parametrize("path", ["/api/nope", "/api/tasks/x/nope", "/api/v1/unknown"])
-def test_unknown_api_path_gets_404_json(daemon, path):
-    response = daemon.client.get(path)
-    assert response.status_code == 404
-    assert response.headers["content-type"].startswith("application/json")
-    assert _is_stagent_error(response)
-
-
 def test_browser_sessions_are_capped(daemon):
     from stagent.store.keys import MAX_SESSIONS
 
     first = httpx.get(daemon.url + "/").cookies["stagent_session"]
-    for _ in range(MAX_SESSIONS):
-        httpx.get(daemon.url + "/")
+    with http_client(base_url=daemon.url) as browser:
+        for _ in range(MAX_SESSIONS):
+            browser.cookies.clear()  # a new browser each time
+            browser.get("/")
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
         count = conn.execute("SELECT COUNT(*) FROM api_keys WHERE kind = 'session'").fetchone()[0]
     assert count == MAX_SESSIONS
@@ -422,7 +387,7 @@ def test_browser_sessions_are_capped(daemon):
 
 def test_key_list_shows_last_use(daemon):
     admin = {"X-API-Key": daemon.api_key}
-    created = httpx.post(daemon.url + "/api/keys", json={"name": "ci", "scopes": ["stan:execute"]},
+    created = httpx.post(daemon.url + "/api/keys", json={"name": "ci", "scopes": ["stagent:read"]},
                          headers=admin).json()
     listed = {k["id"]: k for k in httpx.get(daemon.url + "/api/keys", headers=admin).json()}
     assert listed[created["id"]]["lastUsedAt"] is None

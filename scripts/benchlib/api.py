@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -124,16 +126,35 @@ def parse_wrk(out: str) -> dict:
             "errors": sum(map(int, sock.groups())) if sock else 0}
 
 
-def generate_load(session: BenchSession, port: int, paths: list[str], duration: float, lua: Path) -> dict:
-    """64 connections for `duration` s from core 1: wrk if present, else the `_loadgen` role."""
+# The two ways the API is loaded. Unpinned is how users run it (the headline): the kernel places the
+# server's threads and wrk's freely, so a hop between the event loop and a database thread may cross
+# cores. Pinned is the stack notes' set-up: the server's threads all on core 0, wrk alone on core 1.
+MODES = {
+    "unpinned": {"wrk_threads": 2, "connections": 16, "server_cores": None, "load_core": None},
+    "pinned": {"wrk_threads": 1, "connections": 64, "server_cores": SERVER_CORE, "load_core": CLIENT_CORE},
+}
+
+
+def pin_all_threads(pid: int, cores: str | None) -> None:
+    """Move every thread of a running server to `cores` (None: all of them); new threads inherit it."""
+    if not shutil.which("taskset"):
+        return
+    cpus = cores if cores is not None else ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, stdout=subprocess.DEVNULL)
+
+
+def generate_load(session: BenchSession, port: int, paths: list[str], duration: float, lua: Path, mode: dict) -> dict:
+    """Load for `duration` s as `mode` says: wrk if present, else the `_loadgen` role."""
+    conns = mode["connections"]
     if session.wrk:
-        cmd = [session.wrk, "-t1", "-c64", f"-d{duration:g}s", "--latency", "-s", str(lua),
-               f"http://127.0.0.1:{port}"]
-        proc = session.children.spawn(cmd, CLIENT_CORE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = [session.wrk, f"-t{mode['wrk_threads']}", f"-c{conns}", f"-d{duration:g}s", "--latency",
+               "-s", str(lua), f"http://127.0.0.1:{port}"]
+        proc = session.children.spawn(cmd, mode["load_core"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True)
         out, _ = proc.communicate(timeout=duration + 30)
         return parse_wrk(out)
-    proc = session.children.spawn(helper_cmd("_loadgen", port, json.dumps(paths), 64, duration), CLIENT_CORE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = session.children.spawn(helper_cmd("_loadgen", port, json.dumps(paths), conns, duration),
+                                  mode["load_core"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out, _ = proc.communicate(timeout=duration + 60)
     result = last_json_line(out)
     if result is None:
@@ -167,57 +188,29 @@ def seed_tasks(session: BenchSession, port: int, data_dir: Path) -> list[str]:
     return ids
 
 
-def measure(session: BenchSession) -> None:
-    print("\n== 1. API throughput: GET /api/tasks/{id} ==", flush=True)
-    tool = "wrk -t1 -c64" if session.wrk else "python asyncio load generator, 64 connections"
-    rounds, duration, warm = (1, 3.0, 1.0) if session.quick else (3, 6.0, 2.0)
-    session.log(f"load: {tool}, {warm:g} s warm-up + {duration:g} s x {rounds} round(s), server on core "
-                f"{SERVER_CORE}, load on core {CLIENT_CORE}")
-    port = free_port()
-    data_dir = session.tmp / "api-data"
-    proc = spawn_stagent(session, "api-stagent", data_dir, port, SERVER_CORE)
-    if wait_health(port, 30, proc) is None:
-        raise RuntimeError("stagent serve did not start:\n" + tail(session.tmp / "api-stagent.log"))
-    wait_warm(session, proc, "api-stagent")  # the litellm import must not share core 0 with the load
-    ids = seed_tasks(session, port, data_dir)
-    bodies = {}
-    for task_id in ids:
-        status, body = http_get(port, f"/api/tasks/{task_id}")
-        assert status == 200, (status, body[:200])
-        bodies[task_id] = json.loads(body)
-    body_len = statistics.mean(len(json.dumps(b, separators=(",", ":"))) for b in bodies.values())
-    (session.tmp / "bodies.json").write_text(json.dumps(bodies))
-    bare_port = free_port()
-    bare = spawn_bare_api(session, bare_port, session.tmp / "bodies.json", SERVER_CORE, "api-bare")
-    if wait_health(bare_port, 30, bare) is None:
-        raise RuntimeError("bare app did not start:\n" + tail(session.tmp / "api-bare.log"))
-    status, bare_body = http_get(bare_port, f"/api/tasks/{ids[0]}")
-    paths = [f"/api/tasks/{i}" for i in ids]
-    lua = session.tmp / "ids.lua"
-    lua.write_text("local ids = {" + ",".join(f'"{p}"' for p in paths) + "}\nlocal i = 0\n"
-                   "request = function()\n  i = i % #ids + 1\n  return wrk.format(\"GET\", ids[i])\nend\n")
-    session.log(f"{len(ids)} tasks with project + usage rows; body {body_len:.0f} B (bare: {len(bare_body)} B)")
-    runs = {"stagent": [], "bare": []}
-    servers = {"stagent": (port, proc), "bare": (bare_port, bare)}
-    for r in range(rounds):
-        for name in ("bare", "stagent"):
-            p, pr = servers[name]
-            session.wait_quiet()
-            generate_load(session, p, paths, warm, lua)
-            cpu0 = cpu_seconds(pr.pid)
-            foreign = ForeignLoad()
-            foreign.start()
-            res = generate_load(session, p, paths, duration, lua)
-            res["foreign_cores"] = foreign.stop()
-            cpu = (cpu_seconds(pr.pid) or 0) - (cpu0 or 0)
-            res["server_cpu_us_per_req"] = cpu / max(1, res["requests"]) * 1e6
-            res["server_cores_busy"] = cpu / duration
-            res["rss_mb"] = vm_rss_mb(pr.pid)
-            runs[name].append(res)
-            session.log(f"round {r + 1} {name:8s} {res['rps']:8,.0f} req/s  p50 {res['p50_ms']:.1f} ms  "
-                        f"p99 {res['p99_ms']:.1f} ms  non-2xx {res['non2xx']}  errors {res['errors']}  "
-                        f"server CPU {res['server_cpu_us_per_req']:.0f} us/req"
-                        + session.foreign_note(res["foreign_cores"]))
+def load_tool(session: BenchSession, mode: dict) -> str:
+    if session.wrk:
+        return f"wrk -t{mode['wrk_threads']} -c{mode['connections']}"
+    return f"python asyncio load generator, {mode['connections']} connections"
+
+
+def measure_once(session: BenchSession, port: int, proc: subprocess.Popen, paths: list[str],
+                 lua: Path, mode: dict, warm: float, duration: float) -> dict:
+    session.wait_quiet()
+    generate_load(session, port, paths, warm, lua, mode)
+    cpu0 = cpu_seconds(proc.pid)
+    foreign = ForeignLoad()
+    foreign.start()
+    res = generate_load(session, port, paths, duration, lua, mode)
+    res["foreign_cores"] = foreign.stop()
+    cpu = (cpu_seconds(proc.pid) or 0) - (cpu0 or 0)
+    res["server_cpu_us_per_req"] = cpu / max(1, res["requests"]) * 1e6
+    res["server_cores_busy"] = cpu / duration
+    res["rss_mb"] = vm_rss_mb(proc.pid)
+    return res
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict:
     summary = {}
     for name, rs in runs.items():
         summary[name] = {
@@ -229,7 +222,58 @@ def measure(session: BenchSession) -> None:
             "rss_mb_after": rs[-1]["rss_mb"], "runs": rs,
         }
     summary["ratio"] = summary["stagent"]["rps"] / summary["bare"]["rps"]
-    summary["tool"] = tool
+    # Each round's own ratio (bare and stagent measured back to back): their spread shows the noise.
+    summary["round_ratios"] = [s["rps"] / b["rps"] for s, b in zip(runs["stagent"], runs["bare"], strict=True)]
+    return summary
+
+
+def measure(session: BenchSession) -> None:
+    print("\n== 1. API throughput: GET /api/tasks/{id} ==", flush=True)
+    rounds, duration, warm = (1, 3.0, 1.0) if session.quick else (3, 6.0, 2.0)
+    session.log(f"{warm:g} s warm-up + {duration:g} s x {rounds} round(s) per mode; unpinned: "
+                f"{load_tool(session, MODES['unpinned'])}, nothing pinned; pinned: "
+                f"{load_tool(session, MODES['pinned'])} on core {CLIENT_CORE}, servers on core {SERVER_CORE}")
+    port = free_port()
+    data_dir = session.tmp / "api-data"
+    proc = spawn_stagent(session, "api-stagent", data_dir, port, None)
+    if wait_health(port, 30, proc) is None:
+        raise RuntimeError("stagent serve did not start:\n" + tail(session.tmp / "api-stagent.log"))
+    wait_warm(session, proc, "api-stagent")  # the litellm import must not compete with the load
+    ids = seed_tasks(session, port, data_dir)
+    bodies = {}
+    for task_id in ids:
+        status, body = http_get(port, f"/api/tasks/{task_id}")
+        assert status == 200, (status, body[:200])
+        bodies[task_id] = json.loads(body)
+    body_len = statistics.mean(len(json.dumps(b, separators=(",", ":"))) for b in bodies.values())
+    (session.tmp / "bodies.json").write_text(json.dumps(bodies))
+    bare_port = free_port()
+    bare = spawn_bare_api(session, bare_port, session.tmp / "bodies.json", None, "api-bare")
+    if wait_health(bare_port, 30, bare) is None:
+        raise RuntimeError("bare app did not start:\n" + tail(session.tmp / "api-bare.log"))
+    status, bare_body = http_get(bare_port, f"/api/tasks/{ids[0]}")
+    paths = [f"/api/tasks/{i}" for i in ids]
+    lua = session.tmp / "ids.lua"
+    lua.write_text("local ids = {" + ",".join(f'"{p}"' for p in paths) + "}\nlocal i = 0\n"
+                   "request = function()\n  i = i % #ids + 1\n  return wrk.format(\"GET\", ids[i])\nend\n")
+    session.log(f"{len(ids)} tasks with project + usage rows; body {body_len:.0f} B (bare: {len(bare_body)} B)")
+    servers = {"stagent": (port, proc), "bare": (bare_port, bare)}
+    runs = {mode: {"stagent": [], "bare": []} for mode in MODES}
+    for r in range(rounds):
+        for mode_name, mode in MODES.items():
+            for name in ("bare", "stagent"):
+                p, pr = servers[name]
+                pin_all_threads(pr.pid, mode["server_cores"])
+                res = measure_once(session, p, pr, paths, lua, mode, warm, duration)
+                runs[mode_name][name].append(res)
+                session.log(f"round {r + 1} {mode_name:8s} {name:8s} {res['rps']:8,.0f} req/s  "
+                            f"p50 {res['p50_ms']:.1f} ms  p99 {res['p99_ms']:.1f} ms  non-2xx {res['non2xx']}  "
+                            f"errors {res['errors']}  server CPU {res['server_cpu_us_per_req']:.0f} us/req"
+                            + session.foreign_note(res["foreign_cores"]))
+    summary = {}
+    for mode_name, mode in MODES.items():
+        summary[mode_name] = summarise(runs[mode_name])
+        summary[mode_name]["tool"] = load_tool(session, mode)
     summary["body_bytes"] = body_len
     summary["duration_s"], summary["rounds"] = duration, rounds
     session.results["api"] = summary

@@ -1,4 +1,5 @@
-"""The whole URL surface, one list per domain, in the order of the seed documents."""
+"""The whole URL surface, one list per domain, in the order of the seed documents; each route
+behind the access its entry in _scopes.ROUTE_ACCESS names."""
 
 from . import (
     ai_agent,
@@ -6,42 +7,61 @@ from . import (
     budgets,
     channels,
     chat,
+    context,
+    handoffs,
     health,
     keys,
     logs,
+    mcp,
+    memory,
     notifications,
     permissions,
+    profile_context,
+    profile_import,
+    profiles,
     projects,
     runtimes,
     schedules,
     settings,
     stan,
+    task_changes,
     tasks,
     ui_events,
     workflows,
 )
+from ._scopes import guard_routes
 
-routes = [
+routes = guard_routes([
     *health.routes,
     *keys.routes,
     # Stagent API domains
     *tasks.routes,
+    *task_changes.routes,  # extension: a run's file changes and their revert
     *projects.routes,
     *workflows.triggers.routes,  # before the workflow routes: /api/workflows/hooks/{token}
     *blueprints.routes,
+    *profile_import.routes,  # before any /api/profiles/{id}: `import-repo` is not an id
     *workflows.routes,
     *settings.routes,
     *budgets.routes,
     *runtimes.routes,
+    *profile_context.routes,  # /api/profiles/{id}/context: learned context (engine/learning)
+    *memory.routes,
+    # after /api/profiles/import*, whose GET import-repo `/api/profiles/{id}` would otherwise take
+    *profiles.routes,
     *schedules.routes,
     *chat.routes,
     *permissions.routes,
     *notifications.routes,
     *channels.routes,
     *logs.routes,
+    *handoffs.routes,
+    *context.routes,
     *ui_events.routes,
     # Stan
     *stan.routes,
     # Lars
     *ai_agent.routes,
-]
+    # stagent as an MCP server (streamable HTTP)
+    *mcp.routes,
+])

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ..engine.agent.providers import RUNTIME_IDS
 from ..errors import ApiError, Invalid
+from ..sanitize import may_hold_surrogates, scrub, scrub_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,7 +50,11 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate got this far (e.g. echoed input): never a 500
+            return scrub(text).encode()
 
 
 def ok(data: Any, status: int = 200, headers: dict | None = None) -> JSON:
@@ -123,8 +128,11 @@ def _reject_constant(name: str):
 
 
 def _decode(raw: bytes) -> Any:
+    """JSON text as a value; an escaped lone surrogate (`"\\ud800"`) comes back as U+FFFD, since
+    nothing downstream (SQLite, the responses) can encode it."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_constant=_reject_constant)
+        return scrub_json(data) if may_hold_surrogates(raw) else data
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("Malformed JSON body", field_errors={},
                       form_errors=[f"Malformed JSON body: {exc}"]) from None

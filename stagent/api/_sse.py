@@ -17,6 +17,7 @@ from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from ..errors import Invalid
+from ..sanitize import scrub
 
 MAX_SEQ = 2 ** 63 - 1  # the largest integer SQLite holds
 _DIGITS = re.compile(r"\d{1,19}")
@@ -41,13 +42,60 @@ def json_frame(data: Any, *, id: int | str, event: str | None = None) -> bytes:
     """One event whose data is compact JSON. JSON text never holds a raw line break, so the
     data is always one `data:` line."""
     head = f"id: {id}\r\n" if event is None else f"id: {id}\r\nevent: {event}\r\n"
-    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\r\n\r\n".encode()
+    text = f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\r\n\r\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: sent as U+FFFD rather than cutting the stream
+        return scrub(text).encode()
+
+
+MESSAGE_CHARS = 500
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
+
+
+def log_message(event: str, payload: Any) -> str:
+    """The documented `message` of a log event: the line in words (the raw `payload` stays)."""
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return _short(payload)
+    p = payload if isinstance(payload, dict) else {}
+    if event == "stream":
+        return str(p.get("text", ""))
+    if event in ("started", "session_resumed"):
+        verb = "Resumed" if event == "session_resumed" else "Started"
+        return f"{verb} with {p['model']}" if p.get("model") else verb
+    if event == "tool_start":
+        return _short(f"Using {p.get('tool', 'a tool')}: {_short(p.get('input', {}))}")
+    if event == "tool_result":
+        return _short(f"{p.get('tool', 'Tool')} returned: {p.get('output', '')}")
+    if event == "retry":
+        return _short(f"Retry {p.get('attempt', '?')} in {p.get('delaySeconds', '?')} s: {p.get('message', '')}")
+    if event == "usage":
+        return (f"{p.get('inputTokens', 0)} input + {p.get('outputTokens', 0)} output tokens"
+                + (f" ({p['model']})" if p.get("model") else ""))
+    if event == "completed":
+        return _short(f"Completed: {p['result']}") if p.get("result") else "Completed"
+    if isinstance(p.get("message"), str):
+        return _short(p["message"])
+    return _short(f"{event}: {_short(payload)}") if p or not isinstance(payload, dict) else event
+
+
+def log_event(row: dict) -> dict:
+    """A log row as the log streams send it: the raw row plus the catalog's `eventType` and
+    `message` (the documented `{eventType, message, timestamp}`)."""
+    return {**row, "eventType": row["event"], "message": log_message(row["event"], row.get("payload"))}
 
 
 class FrameCache:
     """Encoded frames of recent log lines, shared by every subscriber of one app: with 1,000
     clients tailing one task, each line is serialised once, not once per client. Seqs only
-    grow, so the oldest entry is always the first in the dict."""
+    grow, so the oldest entry is always the first in the dict. A frame is `log_event(row)`."""
 
     def __init__(self, size: int = 20_000):
         self.size = size
@@ -56,7 +104,7 @@ class FrameCache:
     def frame(self, row: dict) -> bytes:
         frame = self.frames.get(row["seq"])
         if frame is None:
-            frame = json_frame(row, id=row["seq"])
+            frame = json_frame(log_event(row), id=row["seq"])
             self.frames[row["seq"]] = frame
             if len(self.frames) > self.size:
                 del self.frames[next(iter(self.frames))]

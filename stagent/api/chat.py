@@ -18,11 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..engine.agent.providers import RUNTIME_IDS
-from ..engine.chat.conversation import CHAT_MODEL_IDS, CHAT_MODELS, PERSONALITIES, litellm_model
+from ..engine.chat.conversation import PERSONALITIES
+from ..engine.chat.models import catalogue
 from ..engine.chat.stagent_chat import ChatReply, StagentChat
 from ..errors import Conflict, Invalid, NotFound
 from ..store import conversations as store
-from ..store import settings
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_query, validate_body
 from ._sse import json_frame, sse_response
 
@@ -201,7 +201,8 @@ async def _frames(reply: ChatReply, shutdown):
 
 @endpoint(body=RespondRequest, errors=(400, 404))
 async def respond(request):
-    """Answer a permission request of the live turn; `stale` when nothing waits on it any more."""
+    """Answer a permission request of the live turn; `stale` when nothing waits on it any more,
+    or there is no such request (404 only for an unknown conversation)."""
     conversation_id = request.path_params["id"]
     await _engine(request).get(conversation_id)
     data = await read_body(request, not_object="requestId is required")
@@ -219,10 +220,8 @@ async def respond(request):
             updated_input=body.updated_input if body.behavior == "allow" else None,
             always_allow=bool(body.always_allow), permission_pattern=body.permission_pattern,
             conversation_id=conversation_id)
-    except Conflict:  # answered already (by someone else, or it timed out)
+    except (Conflict, NotFound):  # answered already, timed out, or no such request: as the catalog
         return ok({"ok": True, "stale": True})
-    except NotFound:
-        raise NotFound("Permission request not found") from None
     return ok({"ok": True, "stale": not waiting})
 
 
@@ -234,27 +233,10 @@ async def search_entities(request):
     return ok({"results": results})
 
 
-MODELS = [{"id": m.id, "label": m.label, "provider": m.provider, "tier": m.tier, "costLabel": m.cost_label}
-          for m in CHAT_MODELS]
-
-
 @endpoint()
 async def list_models(request):
     """The chat model catalogue: built-in models plus the configured default and Ollama model."""
-    models = [dict(m) for m in MODELS]
-    found = await settings.resolve_many(request.app.state.db, ["runtime.defaultModel", "ollama.defaultModel"])
-    default, ollama = found["runtime.defaultModel"][0], found["ollama.defaultModel"][0]
-    extra = []
-    if default and default not in CHAT_MODEL_IDS:
-        extra.append(default)
-    if ollama:
-        extra.append(f"ollama:{ollama}")
-    for model_id in extra:
-        model = litellm_model(model_id)
-        provider = model.split("/", 1)[0] if "/" in model else "other"
-        models.append({"id": model_id, "label": model_id, "provider": provider, "tier": "Balanced",
-                       "costLabel": "Free" if provider == "ollama" else "$$"})
-    return ok(models)
+    return ok(await catalogue(request.app.state.db))
 
 
 SUGGESTED_PROMPTS = [

@@ -70,8 +70,11 @@ def build_openapi(routes: list) -> dict:
             success["content"] = {"application/json": {"schema": {}}}
         responses = {str(meta["status"]): success}
         for status in sorted({400, 405, 413, *meta["errors"]} if meta["body"] else {*meta["errors"]}):
+            error: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
+            if status in meta.get("null_on", ()):  # a documented `null` body (profile test-results' 404)
+                error = {"anyOf": [error, {"type": "null"}]}
             responses[str(status)] = {"description": REASONS.get(status, "Error"),
-                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                                      "content": {"application/json": {"schema": error}}}
         for method in sorted(route.methods - {"HEAD"}):
             operation: dict[str, Any] = {
                 "operationId": route.endpoint.__name__,

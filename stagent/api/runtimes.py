@@ -72,7 +72,7 @@ async def pull_ollama_model(request):
     model = data.get("model")
     if not isinstance(model, str) or not model.strip() or len(model) > 300:
         raise Invalid("model is required")
-    return ok(await ollama.ollama_pull(request.app.state.db, model.strip()))
+    return ok(await ollama.ollama_pull(request.app.state.db, ollama.check_name(model.strip())))
 
 
 routes = [

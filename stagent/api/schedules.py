@@ -11,6 +11,7 @@ from pydantic import Field
 from starlette.routing import Route
 
 from ..db.rows import to_iso
+from ..engine.profiles.registry import ProfileRegistry
 from ..engine.schedules import editing as service
 from ..engine.schedules.parse import next_fire_times, parse_interval
 from ..errors import Invalid
@@ -95,6 +96,8 @@ async def create_schedule(request):
     """Create a cron or heartbeat schedule from natural language, shorthand or cron."""
     body = await read_body(request, ScheduleCreate, plain=True)
     state = request.app.state
+    await ProfileRegistry(state.db).check_reference(body.agent_profile, body.assigned_agent, body.project_id,
+                                                    flatten=False)
     return ok(await service.create(state.db, state.scheduler, _fields(body)), 201)
 
 
@@ -112,6 +115,8 @@ async def update_schedule(request):
     """Pause/resume and edit; a new interval recomputes the next fire time."""
     body = await read_body(request, ScheduleUpdate, plain=True)
     state = request.app.state
+    await ProfileRegistry(state.db).check_reference(getattr(body, "agent_profile", None),
+                                                    getattr(body, "assigned_agent", None), flatten=False)
     return ok(await service.update(state.db, state.scheduler, request.path_params["id"], _fields(body)))
 
 

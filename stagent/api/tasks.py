@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from starlette.routing import Route
 
+from ..engine.profiles.registry import ProfileRegistry
 from ..engine.tasks import assist as assist_engine
 from ..errors import Invalid, NotFound
 from ..store import tasks as store
@@ -107,6 +108,8 @@ async def create_task(request):
     legacy = fields.pop("file_ids", None)
     if fields.get("document_ids") is None and legacy is not None:
         fields["document_ids"] = legacy
+    await ProfileRegistry(_db(request)).check_reference(  # unknown or runtime-unfit: 400
+        fields.get("agent_profile"), fields.get("assigned_agent"), fields.get("project_id"))
     return ok(await store.create_task(_db(request), fields), 201)
 
 
@@ -120,7 +123,16 @@ async def get_task(request):
 async def update_task(request):
     """Update fields; a status change must follow the task status machine."""
     body = await read_body(request, TaskUpdate)
-    return ok(await request.app.state.runner.update(request.path_params["id"], body.given()))
+    fields = body.given()
+    if fields.get("agent_profile") or fields.get("assigned_agent"):  # unknown or runtime-unfit: 400
+        try:
+            task = await store.get_task_row(_db(request), request.path_params["id"])
+        except NotFound:
+            raise NotFound() from None  # the route's own 404 body
+        await ProfileRegistry(_db(request)).check_reference(
+            fields.get("agent_profile", task["agentProfile"]), fields.get("assigned_agent", task["assignedAgent"]),
+            fields.get("project_id", task["projectId"]))
+    return ok(await request.app.state.runner.update(request.path_params["id"], fields))
 
 
 @endpoint(response=SuccessOut, errors=(404,))

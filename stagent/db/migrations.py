@@ -20,6 +20,9 @@ from .m009_workflows import m009_workflows
 from .m010_lars import m010_lars
 from .m011_workflow_triggers import m011_workflow_triggers
 from .m012_task_budget import m012_task_budget
+from .m013_file_changes import m013_file_changes
+from .m014_memory_handoffs import m014_memory_handoffs
+from .m015_profiles import m015_profiles
 from .migrations_lib import run_script
 
 
@@ -180,7 +183,8 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 # One module per later migration, so work on separate domains never edits the same file.
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
               m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
-              m011_workflow_triggers, m012_task_budget]
+              m011_workflow_triggers, m012_task_budget, m013_file_changes, m014_memory_handoffs,
+              m015_profiles]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from ..db import Database
 from ..db.rows import dumps, loads, new_id, now_iso, row_to_dict
 from ..errors import Invalid, NotFound
+from ..sanitize import remember_secret
 
 CHANNEL_TYPES = ("slack", "telegram", "webhook")
 STATUSES = ("active", "disabled")
@@ -185,9 +186,20 @@ def validate_config(channel_type: str, config: dict) -> None:
 
 # ---- channel configs -------------------------------------------------------------------
 
+def remember_secrets(channel_type: str, config: dict) -> None:
+    """Register the config's secrets for redaction (sanitize.py): a provider error that echoes
+    one must not carry it into a result or a log."""
+    for key in _maskers(channel_type, config):
+        if key.startswith("headers."):
+            remember_secret(config["headers"][key[len("headers."):]])
+        else:
+            remember_secret(config[key])
+
+
 def _channel(row, *, masked: bool = True) -> dict:
     channel = row_to_dict(row)
     config = loads(channel["config"], {})
+    remember_secrets(channel["channelType"], config)
     channel["config"] = mask_config(channel["channelType"], config) if masked else config
     return channel
 

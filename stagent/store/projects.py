@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from ..db import Database
 from ..db.rows import new_id, now_iso, row_to_dict
-from ..errors import NotFound
+from ..errors import Invalid, NotFound
 
 STATUSES = ("active", "paused", "completed")
 _FIELDS = ("name", "description", "working_directory", "status")
@@ -25,9 +27,32 @@ async def get_project(db: Database, project_id: str) -> dict:
     return row_to_dict(row)
 
 
+WORKING_DIRECTORY_HELP = ("workingDirectory must be the absolute path of an existing folder "
+                          "(e.g. /home/me/project), or null for none")
+
+
+def check_working_directory(value: str | None) -> str | None:
+    """The folder a project's tasks work in: absolute (`~` is expanded) and existing. A relative
+    path would be resolved against the daemon's own directory. Empty means none."""
+    if value is None or value == "":
+        return None
+    path, problem = value, None
+    if "\0" in value:
+        problem = "it contains a NUL character"
+    elif not os.path.isabs(path := os.path.expanduser(value)):
+        problem = f"'{value}' is a relative path"
+    elif not os.path.isdir(path):
+        problem = f"'{value}' is not an existing folder"
+    if problem:
+        message = f"{WORKING_DIRECTORY_HELP}: {problem}"
+        raise Invalid(message, field_errors={"workingDirectory": [message]}, form_errors=[])
+    return path
+
+
 async def create_project(db: Database, fields: dict) -> dict:
     project_id, now = new_id(), now_iso()
     values = {k: fields.get(k) for k in _FIELDS}
+    values["working_directory"] = check_working_directory(values["working_directory"])
     values["status"] = values["status"] or "active"
 
     def insert(conn):
@@ -62,6 +87,8 @@ def _replace_documents(conn, project_id: str, document_ids: list[str]) -> int:
 async def update_project(db: Database, project_id: str, fields: dict) -> dict:
     document_ids = fields.pop("document_ids", None)
     changes = {k: v for k, v in fields.items() if k in _FIELDS}
+    if "working_directory" in changes:
+        changes["working_directory"] = check_working_directory(changes["working_directory"])
 
     def update(conn):
         if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:

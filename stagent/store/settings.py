@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..db import Database
 from ..db.rows import now_iso
+from ..sanitize import remember_secret
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ REGISTRY: dict[str, Setting] = {s.key: s for s in (
     Setting("stan.heartbeat.modelsProbe", ""),  # the last models probe (JSON), reused until the next day
     Setting("permissions.approvalChannels", "[]"),  # extension: channel ids that get permission requests
     Setting("permissions.requestTimeoutSeconds", "600"),  # extension: an unanswered request is denied then
+    Setting("web.exaSearchEnabled", "false"),  # web_search through Exa (engine/agent/web.py)
+    Setting("web.exaApiKey", secret=True, env="EXA_API_KEY"),  # extension
+    Setting("web.exaBaseUrl", "https://api.exa.ai"),  # extension: tests point it at a loopback fake
+    Setting("profiles.githubApiUrl", "https://api.github.com", env="STAGENT_GITHUB_API_URL"),  # profile import
+    Setting("profiles.githubRawUrl", "https://raw.githubusercontent.com", env="STAGENT_GITHUB_RAW_URL"),
 )}
 
 
@@ -54,10 +60,14 @@ async def get_many(db: Database, keys: list[str] | tuple[str, ...]) -> dict[str,
 
 
 def _resolve(key: str, stored: str | None) -> tuple[str, str]:
-    if stored not in (None, ""):
-        return stored, "db"
     setting = REGISTRY.get(key)
+    if stored not in (None, ""):
+        if setting and setting.secret:
+            remember_secret(stored)  # redacted wherever a provider echoes it (sanitize.py)
+        return stored, "db"
     if setting and setting.env and os.environ.get(setting.env):
+        if setting.secret:
+            remember_secret(os.environ[setting.env])
         return os.environ[setting.env], "env"
     return (setting.default if setting else ""), "default"
 
@@ -89,6 +99,9 @@ def set_in(conn, key: str, value: str, updated_at: str | None = None) -> None:
 async def set_many(db: Database, values: dict[str, str | None]) -> None:
     """None deletes the row (back to env/default)."""
     now = now_iso()
+    for key, val in values.items():
+        if key in REGISTRY and REGISTRY[key].secret:
+            remember_secret(val)
 
     def write(conn):
         for key, val in values.items():

@@ -77,6 +77,8 @@ def yaml_server():
         Route("/to-ftp.yaml", redirect_to("ftp://127.0.0.1/x.yaml")),
         Route("/to-file.yaml", redirect_to("file:///etc/passwd")),
         Route("/loop.yaml", redirect_to("/loop.yaml")),
+        Route("/to-metadata.yaml", redirect_to("http://169.254.169.254/latest/meta-data/")),
+        Route("/to-link-local-v6.yaml", redirect_to("http://[fe80::1]/x.yaml")),
     ])).start()
     server.accept_encodings = accept_encodings
     yield server
@@ -133,6 +135,43 @@ def test_import_failures_are_clear_400s(client, yaml_server, path, words):
     if "Invalid blueprint" not in words:
         assert r.json()["error"].startswith(f"Could not fetch {url}: ")
     assert {b["id"] for b in client.get("/api/blueprints").json()} == BUILTINS
+
+
+@pytest.mark.parametrize("url, words", [
+    ("http://169.254.169.254/latest/meta-data/iam/security-credentials/", "169.254.169.254 is a link-local address"),
+    ("http://169.254.170.2/v2/credentials", "link-local"),
+    ("http://[fe80::1]/x.yaml", "fe80::1 is a link-local address"),
+    ("http://[fe80::1%25eth0]:8080/x.yaml", "link-local"),
+    ("http://[::ffff:169.254.169.254]/x.yaml", "169.254.169.254 is a link-local address"),
+    ("http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata address"),
+    ("http://100.100.100.200/latest/meta-data/", "cloud metadata address"),
+    ("http://0.0.0.0:80/x.yaml", "unspecified"),
+    ("http://224.0.0.1/x.yaml", "multicast"),
+])
+def test_import_from_link_local_or_metadata_addresses_is_refused(client, url, words):
+    # An address literal is judged without a lookup or a connection: a 400 at once, saying why.
+    r = import_url(client, url)
+    assert r.status_code == 400, r.json()
+    assert r.json()["error"].startswith(f"Could not fetch {url}: ") and words in r.json()["error"], r.json()
+    assert "never fetched" in r.json()["error"]
+    assert {b["id"] for b in client.get("/api/blueprints").json()} == BUILTINS
+
+
+@pytest.mark.parametrize("path, target", [
+    ("/to-metadata.yaml", "http://169.254.169.254/latest/meta-data/"),
+    ("/to-link-local-v6.yaml", "http://[fe80::1]/x.yaml"),
+])
+def test_a_redirect_to_a_link_local_address_is_refused(client, yaml_server, path, target):
+    url = yaml_server.url + path
+    r = import_url(client, url)
+    assert r.status_code == 400
+    assert r.json()["error"].startswith(f"Could not fetch {url}: redirected to {target}: "), r.json()
+    assert "link-local" in r.json()["error"]
+
+
+def test_loopback_and_private_addresses_stay_allowed(client, yaml_server):
+    r = import_url(client, yaml_server.url.replace("127.0.0.1", "localhost") + "/good.yaml")
+    assert r.status_code == 201, r.json()
 
 
 def test_import_from_a_server_that_is_not_there(client):

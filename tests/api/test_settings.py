@@ -202,7 +202,8 @@ def test_every_public_group_is_covered_here():
 
 
 @pytest.mark.parametrize("group", PUBLIC_GROUPS, ids=lambda g: g.name)
-def test_group_defaults_and_round_trip(client, group):
+def test_group_defaults_and_round_trip(client, group, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_API_KEY", "or-test-key")  # openrouter/… names a configured provider
     path = f"/api/settings/{group.name}"
     assert client.get(path).json() == DEFAULTS[group.name]
     sent, stored = UPDATES[group.name]
@@ -250,8 +251,8 @@ def test_chat_rejects_missing_or_blank_models(client, body):
     assert response.json() == {"error": "defaultModel must be a non-empty model id"}
 
 
-def test_chat_accepts_catalogue_ids(client):
-    for model in ("sonnet", "opus", "gpt-4.1"):
+def test_chat_accepts_catalogue_ids(client, llm_env):
+    for model in ("sonnet", "opus", "gpt-4.1", "openai/fake"):  # gpt-4.1: OpenAI is configured
         assert client.put("/api/settings/chat", json={"defaultModel": model}).json() == {"defaultModel": model}
 
 

@@ -86,33 +86,33 @@ def test_create_get_and_end_a_session(daemon, stan):
 
 
 def test_a_named_workflow_becomes_a_real_draft_and_the_end_returns_its_url(daemon, stan):
-    body = stan.post(SESSIONS, json={"modelId": "m", "activeWorkflowName": "Customer Onboarding"}).json()
+    body = stan.post(SESSIONS, json={"modelId": "sonnet", "activeWorkflowName": "Customer Onboarding"}).json()
     workflow_id = body["activeWorkflowId"]
     assert body["workflowId"] == workflow_id and body["activeWorkflowName"] == "Customer Onboarding"
     record = workflow(daemon, workflow_id)
     assert record["name"] == "Customer Onboarding" and record["status"] == "draft"
     assert record["definition"] == {"pattern": "sequence", "steps": [], "triggers": []}
 
-    again = stan.post(SESSIONS, json={"modelId": "m", "activeWorkflowId": workflow_id}).json()
+    again = stan.post(SESSIONS, json={"modelId": "sonnet", "activeWorkflowId": workflow_id}).json()
     assert again["activeWorkflowName"] == "Customer Onboarding"
     assert stan.delete(SESSION).json() == {"ended": True, "workflowId": workflow_id,
                                            "workflowUrl": f"/src/workflows/{workflow_id}"}
 
 
 def test_a_new_session_replaces_the_current_one(stan):
-    stan.post(SESSIONS, json={"modelId": "first"})
+    stan.post(SESSIONS, json={"modelId": "haiku"})
     first = stan.get(SESSION).json()
-    stan.post(SESSIONS, json={"modelId": "second"})
+    stan.post(SESSIONS, json={"modelId": "opus"})
     second = stan.get(SESSION).json()
-    assert second["modelId"] == "second" and second["conversationId"] != first["conversationId"]
+    assert second["modelId"] == "opus" and second["conversationId"] != first["conversationId"]
     ids = [c["id"] for c in stan.get("/api/v1/stan/conversations").json()]
     assert {first["conversationId"], second["conversationId"]} <= set(ids)  # the old one stays in history
 
 
 @pytest.mark.parametrize("body,field", [
     ({}, "modelId"), ({"modelId": ""}, "modelId"), ({"modelId": 7}, "modelId"),
-    ({"modelId": "m", "activeWorkflowId": 3}, "activeWorkflowId"),
-    ({"modelId": "m", "activeWorkflowName": ""}, "activeWorkflowName"),
+    ({"modelId": "sonnet", "activeWorkflowId": 3}, "activeWorkflowId"),
+    ({"modelId": "sonnet", "activeWorkflowName": ""}, "activeWorkflowName"),
 ])
 def test_create_rejects_bad_bodies_and_keeps_no_session(stan, body, field):
     response = stan.post(SESSIONS, json=body)
@@ -122,12 +122,12 @@ def test_create_rejects_bad_bodies_and_keeps_no_session(stan, body, field):
 
 
 def test_create_with_an_unknown_workflow_is_404(stan):
-    error_of(stan.post(SESSIONS, json={"modelId": "m", "activeWorkflowId": "nope"}), 404, "WORKFLOW_NOT_FOUND")
+    error_of(stan.post(SESSIONS, json={"modelId": "sonnet", "activeWorkflowId": "nope"}), 404, "WORKFLOW_NOT_FOUND")
     assert stan.get(SESSION).status_code == 404
 
 
 def test_other_session_ids_are_404(stan):
-    stan.post(SESSIONS, json={"modelId": "m"})
+    stan.post(SESSIONS, json={"modelId": "sonnet"})
     for response in (stan.get(SESSIONS + "/stan-someone"), stan.delete(SESSIONS + "/stan-someone"),
                      stan.post(SESSIONS + "/stan-someone/messages", json={"message": "hi"})):
         error_of(response, 404, "SESSION_NOT_FOUND")
@@ -352,17 +352,17 @@ def test_an_interrupted_reply_is_409_and_the_session_goes_on(daemon, stan, llm_e
 
 
 def test_concurrent_session_changes_keep_each_other(daemon, stan):
-    stan.post(SESSIONS, json={"modelId": "first-model"})
+    stan.post(SESSIONS, json={"modelId": "ollama/first-model"})
     conversation_id = stan.get(SESSION).json()["conversationId"]
     facade = Stan(daemon.app.state.db, daemon.app.state.conversations, daemon.app.state.supervisor)
 
     async def both():
-        await asyncio.gather(facade.set_model("second-model"), facade.record_active_workflow(
+        await asyncio.gather(facade.set_model("ollama/second-model"), facade.record_active_workflow(
             {"conversationId": conversation_id, "activeWorkflowId": "wf-picked", "activeWorkflowName": "Picked"}))
 
     asyncio.run_coroutine_threadsafe(both(), daemon.loop).result(10)
     session = stan.get(SESSION).json()
-    assert (session["modelId"], session["activeWorkflowId"]) == ("second-model", "wf-picked")
+    assert (session["modelId"], session["activeWorkflowId"]) == ("ollama/second-model", "wf-picked")
 
 
 def test_a_workflow_can_belong_to_a_project(daemon, stan, llm_env):
@@ -476,18 +476,18 @@ def test_a_command_without_a_session_starts_none(stan, llm_env):
 
 
 def test_new_still_works_after_the_active_workflow_was_deleted(daemon, stan):
-    workflow_id = stan.post(SESSIONS, json={"modelId": "m", "activeWorkflowName": "Gone soon"}).json()["workflowId"]
+    workflow_id = stan.post(SESSIONS, json={"modelId": "sonnet", "activeWorkflowName": "Gone soon"}).json()["workflowId"]
     first = stan.get(SESSION).json()["conversationId"]
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
         conn.execute("DELETE FROM workflows WHERE id = ?", (workflow_id,))
     body = stan.post(MESSAGE, json={"message": "/new"}).json()
     assert body["command"] == "new" and body["content"].startswith("Started a new conversation"), body
     session = stan.get(SESSION).json()
-    assert session["conversationId"] != first and session["activeWorkflowId"] is None and session["modelId"] == "m"
+    assert session["conversationId"] != first and session["activeWorkflowId"] is None and session["modelId"] == "sonnet"
 
 
 def test_commands_also_answer_in_a_session(stan, fake):
-    stan.post(SESSIONS, json={"modelId": "m"})
+    stan.post(SESSIONS, json={"modelId": "sonnet"})
     body = stan.post(SESSION + "/messages", json={"message": "/context"}).json()
     assert body["command"] == "context" and "tokens used" in body["content"]
     assert fake.requests == []

@@ -208,15 +208,15 @@ def test_compaction_through_the_stan_route(daemon, stan, llm_env):
 
 def test_conversations_are_listed_newest_first_20_by_default(stan):
     for i in range(22):
-        stan.post(SESSIONS, json={"modelId": f"model-{i}"})
+        stan.post(SESSIONS, json={"modelId": f"ollama/model-{i}"})
     listed = stan.get(BASE + "/conversations")
     assert listed.status_code == 200
     rows = listed.json()
-    assert len(rows) == 20 and rows[0]["modelId"] == "model-21"
+    assert len(rows) == 20 and rows[0]["modelId"] == "ollama/model-21"
     assert set(rows[0]) >= {"id", "title", "mode", "modelId", "modelName", "messageCount", "createdAt", "updatedAt"}
     assert rows[0]["mode"] == "workflows" and rows[0]["messageCount"] == 0
     assert [r["modelId"] for r in stan.get(BASE + "/conversations?limit=3").json()] == [
-        "model-21", "model-20", "model-19"]
+        "ollama/model-21", "ollama/model-20", "ollama/model-19"]
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "101", "abc", "2.5"])
@@ -237,7 +237,7 @@ def test_get_a_conversation_with_its_messages(daemon, stan, llm_env):
 
 
 def test_resume_restores_model_and_mode(daemon, stan):
-    stan.post(SESSIONS, json={"modelId": "current-model"})
+    stan.post(SESSIONS, json={"modelId": "ollama/current-model"})
     old = insert_conversation(daemon, messages=4, mode="chat", model="anthropic/claude-sonnet-4-5",
                               title="Webhook trigger setup")
     response = stan.post(f"{BASE}/conversations/{old}/resume")

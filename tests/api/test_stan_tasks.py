@@ -9,7 +9,7 @@ from stagent.engine.schedules.parse import next_fire_times
 
 FIELDS = {"id", "name", "action", "schedule", "modelId", "status", "createdAt", "lastRunAt", "nextRunAt"}
 BODY = {"name": "Daily workflow audit", "action": "audit_workflows", "schedule": "0 9 * * *",
-        "modelId": "model_abc123"}
+        "modelId": "sonnet"}
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_create_get_list_update_delete(stan):
     task = r.json()
     assert set(task) == FIELDS
     assert (task["name"], task["action"], task["schedule"], task["modelId"], task["status"]) == (
-        "Daily workflow audit", "audit_workflows", "0 9 * * *", "model_abc123", "active")
+        "Daily workflow audit", "audit_workflows", "0 9 * * *", "sonnet", "active")
     assert task["lastRunAt"] is None and task["nextRunAt"].endswith(":00.000Z")
     assert stan.get(f"/api/v1/stan/tasks/{task['id']}").json() == task
     assert [t["id"] for t in stan.get("/api/v1/stan/tasks").json()] == [task["id"]]
@@ -44,7 +44,7 @@ def test_create_get_list_update_delete(stan):
 def test_the_same_schedule_is_seen_by_the_stagent_routes(stan):
     task = stan.post("/api/v1/stan/tasks", json={**BODY, "action": "Email me the weather"}).json()
     schedule = stan.get(f"/api/schedules/{task['id']}").json()
-    assert schedule["cronExpression"] == task["schedule"] and schedule["modelId"] == "model_abc123"
+    assert schedule["cronExpression"] == task["schedule"] and schedule["modelId"] == "sonnet"
     assert schedule["prompt"] == "Email me the weather" and schedule["nextFireAt"] == task["nextRunAt"]
     heartbeat = stan.post("/api/schedules", json={
         "name": "beat", "interval": "hourly", "type": "heartbeat",

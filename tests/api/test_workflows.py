@@ -270,16 +270,21 @@ def test_retry_a_failed_step_continues_the_run(client, llm_env):
     wait_status(client, workflow_id, "failed")
     client.patch(f"/api/workflows/{workflow_id}", json={"name": "Edited"})  # back to draft, run state dropped
     refused = client.post(f"/api/workflows/{workflow_id}/steps/a/retry")
-    assert refused.status_code == 202 and refused.json()["error"] == "Workflow has no execution state"
+    assert error(refused, 409).startswith("Workflow has no execution state: start a run with POST")
     assert status(client, workflow_id)["status"] == "draft"
 
 
-def test_a_retry_that_cannot_happen_is_still_202_and_explained(client, llm_env):
+def test_a_retry_that_cannot_happen_is_refused_and_explained(client, llm_env):
     workflow_id = start(client, SEQUENCE)
     wait_status(client, workflow_id, "completed")
+    before = status(client, workflow_id)
     r = client.post(f"/api/workflows/{workflow_id}/steps/a/retry")
-    assert r.status_code == 202 and r.json()["error"] == "Step a is not in failed state"
-    assert status(client, workflow_id)["status"] == "completed"
+    assert error(r, 409) == "Step a is not in failed state: only a failed step can be retried"
+    assert error(client.post(f"/api/workflows/{workflow_id}/steps/zz/retry"), 404) == (
+        "Step zz not found: this workflow's steps are a, b")
+    after = status(client, workflow_id)
+    assert after["status"] == "completed" and after["runNumber"] == before["runNumber"]
+    assert [s["state"] for s in after["steps"]] == [s["state"] for s in before["steps"]]
     assert error(client.post("/api/workflows/nope/steps/a/retry"), 404) == "Workflow not found"
 
 
@@ -318,6 +323,10 @@ def test_document_bindings(daemon, client, llm_env):
     assert [b["documentId"] for b in client.get(url).json()] == ["d1"]
     assert client.delete(url).json() == {"ok": True}
     assert client.get(url).json() == []
+    assert error(client.get("/api/workflows/nope/documents"), 404) == "Workflow not found"
+    assert error(client.delete("/api/workflows/nope/documents"), 404) == "Workflow not found"
+    assert error(client.request("DELETE", "/api/workflows/nope/documents", json={"documentIds": ["d1"]}),
+                 404) == "Workflow not found"
 
 
 def test_a_step_gets_the_documents_it_lists_in_document_ids(daemon, client, llm_env):

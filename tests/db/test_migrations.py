@@ -135,9 +135,12 @@ def test_writer_and_readers_have_the_pragmas(tmp_path):
             await db.write_raw(migrate)
             writer = await db.write_raw(lambda c: {p: c.execute(f"PRAGMA {p}").fetchone()[0]
                                                    for p in ("journal_mode", "foreign_keys", "busy_timeout")})
-            readers = [await db.read(lambda c: (c.execute("PRAGMA foreign_keys").fetchone()[0],
-                                                c.execute("PRAGMA busy_timeout").fetchone()[0]))
-                       for _ in range(3)]
+            def pragmas(c):
+                return c.execute("PRAGMA foreign_keys").fetchone()[0], c.execute("PRAGMA busy_timeout").fetchone()[0]
+
+            on_loop = await db.read(pragmas)
+            # A read from another thread never runs on the loop's connection: it shows the reader threads'.
+            readers = [await asyncio.to_thread(asyncio.run, db.read(pragmas)) for _ in range(3)]
             with pytest.raises(sqlite3.OperationalError, match="readonly"):
                 await db.read(lambda c: c.execute(
                     "INSERT INTO settings (key, value, updated_at) VALUES ('k', 'v', 'x')"))
@@ -145,10 +148,11 @@ def test_writer_and_readers_have_the_pragmas(tmp_path):
                 await db.write(lambda c: c.execute(
                     "INSERT INTO tasks (id, project_id, title, created_at, updated_at) "
                     "VALUES ('t', 'no-such-project', 't', 'x', 'x')"))
-            return writer, readers
+            return writer, on_loop, readers
         finally:
             await db.close()
 
-    writer, readers = asyncio.run(check())
+    writer, on_loop, readers = asyncio.run(check())
     assert writer == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+    assert on_loop == (1, 0)  # the loop's own read connection gives up at once instead of waiting
     assert readers == [(1, 5000)] * 3

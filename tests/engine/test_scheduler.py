@@ -147,11 +147,13 @@ def test_pause_stops_firing_and_resume_does_not_catch_up(sched):
     assert paused["status"] == "paused" and paused["nextFireAt"] is None
     clock.set(utc(2026, 6, 1, 14, 0))
     clock.settle()
-    assert client.patch(f"/api/schedules/{schedule['id']}", json={"status": "paused"}).status_code == 200
+    again = client.patch(f"/api/schedules/{schedule['id']}", json={"status": "paused"})  # the catalog: 409
+    assert again.status_code == 409 and again.json() == {"error": "Schedule is already paused: nothing to pause"}
     resumed = client.patch(f"/api/schedules/{schedule['id']}", json={"status": "active"}).json()
     assert resumed["nextFireAt"] == iso(utc(2026, 6, 1, 14, 15))
     assert schedule_tasks(client, schedule["id"]) == [] and history(client, schedule["id"]) == []
-    assert client.patch(f"/api/schedules/{schedule['id']}", json={"status": "active"}).status_code == 200
+    assert client.patch(f"/api/schedules/{schedule['id']}", json={"status": "active"}).status_code == 409
+    assert client.get(f"/api/schedules/{schedule['id']}").json()["nextFireAt"] == iso(utc(2026, 6, 1, 14, 15))
 
 
 def test_one_shot_completes_and_max_firings_expires(sched, fake):

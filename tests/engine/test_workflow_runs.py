@@ -333,6 +333,11 @@ def test_kill_9_in_the_middle_of_a_sequence(tmp_path, llm_env):
         api = httpx.Client(base_url=base, timeout=30)
         workflow_id = start(api, SEQUENCE)
         wait_step(api, workflow_id, "b", "running")
+        # B's request must have reached the provider: a kill before it would make B's prompt once
+        deadline = time.monotonic() + 30
+        while len(llm_env.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(llm_env.requests) == 2
         api.close()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)

@@ -11,6 +11,8 @@ import time
 
 import httpx
 
+from tests.helpers.http import http_client
+
 
 def spawn_daemon(data_dir, port, fake) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGENT_", "OPENAI_", "ANTHROPIC_"))}
@@ -19,12 +21,13 @@ def spawn_daemon(data_dir, port, fake) -> subprocess.Popen:
                              "--data-dir", str(data_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    with http_client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.05)
     proc.kill()
     raise AssertionError("daemon did not start: " + proc.stderr.read().decode())
 

@@ -1,7 +1,11 @@
 """Headless Chromium (Debian's, driven by pip `playwright`) against the real daemon.
 
-The browser starts once per session; each test gets a fresh context (its own session cookie)
-on its own daemon (the `daemon` fixture: real uvicorn, real SQLite). A test fails when the page
+The browser starts once per test module; each test gets a fresh context (its own session
+cookie) on its own daemon (the `daemon` fixture: real uvicorn, real SQLite). Not once per
+session: while Playwright's sync API runs, its event loop counts as running in the thread, so
+`asyncio.run` in any later test of the same process fails. Under pytest-xdist each module is one
+group (`--dist loadgroup`, see scripts/test): its tests run one after another on one worker, with
+one browser, and no other test runs on that worker in between. A test fails when the page
 logs a console error or throws, so a broken module or a swallowed API error cannot pass.
 Where /usr/bin/chromium is missing the tests skip and say how to install it; .ci/run installs it.
 """
@@ -19,13 +23,20 @@ except ImportError:  # the browser fixture skips the tests and says how to insta
     expect = sync_playwright = None
 
 CHROMIUM = Path("/usr/bin/chromium")
+UI_TESTS = Path(__file__).resolve().parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.is_relative_to(UI_TESTS):
+            item.add_marker(pytest.mark.xdist_group(f"ui-{item.path.stem}"))
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed: `sudo apt-get install -y chromium` runs the browser UI tests "

@@ -95,9 +95,11 @@ PHONE_PAGES = ["/", "/tasks", "/projects", "/chat", "/workflows", "/blueprints",
                "/schedules", "/inbox", "/settings"]
 
 
-def test_on_a_phone_no_page_is_wider_than_the_screen(page, client, llm_env):
+def test_on_a_phone_no_page_is_wider_than_the_screen(page, client, llm_env, tmp_path):
+    folder = tmp_path / "code" / "a-very-long-directory-name-that-a-phone-must-wrap"
+    folder.mkdir(parents=True)
     project = client.post("/api/projects", json={"name": "A project with a rather long name for a phone",
-                                                 "workingDirectory": "/home/someone/code/a-very-long-directory-name"}).json()
+                                                 "workingDirectory": str(folder)}).json()
     task = client.post("/api/tasks", json={"title": "Summarise the quarterly numbers for the board meeting",
                                            "projectId": project["id"]}).json()
     client.post("/api/schedules", json={"name": "Morning digest", "interval": "every weekday at 9am",

@@ -49,12 +49,12 @@ def test_budgets_defaults_and_api_keys(page, client, daemon):
 
     defaults = page.get_by_role("form", name="Defaults")
     defaults.get_by_label("Default chat model").fill("gpt-5.4-mini")
-    defaults.get_by_label("Default model for tasks").fill("openai/gpt-4o-mini")
+    defaults.get_by_label("Default model for tasks").fill("gpt-5.4-mini")
     defaults.get_by_label("Personality").select_option("friendly")
     defaults.get_by_role("button", name="Save defaults").click()
     expect(page.locator(".toast", has_text="Defaults saved.")).to_be_visible()
     assert client.get("/api/settings/chat").json()["defaultModel"] == "gpt-5.4-mini"
-    assert client.get("/api/settings/tasks").json()["defaultModel"] == "openai/gpt-4o-mini"
+    assert client.get("/api/settings/tasks").json()["defaultModel"] == "gpt-5.4-mini"
 
     keys = page.get_by_role("form", name="New API key")
     keys.get_by_label("Name").fill("backup script")

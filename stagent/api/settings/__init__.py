@@ -2,7 +2,7 @@
 
 from starlette.routing import Route
 
-from . import groups, providers
+from . import groups, learning, mcp, providers, web_search
 
 routes = [
     Route("/api/settings/providers", providers.get_providers, methods=["GET"]),
@@ -11,5 +11,9 @@ routes = [
     Route("/api/settings/openai", providers.get_openai_auth, methods=["GET"]),
     Route("/api/settings/openai", providers.set_openai_auth, methods=["POST"]),
     *(route for group in groups.GROUPS for route in groups.group_routes(group)),
+    Route("/api/settings/web-search", web_search.get_web_search_settings, methods=["GET"]),
+    Route("/api/settings/web-search", web_search.set_web_search_settings, methods=["POST"]),
+    *learning.routes,  # /api/settings/learning
+    *mcp.routes,  # /api/settings/mcp-servers, /api/settings/browser-tools
     Route("/api/settings/test", providers.test_connection, methods=["POST"]),
 ]

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationError, WithJsonSchema, field_validator
 from starlette.routing import Route
 
-from ...engine.agent import providers
+from ...engine.agent import ollama, providers
+from ...engine.chat.models import check_model
+from ...errors import Invalid
 from ...security import require_scope
 from ...store import settings
 from .._http import Body, Int, Out, endpoint, ok, read_body
@@ -43,6 +45,7 @@ class Group:
     reply_ok: bool = False                         # the write answers {ok: true}, not the values
     scope: str | None = None
     on_write: Callable[[Any, dict], None] | None = None
+    check: Callable[[Any, dict], Awaitable[None]] | None = None  # (db, values sent): Invalid to refuse
 
 
 def _int_range(low: int, high: int, pattern: str) -> Any:
@@ -64,6 +67,28 @@ def _int_range(low: int, high: int, pattern: str) -> Any:
 
 def _text(value: str | None) -> str | None:
     return (value or "").strip() or None
+
+
+async def _check_model(db, given: dict) -> None:
+    """defaultModel must be a model a run can use (engine/chat/models.py check_model); "" and
+    null clear it where the group allows that."""
+    value = given.get("defaultModel")
+    if isinstance(value, str) and value.strip():
+        await _plain(check_model(db, value.strip()))  # stored trimmed
+
+
+async def _check_ollama_model(db, given: dict) -> None:
+    value = (given.get("defaultModel") or "").strip()
+    if value:
+        ollama.check_name(value, "defaultModel")
+
+
+async def _plain(check: Awaitable) -> None:
+    """This surface's errors are one sentence: the check's message without the field shape."""
+    try:
+        await check
+    except Invalid as exc:
+        raise Invalid(exc.message) from None
 
 
 TimeoutSeconds = _int_range(10, 300, r"^\s*(?:1[0-9]|[2-9][0-9]|[12][0-9]{2}|300)\s*$")
@@ -151,12 +176,12 @@ GROUPS = (
     Group("chat", "the default chat model", ChatIn, ChatOut, (
         Item("defaultModel", "chat.defaultModel", "defaultModel must be a non-empty model id",
              write=str.strip),
-    ), method="PUT"),
+    ), method="PUT", check=_check_model),
     Group("tasks", "the default model of tasks, schedules and workflow steps (extension)", TaskModelIn,
           TaskModelOut, (
         Item("defaultModel", "runtime.defaultModel", "defaultModel must be a string of at most 200 characters",
              read=lambda v: v or None, write=_text),
-    ), method="PUT"),
+    ), method="PUT", check=_check_model),
     Group("routing", "the runtime routing preference", RoutingIn, RoutingOut, (
         Item("preference", "routing.preference", "preference must be one of: cost, latency, quality, manual",
              read=lambda v: v if v in providers.ROUTING_PREFERENCES else "latency"),
@@ -165,7 +190,7 @@ GROUPS = (
         Item("baseUrl", "ollama.baseUrl", f"baseUrl: {URL_MESSAGE}", write=_text),
         Item("defaultModel", "ollama.defaultModel", "defaultModel must be a string of at most 200 characters",
              write=_text),
-    ), reply_ok=True),
+    ), reply_ok=True, check=_check_ollama_model),
     Group("security", "whether every API request needs an API key (admin scope)", SecurityIn, SecurityOut, (
         Item("requireApiKey", "security.requireApiKey", "requireApiKey must be a boolean",
              read=lambda v: v == "true", write=lambda v: "true" if v else "false"),
@@ -204,6 +229,8 @@ def group_routes(group: Group) -> list[Route]:
         given = body.model_dump(by_alias=True, exclude_unset=True)
         items = {item.name: item for item in group.items}
         db = request.app.state.db
+        if group.check is not None:
+            await group.check(db, given)
         await settings.set_many(db, {items[name].key: items[name].write(v) for name, v in given.items()})
         values = await _values(db, group)
         if group.on_write is not None:

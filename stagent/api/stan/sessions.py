@@ -8,13 +8,14 @@ from __future__ import annotations
 from pydantic import Field
 from starlette.routing import Route
 
+from ...engine.chat.models import MODEL_ID_SCHEMA, check_model
 from ...engine.stan.session import Stan
 from .._http import Body, Out, endpoint, ok, read_body
 from ._surface import stan_auth
 
 
 class SessionCreate(Body):
-    model_id: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200, json_schema_extra=MODEL_ID_SCHEMA)
     active_workflow_id: str | None = Field(default=None, min_length=1, max_length=200)
     active_workflow_name: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -64,12 +65,14 @@ def stan(request) -> Stan:
     return Stan(state.db, state.conversations, state.supervisor, state.events)
 
 
-@endpoint(body=SessionCreate, response=SessionOut, status=201, errors=(401, 403, 404))
+@endpoint(body=SessionCreate, response=SessionOut, status=201, errors=(400, 401, 403, 404))
 async def create_session(request):
-    """Start the Stan session (one per user: a new one replaces the current one)."""
+    """Start the Stan session (one per user: a new one replaces the current one). modelId must be
+    a model GET /api/chat/models lists or `<provider>/<model>` of a configured provider."""
     facade = stan(request)
     body = await read_body(request, SessionCreate)
-    session = await facade.start(model_id=body.model_id, active_workflow_id=body.active_workflow_id,
+    model_id = await check_model(request.app.state.db, body.model_id, field="modelId")
+    session = await facade.start(model_id=model_id, active_workflow_id=body.active_workflow_id,
                                  active_workflow_name=body.active_workflow_name)
     return ok(await facade.describe(session), 201)
 

@@ -11,9 +11,11 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...engine.agent.providers import DEFAULT_RUNTIME, RUNTIMES, resolve_model
+from ...engine.chat.models import MODEL_ID_SCHEMA, check_model
 from ...engine.schedules import editing as service
 from ...engine.schedules.scheduled_actions import ACTIONS
-from ...errors import NotFound
+from ...errors import Invalid, NotFound
 from ...store import schedules as store
 from .._http import Body, Out, endpoint, ok, read_body
 from ._surface import stan_auth
@@ -23,14 +25,14 @@ class StanTaskCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     action: str = Field(min_length=1, max_length=20000)
     schedule: str = Field(min_length=1, max_length=200)
-    model_id: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200, json_schema_extra=MODEL_ID_SCHEMA)
 
 
 class StanTaskUpdate(Body):
     name: str = Field(default=None, min_length=1, max_length=200)
     action: str = Field(default=None, min_length=1, max_length=20000)
     schedule: str = Field(default=None, min_length=1, max_length=200)
-    model_id: str = Field(default=None, min_length=1, max_length=200)
+    model_id: str = Field(default=None, min_length=1, max_length=200, json_schema_extra=MODEL_ID_SCHEMA)
 
 
 class StanTaskOut(Out):
@@ -38,18 +40,37 @@ class StanTaskOut(Out):
     name: str
     action: str
     schedule: str
-    modelId: str | None
+    modelId: str
     status: str
     createdAt: str
     lastRunAt: str | None
     nextRunAt: str | None
 
 
-def stan_view(schedule: dict) -> dict:
+def stan_view(schedule: dict, model_id: str) -> dict:
     return {"id": schedule["id"], "name": schedule["name"], "action": schedule["action"] or schedule["prompt"],
-            "schedule": schedule["cronExpression"], "modelId": schedule["modelId"], "status": schedule["status"],
+            "schedule": schedule["cronExpression"], "modelId": model_id, "status": schedule["status"],
             "createdAt": schedule["createdAt"], "lastRunAt": schedule["lastFiredAt"],
             "nextRunAt": schedule["nextFireAt"]}
+
+
+async def stan_views(db, schedules: list[dict]) -> list[dict]:
+    """The Stan objects; `modelId` is always a string: a schedule without one shows the model its
+    runs use (its runtime's, else the daemon's default), as engine/agent/providers.py picks it."""
+    defaults: dict[str | None, str] = {}
+    views = []
+    for schedule in schedules:
+        model_id = schedule["modelId"]
+        if not model_id:
+            runtime = schedule.get("assignedAgent")
+            if runtime not in defaults:
+                try:
+                    defaults[runtime] = (await resolve_model(db, runtime_id=runtime)).model
+                except Invalid:  # no provider yet: what the default runtime will use once one is set
+                    defaults[runtime] = RUNTIMES[DEFAULT_RUNTIME].default_model
+            model_id = defaults[runtime]
+        views.append(stan_view(schedule, model_id))
+    return views
 
 
 def _schedule_fields(given: dict) -> dict:
@@ -67,10 +88,17 @@ def _schedule_fields(given: dict) -> dict:
     return fields
 
 
+def _not_found() -> NotFound:
+    return NotFound("Scheduled task not found: list them with GET /api/v1/stan/tasks")
+
+
 async def _stan_schedule(db, schedule_id: str) -> dict:
-    schedule = await store.get(db, schedule_id)
+    try:
+        schedule = await store.get(db, schedule_id)
+    except NotFound:
+        raise _not_found() from None
     if schedule["type"] != "scheduled":
-        raise NotFound("Scheduled task not found")
+        raise _not_found()
     return schedule
 
 
@@ -78,7 +106,8 @@ async def _stan_schedule(db, schedule_id: str) -> dict:
 async def list_tasks(request):
     """All scheduled tasks, newest first."""
     stan_auth(request)
-    return ok([stan_view(s) for s in await store.list_schedules(request.app.state.db, "scheduled")])
+    db = request.app.state.db
+    return ok(await stan_views(db, await store.list_schedules(db, "scheduled")))
 
 
 @endpoint(body=StanTaskCreate, response=StanTaskOut, status=201, errors=(400, 401, 403))
@@ -87,14 +116,16 @@ async def create_task(request):
     stan_auth(request)
     body = await read_body(request, StanTaskCreate)
     state = request.app.state
+    await check_model(state.db, body.model_id, field="modelId")
     schedule = await service.create(state.db, state.scheduler, _schedule_fields(body.given()))
-    return ok(stan_view(schedule), 201)
+    return ok((await stan_views(state.db, [schedule]))[0], 201)
 
 
 @endpoint(response=StanTaskOut, errors=(401, 403, 404))
 async def get_task(request):
     stan_auth(request)
-    return ok(stan_view(await _stan_schedule(request.app.state.db, request.path_params["id"])))
+    db = request.app.state.db
+    return ok((await stan_views(db, [await _stan_schedule(db, request.path_params["id"])]))[0])
 
 
 @endpoint(body=StanTaskUpdate, errors=(400, 401, 403, 404))
@@ -103,6 +134,8 @@ async def update_task(request):
     body = await read_body(request, StanTaskUpdate)
     state, schedule_id = request.app.state, request.path_params["id"]
     await _stan_schedule(state.db, schedule_id)
+    if body.model_id is not None:
+        await check_model(state.db, body.model_id, field="modelId")
     await service.update(state.db, state.scheduler, schedule_id, _schedule_fields(body.given()))
     return ok({"updated": True})
 

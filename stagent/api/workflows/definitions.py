@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from ...engine.profiles.registry import ProfileRegistry, check_steps
 from ...engine.workflows import definition as definition_rules
 from ...errors import Conflict, Invalid
 from ...events import WorkflowDefinitionChanged
+from ...sanitize import scrub_json
 from ...store import workflow_runs as runs
 from ...store import workflows as store
 from .._http import Body, Int, Out, RuntimeId, _reject_constant, endpoint, ok
@@ -114,7 +116,7 @@ def _definition(raw: Any) -> dict:
         raise Invalid("Definition must include pattern and at least one step")
     if isinstance(raw, str):  # as strict as a body: NaN and Infinity are not JSON
         try:
-            raw = json.loads(raw, parse_constant=_reject_constant)
+            raw = scrub_json(json.loads(raw, parse_constant=_reject_constant))
         except (ValueError, RecursionError) as exc:
             raise Invalid(f"definition is not valid JSON text: {exc}") from None
     definition = definition_rules.parse_definition(raw)
@@ -145,6 +147,7 @@ async def create_workflow(request):
     name = _name(data)
     definition = _definition(data.get("definition"))
     body = checked(WorkflowCreate, data)
+    await check_steps(ProfileRegistry(db(request)), definition, body.project_id)  # unknown profiles: 400
     created = await store.create_workflow(db(request), name=name, definition=definition, project_id=body.project_id)
     request.app.state.events.publish(WorkflowDefinitionChanged(created["id"]))
     return ok(await workflow(request, created["id"]), 201)
@@ -168,6 +171,8 @@ async def update_workflow(request):
         name = _name(data) if "name" in data else None
         definition = _definition(data["definition"]) if "definition" in data else None
         checked(WorkflowUpdate, {k: v for k, v in data.items() if k != "definition"})
+        if definition is not None:  # unknown profiles: 400
+            await check_steps(ProfileRegistry(db(request)), definition, current.get("projectId"))
         try:
             await store.replace(db(request), current["id"], name=name, definition=definition)
         except Conflict:

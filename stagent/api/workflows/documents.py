@@ -33,10 +33,16 @@ class OkOut(Out):
     ok: bool
 
 
-@endpoint(response=list[dict])
+@endpoint(response=list[dict], errors=(404,))
 async def list_documents(request):
-    """Document bindings of the workflow (of any of its steps too)."""
-    return ok(await db(request).read(lambda conn: runs.bindings_in(conn, path_id(request))))
+    """Document bindings of the workflow (of any of its steps too); 404 for an unknown workflow."""
+    workflow_id = path_id(request)
+
+    def bindings(conn):
+        runs.raw_in(conn, workflow_id)  # NotFound: "Workflow not found"
+        return runs.bindings_in(conn, workflow_id)
+
+    return ok(await db(request).read(bindings))
 
 
 @endpoint(body=DocumentsIn, response=AttachedOut, status=201, errors=(400, 404))
@@ -55,10 +61,16 @@ async def attach_documents(request):
     return ok({"attached": len(ids), "workflowId": current["id"], "stepId": body.step_id}, 201)
 
 
-@endpoint(body=DocumentsOut, response=OkOut, errors=(400,))
+@endpoint(body=DocumentsOut, response=OkOut, errors=(400, 404))
 async def detach_documents(request):
-    """Unbind the given documents (of one step, with stepId); an empty body unbinds all."""
+    """Unbind the given documents (of one step, with stepId); an empty body unbinds all. 404 for
+    an unknown workflow."""
     body = await read(request, DocumentsOut)
-    await db(request).write(lambda conn: runs.detach_in(conn, path_id(request), body.document_ids,
-                                                        body.step_id))
+    workflow_id = path_id(request)
+
+    def detach(conn):
+        runs.raw_in(conn, workflow_id)  # NotFound: "Workflow not found"
+        runs.detach_in(conn, workflow_id, body.document_ids, body.step_id)
+
+    await db(request).write(detach)
     return ok({"ok": True})

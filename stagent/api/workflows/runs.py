@@ -58,14 +58,14 @@ async def workflow_status(request):
     return ok(await db(request).read(lambda conn: views.status_in(conn, path_id(request))))
 
 
-@endpoint(response=RetryOut, status=202, errors=(404,))
+@endpoint(response=RetryOut, status=202, errors=(404, 409))
 async def retry_step(request):
-    """Run a failed step again and continue from it. Always 202, as the catalog: a retry that
-    cannot happen is explained in `error` and in the workflow's log (`retry_refused`)."""
+    """Run a failed step again and continue from it: 202 once it started. 404 for an unknown
+    workflow or step; 409 when nothing can be retried (the workflow runs, has no run state, or
+    the step did not fail), also written to the workflow's log (`retry_refused`)."""
     workflow_id, step_id = path_id(request), request.path_params["step_id"]
-    refused = await engine(request).retry_step(workflow_id, step_id)
-    body = {"status": "retry_started", "workflowId": workflow_id, "stepId": step_id}
-    return ok({**body, "error": refused} if refused else body, 202)
+    await engine(request).retry_step(workflow_id, step_id)
+    return ok({"status": "retry_started", "workflowId": workflow_id, "stepId": step_id}, 202)
 
 
 @endpoint(response=CancelOut, errors=(404, 409))

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...sanitize import redact, scrub
 from .providers import ModelTarget
 
 _litellm: Any = None
@@ -62,8 +63,12 @@ async def ensure_loaded() -> Any:
 
 
 class ProviderError(Exception):
+    """A failed model call. Its message is redacted here, where every one is built: a provider
+    that echoes the Authorization header must not put the key into a result, log or chat."""
+
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, secrets: tuple[str | None, ...] = ()):
+        message = redact(scrub(message), secrets)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -82,7 +87,7 @@ class Completion:
     priced: bool = True
 
 
-def _classify(exc: Exception) -> ProviderError:
+def _classify(exc: Exception, secrets: tuple[str | None, ...] = ()) -> ProviderError:
     status = getattr(exc, "status_code", None)
     response = getattr(exc, "response", None)
     retry_after = None
@@ -101,7 +106,7 @@ def _classify(exc: Exception) -> ProviderError:
                                     "MidStreamFallbackError", "BadGatewayError"))
     if name not in message:
         message = f"{name}: {message}"
-    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
+    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after, secrets=secrets)
 
 
 async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[dict] | None,
@@ -127,19 +132,20 @@ async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[di
         delta = choice.delta
         if delta is not None:
             if delta.content:
-                result.text += delta.content
-                maybe = on_text(delta.content)
+                text = scrub(delta.content)  # a lone surrogate would fail every write and send
+                result.text += text
+                maybe = on_text(text)
                 if maybe is not None and asyncio.iscoroutine(maybe):  # a chat stream's async sink
                     await maybe
             for call in getattr(delta, "tool_calls", None) or []:
                 slot = calls.setdefault(call.index or 0, {"id": None, "name": "", "arguments": ""})
                 if call.id:
-                    slot["id"] = call.id
+                    slot["id"] = scrub(call.id)
                 if call.function is not None:
                     if call.function.name:
-                        slot["name"] = call.function.name
+                        slot["name"] = scrub(call.function.name)
                     if call.function.arguments:
-                        slot["arguments"] += call.function.arguments
+                        slot["arguments"] += scrub(call.function.arguments)
         if choice.finish_reason:
             result.finish_reason = choice.finish_reason
     result.tool_calls = [
@@ -168,7 +174,7 @@ async def stream_completion(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # litellm raises many exception types; classify them all
-            error = exc if isinstance(exc, ProviderError) else _classify(exc)
+            error = exc if isinstance(exc, ProviderError) else _classify(exc, (target.api_key,))
             if not error.retryable or attempt == attempts:
                 raise error from None
             delay = error.retry_after if error.retry_after is not None else (

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from ...db import Database
-from ...errors import UpstreamError
+from ...errors import Invalid, UpstreamError
 from ...store import settings
 from .providers import OLLAMA_DEFAULT_BASE
+
+# A model name as `ollama pull` takes it: llama3.2, llama3:8b, hf.co/user/model:Q4_K_M.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+\-]*")
+
+
+def check_name(value: str, field: str = "model") -> str:
+    """`value` when it is shaped like an Ollama model name, else Invalid saying what one looks like."""
+    if len(value) <= 200 and _NAME.fullmatch(value):
+        return value
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    raise Invalid(f"{field} must be an Ollama model name as `ollama pull` takes it, e.g. llama3.2 or "
+                  f"llama3:8b (no spaces or control characters); got {shown!r}")
 
 
 def ollama_hint(base: str) -> str:

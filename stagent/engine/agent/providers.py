@@ -109,7 +109,10 @@ def provider_of(model: str) -> str:
 
 async def resolve_model(db: Database, *, model_id: str | None = None,
                         runtime_id: str | None = None) -> ModelTarget:
-    """Pick the model for a run, or raise Invalid with how to configure one."""
+    """Pick the model for a run, or raise Invalid with how to configure one. A catalogue id
+    (`haiku`, `ollama:llama3`, as GET /api/chat/models lists them) stands for its LiteLLM string."""
+    from ..chat.models import litellm_model  # chat.models reads this module's credentials
+
     creds = await credentials(db)
     model = model_id
     if runtime_id and runtime_id not in RUNTIMES:
@@ -121,6 +124,8 @@ async def resolve_model(db: Database, *, model_id: str | None = None,
             model = f"ollama/{creds['ollama_model']}"
     if not model:
         model = await settings.value(db, "runtime.defaultModel") or None
+    if model:
+        model = litellm_model(model)
     if not model:
         if creds["openai"][0]:
             model = RUNTIMES["openai-direct"].default_model

@@ -67,6 +67,7 @@ class ChannelDelivery:
 
     async def start(self) -> int:
         """Resume the deliveries a stop or crash left pending; returns how many."""
+        await store.list_channels(self.db)  # registers every channel secret for redaction (sanitize.py)
         ids = await store.pending_delivery_ids(self.db)
         for delivery_id in ids:
             self._spawn(delivery_id)

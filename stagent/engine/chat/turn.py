@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ...db.rows import new_id, now_iso
 from ...errors import ApiError, UpstreamError
+from ...sanitize import redact
 from ...store import conversations as store
 from ...store import tasks as task_store
 from ..agent import llm
@@ -53,7 +54,7 @@ def turn_error_message(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if message is None:
         log.error("chat turn crashed", exc_info=exc)
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = redact(f"internal error: {type(exc).__name__}: {exc}")  # it may quote a provider
     return message
 
 

@@ -89,9 +89,10 @@ async def update(db: Database, scheduler, schedule_id: str, fields: dict) -> dic
             raise NotFound("Schedule not found")
         changes = dict(values)
         status = changes.get("status")
-        if status == fresh["status"]:
-            changes.pop("status")
-        elif status is not None and {"paused": "active", "active": "paused"}.get(status) != fresh["status"]:
+        if status is not None and status == fresh["status"]:  # the catalog: 409, a bad transition
+            verb = "resume" if status == "active" else "pause"
+            raise Conflict(f"Schedule is already {status}: nothing to {verb}")
+        if status is not None and {"paused": "active", "active": "paused"}.get(status) != fresh["status"]:
             raise Conflict(f"Cannot change status from {fresh['status']} to {status}")
         merged = {**fresh, **{_camel(k): v for k, v in changes.items()}}
         if merged["status"] == "paused":

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ...db.rows import to_iso
+from ...sanitize import scrub_json
 from .parse import local_zone_name, next_fire_times
 
 # A slot fired more than this late counts as missed (the daemon was down or the machine slept),
@@ -98,7 +99,7 @@ def heartbeat_verdict(text: str | None) -> tuple[bool, list[dict], bool]:
     """(action_needed, items, parsed). Unparseable answers count as action needed (fail-open)."""
     for candidate in _candidates(text or ""):
         try:
-            data = json.loads(candidate)
+            data = scrub_json(json.loads(candidate))
         except ValueError:
             continue
         if isinstance(data, dict) and "action_needed" in data:

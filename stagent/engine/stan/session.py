@@ -24,7 +24,7 @@ from ...store import settings
 from ...store import workflows as workflow_store
 from ..chat.conversation import BUILTIN_SKILLS, DEFAULT_PERSONALITY, check_personality
 from ..chat.conversation import PERSONALITIES as PERSONALITY_PROMPTS
-from ..chat.models import model_name
+from ..chat.models import check_model, model_name
 from .tools import STAN_TOOLS, StanToolContext, workflow_url
 
 USER = "local"
@@ -252,6 +252,7 @@ class Stan:
     # ---- model, context, compaction --------------------------------------------------------------
     async def set_model(self, model_id: str) -> dict:
         session = await self.require()
+        model_id = await check_model(self.db, model_id, field="modelId")
         await self.engine.set_model(session["conversationId"], model_id)
         return await self._update(session["conversationId"], modelId=model_id) or {**session, "modelId": model_id}
 

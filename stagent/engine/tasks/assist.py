@@ -12,6 +12,7 @@ import re
 from ...db import Database
 from ...db.rows import new_id, now_iso
 from ...errors import Invalid
+from ...sanitize import scrub_json
 from ...store import tasks as task_store
 from ..agent import llm
 from ..agent.pricing import PRICING_VERSION
@@ -77,12 +78,13 @@ async def assist(db: Database, budgets: Budgets, title: str | None, description:
         await budgets.settle(run_key)
     match = re.search(r"\{.*\}", completion.text, re.S)
     try:
-        answer = json.loads(match.group(0)) if match else None
+        answer = scrub_json(json.loads(match.group(0))) if match else None
     except ValueError:
         answer = None
-    if not isinstance(answer, dict):
+    if not isinstance(answer, dict):  # the model was asked: the local draft must not say otherwise
+        draft["reasoning"] = f"Drafted locally: the answer of {target.model} was not usable JSON."
         return draft
-    result = dict(draft)
+    result = {**draft, "reasoning": f"Drafted by {target.model}."}
     for key in ("improvedDescription", "reasoning"):
         if isinstance(answer.get(key), str):
             result[key] = answer[key]

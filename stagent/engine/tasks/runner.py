@@ -20,20 +20,28 @@ from ...db import Database
 from ...db.rows import dumps, now_iso
 from ...errors import ApiError, Invalid
 from ...events import EventBus, NotificationCreated, TaskStatusChanged
+from ...sanitize import redact
 from ...store import notifications as notification_store
 from ...store import projects as project_store
 from ...store import sessions as session_store
 from ...store import tasks as task_store
-from ..agent import llm, tools
+from ..agent import (
+    llm,
+    toolbox,  # noqa: F401  (registers every built-in tool family)
+    tools,
+)
 from ..agent.loop import AgentLoop, Usage
+from ..agent.mcp_client import McpClients
 from ..agent.pricing import PRICING_VERSION
 from ..agent.providers import ModelTarget, resolve_model
 from ..governance.budgets import BudgetExceeded, Budgets
 from ..governance.permissions import Permissions
 from ..logbus import LogBus
+from ..profiles import runs as profile_runs
+from ..profiles.registry import ProfileRegistry
 from ..schedules import scheduled_actions  # noqa: F401  (registers the built-in actions' tools)
 from ..supervisor import Supervisor
-from .session import TaskSurface, load_session, unanswered_calls
+from .session import SYSTEM_PROMPT, TaskSurface, load_session, unanswered_calls
 
 log = logging.getLogger("stagent.runner")
 
@@ -43,9 +51,10 @@ DEFAULT_MAX_STEPS = 50
 class Runner:
     def __init__(self, db: Database, logbus: LogBus, events: EventBus, supervisor: Supervisor, *,
                  permissions: Permissions, budgets: Budgets, max_steps: int = DEFAULT_MAX_STEPS,
-                 retry_base_delay: float = 0.5, request_timeout: float = 120.0):
+                 retry_base_delay: float = 0.5, request_timeout: float = 120.0, mcp: McpClients | None = None):
         # The app's single Permissions and Budgets: answers and spend are tracked in them.
         self.db = db
+        self.mcp = mcp  # MCP servers whose tools runs are offered (None: none)
         self.permissions = permissions
         self.budgets = budgets
         self.logbus = logbus
@@ -56,13 +65,18 @@ class Runner:
         self.request_timeout = request_timeout
         self._stop_reason: dict[str, str] = {}
         self._waiting: set[str] = set()  # runs paused on a permission request
+        self.profiles = ProfileRegistry(db)  # agent profiles shape runs (engine/profiles/runs.py)
 
     @staticmethod
     def run_name(task_id: str) -> str:
         return f"task-run:{task_id}"
 
     async def target_for(self, task: dict) -> ModelTarget:
-        return await resolve_model(self.db, model_id=task.get("modelId"), runtime_id=task.get("assignedAgent"))
+        model_id = task.get("modelId")
+        if not model_id and task.get("agentProfile") and task["agentProfile"] != "auto":
+            profile = await self.profiles.find(task["agentProfile"], task.get("projectId"))
+            model_id = profile_runs.model_override(profile, task.get("assignedAgent"))
+        return await resolve_model(self.db, model_id=model_id, runtime_id=task.get("assignedAgent"))
 
     async def stop(self, task_id: str, reason: str = "cancelled") -> bool:
         """Stop a live run; `reason` is cancelled (by the user) or interrupted (shutdown)."""
@@ -82,6 +96,9 @@ class Runner:
         if check_budget:
             await self.budgets.check_task(task)
         try:
+            # an unknown or runtime-unfit profile; `auto` or none is picked at the run's start
+            await self.profiles.check_reference(task.get("agentProfile"), task.get("assignedAgent"),
+                                                task.get("projectId"), flatten=False)
             target = await self.target_for(task)
         except Invalid as exc:  # as the original does: a task that cannot start is marked failed
             await task_store.claim(self.db, task_id, ("queued",))
@@ -235,18 +252,34 @@ class Runner:
             return self._ledger_entry(task, target, loop.usage if loop else Usage(), final, started_at, resume)
         try:
             working_dir = await self._working_dir(task)
-            session_id, messages = await load_session(self.db, task, resume, after_restart)
+            picked: list[tuple[str, dict]] = []  # logged after `started`
+            task = await profile_runs.assign(self.db, self.profiles, task,
+                                             lambda kind, payload: picked.append((kind, payload)))
+            shape = await profile_runs.shape(self.profiles, task)
+            session_id, messages = await load_session(self.db, task, resume, after_restart,
+                                                      shape.prompt(SYSTEM_PROMPT, target.runtime_id))
             self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
                                {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
+            for kind, payload in picked:
+                self.logbus.append(task_id, agent, kind, payload)
             output = {"text": None}
             names = await task_store.tool_names(self.db, task_id)
             allowed = frozenset(names) if names is not None else None  # a built-in action's fixed set
             surface = TaskSurface(self.db, self.logbus, self._waiting, task, agent, session_id, messages)
-            loop = AgentLoop(surface, target, tools.TASK_TOOLS.only(allowed),
-                             tools.ToolContext(self.db, task, working_dir, output), budgets=self.budgets,
-                             permissions=self.permissions, max_steps=self.max_steps,
+            task_tools = tools.TASK_TOOLS.only(allowed)
+            if self.mcp is not None:  # the MCP servers' tools, as mcp__<server>__<tool>
+                task_tools = await self.mcp.task_tools(task_tools, {**task, "profileMcpServers": shape.mcp_servers},
+                                                       allowed, lambda kind, payload:
+                                                       self.logbus.append(task_id, agent, kind, payload))
+            task_tools = shape.tools(task_tools)
+            loop = AgentLoop(surface, target, task_tools,
+                             tools.ToolContext(self.db, task, working_dir, output,
+                                              log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload)),
+                             budgets=self.budgets,
+                             permissions=shape.permissions(self.permissions),
+                             max_steps=shape.max_turns or self.max_steps,
                              retry_base_delay=self.retry_base_delay, request_timeout=self.request_timeout,
-                             schemas=tools.schemas(allowed))
+                             schemas=task_tools.schemas())
             if after_restart:  # the calls the run was paused on (one of them waits for its answer)
                 await loop.call_tools(messages, unanswered_calls(messages), announce=False)
                 await surface.save()
@@ -268,7 +301,7 @@ class Runner:
                 await self.set_status(task_id, "failed", "interrupted", agent=agent,
                                       payload={"message": "interrupted: the daemon stopped"})
             raise
-        except llm.ProviderError as exc:
+        except (llm.ProviderError, Invalid) as exc:  # Invalid: its profile is unknown or unfit
             recorded = await self._fail(task_id, agent, exc.message, ledger("failed"))
         except BudgetExceeded as exc:  # checked before the call: the provider never saw it
             message = f"budget_exceeded: {exc.message}"
@@ -287,6 +320,7 @@ class Runner:
             await self.logbus.flush()
 
     async def _fail(self, task_id: str, agent: str, message: str, ledger: dict | None = None) -> bool:
+        message = redact(message)  # an internal error may quote a provider's reply
         return await self.set_status(task_id, "failed", message, agent=agent, payload={"message": message},
                                      ledger=ledger)
 

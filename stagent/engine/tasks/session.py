@@ -21,16 +21,20 @@ from ..agent.loop import Surface, Usage
 from ..governance.budgets import BudgetExceeded, usd
 from ..governance.permissions import Decision
 from ..logbus import LogBus
+from ..memory.prompt import knowledge
 
 SYSTEM_PROMPT = (
-    "You are stagent's task agent. Complete the user's task. You may call tools to read and list "
-    "files in the project's working directory, create follow-up tasks, or set the task's output. "
+    "You are stagent's task agent. Complete the user's task. Your tools work in the project's "
+    "working directory: read, list, glob and grep files; write new files; edit a file (read it "
+    "first, then replace an exact, unique piece of its text); run shell commands; fetch web pages "
+    "and search the web; create follow-up tasks; set the task's output. Some calls wait for the "
+    "user's approval, and a denied call tells you why. "
     "Finish with a concise final answer; it becomes the task's result."
 )
 
 
-async def load_session(db: Database, task: dict, resume: bool, after_restart: bool = False
-                       ) -> tuple[str, list[dict]]:
+async def load_session(db: Database, task: dict, resume: bool, after_restart: bool = False,
+                       system_prompt: str = SYSTEM_PROMPT) -> tuple[str, list[dict]]:
     """(session id, messages): the saved conversation when resuming, else a new one (saved)."""
     if resume and task.get("sessionId"):
         messages = await session_store.messages(db, task["sessionId"])
@@ -46,7 +50,8 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
             return task["sessionId"], messages
     session_id = new_id()
     prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+    system_prompt += await knowledge(db, task)  # learned context and memories (engine/memory)
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
     await session_store.save(db, session_id, task["id"], messages)
     await task_store.set_fields(db, task["id"], session_id=session_id)
     return session_id, messages

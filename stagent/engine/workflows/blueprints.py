@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from ...db import Database
 from ...errors import Forbidden, Invalid, NotFound
 from ...store import workflows as workflow_store
+from ..net import RefusedURL, check_fetch_url
 from .blueprint_schema import (
     MAX_YAML_BYTES,
     Blueprint,
@@ -221,7 +222,8 @@ def raw_url(url: str) -> str:
 
 async def fetch_yaml(url: str) -> str:
     """GET the URL (the user asked for it): redirects only to http(s), at most MAX_YAML_BYTES
-    once decoded, within FETCH_TIMEOUT overall."""
+    once decoded, within FETCH_TIMEOUT overall; the URL and every redirect's target pass
+    check_fetch_url (no link-local or metadata address) before anything connects to them."""
     import httpx  # only here: the daemon starts without it (tests/test_startup.py)
 
     target = raw_url(url)
@@ -231,12 +233,14 @@ async def fetch_yaml(url: str) -> str:
 
     # identity: a compressed answer could decode to far more than the cap in one chunk.
     headers = {"Accept": "text/yaml, text/plain, */*", "Accept-Encoding": "identity"}
+    redirected = False
     try:
         async with asyncio.timeout(FETCH_TIMEOUT), httpx.AsyncClient(timeout=FETCH_TIMEOUT) as client:
             for _ in range(MAX_REDIRECTS + 1):
+                await check_fetch_url(str(target))
                 async with client.stream("GET", target, headers=headers) as response:
                     if response.next_request is not None:  # a redirect (not followed by httpx)
-                        target = response.next_request.url
+                        target, redirected = response.next_request.url, True
                         if target.scheme not in ("http", "https"):
                             raise failed(f"redirected to a URL that is not http(s): {target}")
                         continue
@@ -246,6 +250,8 @@ async def fetch_yaml(url: str) -> str:
                     break
             else:
                 raise failed(f"more than {MAX_REDIRECTS} redirects")
+    except RefusedURL as exc:
+        raise failed(f"redirected to {target}: {exc}" if redirected else str(exc)) from None
     except TimeoutError:
         raise failed(f"no complete answer within {FETCH_TIMEOUT:g} s") from None
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: e.g. a host IDNA refuses

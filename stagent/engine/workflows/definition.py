@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ...errors import Invalid
+from ...sanitize import scrub_json
 from ...store.workflows import PATTERNS
 from ..agent.providers import RUNTIME_IDS
 from .prompts import is_gate, step_prompt
@@ -31,7 +32,7 @@ def parse_definition(value: Any) -> dict:
     """A definition as sent: an object, or the JSON text the catalog stores (both accepted)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = scrub_json(json.loads(value))  # an escaped lone surrogate becomes U+FFFD
         except (ValueError, RecursionError):
             raise Invalid("definition must be a JSON object (or its JSON text)") from None
     if not isinstance(value, dict):

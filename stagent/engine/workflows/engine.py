@@ -28,7 +28,7 @@ import logging
 
 from ...db import Database
 from ...db.rows import now_iso, row_to_dict
-from ...errors import Conflict
+from ...errors import Conflict, NotFound
 from ...events import EventBus, NotificationChanged, TaskStatusChanged
 from ...store import notifications as notification_store
 from ...store import tasks as task_store
@@ -146,24 +146,30 @@ class WorkflowEngine:
             await self.logbus.transact(write)
         return {"id": workflow_id, "status": "failed", "runNumber": number, "runStatus": "cancelled"}
 
-    async def retry_step(self, workflow_id: str, step_id: str) -> str | None:
-        """Run a failed step again and carry on from it. Returns why not (also logged as a
-        `retry_refused` line), or None when the retry started."""
+    async def retry_step(self, workflow_id: str, step_id: str) -> None:
+        """Run a failed step again and carry on from it. NotFound for a step the definition does
+        not have; Conflict, with why (also logged as a `retry_refused` line), when nothing can be
+        retried: the workflow runs, has no run state, or the step did not fail."""
         async with self._lock:
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
+            step_ids = [s.get("id") for s in (workflow["definition"] or {}).get("steps") or []]
+            if step_id not in step_ids:
+                raise NotFound(f"Step {step_id} not found: this workflow's steps are "
+                               f"{', '.join(str(s) for s in step_ids) or '(none)'}")
             number = workflow["runNumber"]
             states = await store.states(self.db, workflow_id, number) if number else []
             if workflow["status"] in ("active", "paused"):
-                keys: list | str = "Cannot retry a step while the workflow is active"
+                keys: list | str = ("Cannot retry a step while the workflow is active: wait for the run to end "
+                                     "or cancel it")
             elif not states or workflow["status"] == "draft":  # an edit dropped the run state
-                keys = "Workflow has no execution state"
+                keys = f"Workflow has no execution state: start a run with POST /api/workflows/{workflow_id}/execute"
             else:
                 keys = _retry_keys(workflow["definition"], states, step_id)
             line = {"workflowId": workflow_id, "runNumber": number, "stepId": step_id}
             if isinstance(keys, str):
                 await self.logbus.transact(lambda conn, emit: emit(
                     None, store.ENGINE_AGENT, "retry_refused", {**line, "message": keys}))
-                return keys
+                raise Conflict(keys)
 
             def write(conn, emit):
                 store.reset_steps_in(conn, workflow_id, number, keys)
@@ -174,7 +180,6 @@ class WorkflowEngine:
 
             await self.logbus.transact(write)
             self._spawn(workflow_id)
-        return None
 
     async def delete(self, workflow_id: str) -> None:
         """Delete the workflow with its step tasks (their logs and approvals), stopping any
@@ -313,7 +318,7 @@ class WorkflowEngine:
 def _retry_keys(definition: dict, states: list[dict], step_id: str) -> list[tuple[str, int]] | str:
     """The step states a retry of `step_id` clears (the original's rules), or why it cannot."""
     by_key = {(s["stepId"], s["iteration"]): s for s in states}
-    not_failed = f"Step {step_id} is not in failed state"
+    not_failed = f"Step {step_id} is not in failed state: only a failed step can be retried"
     if definition["pattern"] == "loop":
         failed = [key for key, s in by_key.items() if key[0] == step_id and s["status"] == "failed"]
         return failed or not_failed

@@ -1,0 +1,79 @@
+"""Which URLs the daemon fetches on a user's behalf (blueprint imports; profile imports and the
+`web_fetch` tool next).
+
+The user names the URL, so loopback and private addresses stay allowed (a local server, a NAS, the
+tests' loopback servers). What is refused is what no user means to import from and what a
+crafted URL or redirect uses to reach the machine's own secrets: link-local addresses (cloud
+metadata at 169.254.169.254, fe80::/10), multicast, unspecified and reserved addresses, and the
+cloud metadata addresses that are not link-local. Every address the host resolves to is checked,
+so a name pointing at a metadata address is refused too; callers check every redirect's target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Instance-metadata services outside the link-local ranges.
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "fd00:ec2::254",    # AWS IMDS over IPv6
+    "100.100.100.200",  # Alibaba Cloud
+    "168.63.129.16",    # Azure WireServer
+))
+THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # 0.x.y.z connects to this host on Linux
+
+
+class RefusedURL(ValueError):
+    """A URL the daemon will not fetch; the message says why, as a clause ("… is link-local")."""
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why the daemon does not connect to this address, or None when it may."""
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:169.254.169.254 is 169.254.169.254
+    if mapped is not None:
+        address = mapped
+    if address in METADATA_ADDRESSES:
+        return f"{address} is a cloud metadata address"
+    if address.is_link_local:
+        return f"{address} is a link-local address (where cloud metadata services answer)"
+    if address.is_multicast:
+        return f"{address} is a multicast address"
+    if address.is_unspecified or (address.version == 4 and address in THIS_NETWORK):
+        return f"{address} is an unspecified address"
+    if address.is_reserved and not address.is_loopback:  # ::1 lies in IPv6's reserved ::/8
+        return f"{address} is a reserved address"
+    return None
+
+
+async def check_fetch_url(url: str) -> None:
+    """Raise RefusedURL unless `url` is http(s) with a host whose every address may be fetched.
+    An IP literal is checked without any lookup; a name is resolved (no connection is made)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, a bracket left open
+        raise RefusedURL(f"the URL is malformed ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise RefusedURL("only http(s) URLs with a host are fetched")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise RefusedURL(f"the host {host} does not resolve ({exc})") from None
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    for address in addresses:
+        reason = refusal(address)
+        if reason is not None:
+            where = "" if literal is not None else f"{host} resolves to {address}: "
+            raise RefusedURL(f"{where}{reason}; such addresses are never fetched")
