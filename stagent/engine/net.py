@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -77,3 +78,28 @@ async def check_fetch_url(url: str) -> None:
         if reason is not None:
             where = "" if literal is not None else f"{host} resolves to {address}: "
             raise RefusedURL(f"{where}{reason}; such addresses are never fetched")
+
+
+async def read_capped(response, cap: int, failed) -> bytes:
+    """An httpx streamed response's body, decoded from gzip if the server sent that anyway, never
+    more than `cap` bytes (a few KB of gzip can stand for gigabytes: never decode past the cap).
+    `failed(reason)` builds the caller's exception."""
+    too_large = f"larger than {cap // 1024} KB"
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise failed(too_large)
+    encoding = response.headers.get("content-encoding", "").strip().lower() or "identity"
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise failed(f"the answer is compressed with {encoding}, which is not supported")
+    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            body += gunzip.decompress(chunk, cap + 1 - len(body)) if gunzip else chunk
+            if len(body) > cap:
+                raise failed(too_large)
+    except zlib.error as exc:
+        raise failed(f"the gzip data is corrupt ({exc})") from None
+    if gunzip is not None and not gunzip.eof:
+        raise failed("the gzip data ends early")
+    return bytes(body)

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import re
-import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from ...db import Database
 from ...errors import Invalid
 from ...store import settings as settings_store
-from ..net import RefusedURL, check_fetch_url
+from ..net import RefusedURL, check_fetch_url, read_capped
 
 FETCH_TIMEOUT = 20.0  # seconds per request, redirects included
 MAX_REDIRECTS = 5
@@ -234,7 +233,7 @@ class GitHub:
                                          "unauthenticated requests, or a private repository)")
                         if response.status_code != 200:
                             raise failed(f"HTTP {response.status_code}")
-                        return await _read_capped(response, cap, failed)
+                        return await read_capped(response, cap, failed)
                 raise failed(f"more than {MAX_REDIRECTS} redirects")
         except TimeoutError:
             raise failed(f"no complete answer within {FETCH_TIMEOUT:g} s") from None
@@ -242,26 +241,3 @@ class GitHub:
             raise failed(f"could not connect ({exc or 'connection refused'}); are you offline?") from None
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: a host IDNA refuses
             raise failed(str(exc) or type(exc).__name__) from None
-
-
-async def _read_capped(response, cap: int, failed) -> bytes:
-    """The body, decoded from gzip if the server sent that anyway, never more than `cap`."""
-    too_large = f"larger than {cap // 1024} KB"
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > cap:
-        raise failed(too_large)
-    encoding = response.headers.get("content-encoding", "").strip().lower() or "identity"
-    if encoding not in ("identity", "gzip", "x-gzip"):
-        raise failed(f"the answer is compressed with {encoding}, which is not supported")
-    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
-    body = bytearray()
-    try:
-        async for chunk in response.aiter_raw():
-            body += gunzip.decompress(chunk, cap + 1 - len(body)) if gunzip else chunk
-            if len(body) > cap:
-                raise failed(too_large)
-    except zlib.error as exc:
-        raise failed(f"the gzip data is corrupt ({exc})") from None
-    if gunzip is not None and not gunzip.eof:
-        raise failed("the gzip data ends early")
-    return bytes(body)

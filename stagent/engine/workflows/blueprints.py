@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import zlib
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit
 from ...db import Database
 from ...errors import Forbidden, Invalid, NotFound
 from ...store import workflows as workflow_store
-from ..net import RefusedURL, check_fetch_url
+from ..net import RefusedURL, check_fetch_url, read_capped
 from .blueprint_schema import (
     MAX_YAML_BYTES,
     Blueprint,
@@ -246,7 +245,7 @@ async def fetch_yaml(url: str) -> str:
                         continue
                     if response.status_code != 200:
                         raise failed(f"HTTP {response.status_code}")
-                    body = await _read_capped(response, failed)
+                    body = await read_capped(response, MAX_YAML_BYTES, failed)
                     break
             else:
                 raise failed(f"more than {MAX_REDIRECTS} redirects")
@@ -260,27 +259,3 @@ async def fetch_yaml(url: str) -> str:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise failed("the file is not UTF-8 text") from None
-
-
-async def _read_capped(response, failed) -> bytes:
-    """The body, decoded from gzip if the server sent that anyway, never more than the cap."""
-    too_large = f"larger than {MAX_YAML_BYTES // 1024} KB"
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_YAML_BYTES:
-        raise failed(too_large)
-    encoding = response.headers.get("content-encoding", "").strip().lower() or "identity"
-    if encoding not in ("identity", "gzip", "x-gzip"):
-        raise failed(f"the answer is compressed with {encoding}, which is not supported")
-    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding != "identity" else None
-    body = bytearray()
-    try:
-        async for chunk in response.aiter_raw():
-            # max_length: a few KB of gzip can stand for gigabytes; never decode past the cap.
-            body += gunzip.decompress(chunk, MAX_YAML_BYTES + 1 - len(body)) if gunzip else chunk
-            if len(body) > MAX_YAML_BYTES:
-                raise failed(too_large)
-    except zlib.error as exc:
-        raise failed(f"the gzip data is corrupt ({exc})") from None
-    if gunzip is not None and not gunzip.eof:
-        raise failed("the gzip data ends early")
-    return bytes(body)
