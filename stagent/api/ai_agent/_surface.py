@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from ...errors import ApiError, Invalid, RateLimited
-from ...security import require_scope
 from .._http import ok, register_error_renderer, render_error
 
 log = logging.getLogger("stagent.lars")
@@ -64,14 +63,13 @@ def workspace_header(request: Request) -> str:
     return value
 
 
-def lars_endpoint(bucket: str, scope: str):
-    """Scope, then workspace, then the rate limit; the handler gets (request, workspace) and its
+def lars_endpoint(bucket: str):
+    """Workspace, then the rate limit (the scope is checked before, by api/_scopes.py); the handler gets (request, workspace) and its
     errors are rendered here, so they carry the rate-limit headers too (a bug's 500 included)."""
 
     def wrap(fn):
         @functools.wraps(fn)
         async def handler(request: Request):
-            require_scope(request, scope)
             lars = request.app.state.lars
             workspace = await lars.workspace(workspace_header(request))
             decision = lars.rate_limits.hit(workspace.id, bucket)

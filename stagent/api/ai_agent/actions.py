@@ -12,7 +12,7 @@ from ...engine.lars.engine import outcome
 from ...errors import Invalid
 from ...store import lars_actions as action_store
 from .._http import Body, Out, endpoint, read_body, read_query
-from ._surface import ACTIONS_SCOPE, APPROVE_SCOPE, ERRORS, lars_endpoint, success
+from ._surface import ERRORS, lars_endpoint, success
 
 
 class ExecuteRequest(Body):
@@ -74,7 +74,7 @@ class ActionListOut(Out):
 
 
 @endpoint(body=ExecuteRequest, response=ExecuteOut, errors=ERRORS)
-@lars_endpoint("actions", ACTIONS_SCOPE)
+@lars_endpoint("actions")
 async def execute_action(request, workspace):
     """Execute a suggested action: at once (autoApprove, low/medium risk) or after approval."""
     action_id = request.path_params["actionId"]
@@ -86,14 +86,14 @@ async def execute_action(request, workspace):
 
 
 @endpoint(response=ActionOut, errors=ERRORS)
-@lars_endpoint("action-status", ACTIONS_SCOPE)
+@lars_endpoint("action-status")
 async def get_action(request, workspace):
     """One action with its state, result or error (e.g. after its approval)."""
     return success(await action_store.get(request.app.state.db, workspace.id, request.path_params["actionId"]))
 
 
 @endpoint(query=ActionListQuery, response=ActionListOut, errors=ERRORS)
-@lars_endpoint("action-status", ACTIONS_SCOPE)
+@lars_endpoint("action-status")
 async def list_actions(request, workspace):
     """The workspace's actions, newest first; filter by status or conversation."""
     query = read_query(request, ActionListQuery)
@@ -102,7 +102,7 @@ async def list_actions(request, workspace):
 
 
 @endpoint(body=RespondRequest, response=ExecuteOut, errors=ERRORS)
-@lars_endpoint("action-status", APPROVE_SCOPE)
+@lars_endpoint("action-status")
 async def respond_action(request, workspace):
     """Approve (allow) or reject (deny) an action waiting for approval; needs the admin scope."""
     body = await read_body(request, RespondRequest)

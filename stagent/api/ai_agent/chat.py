@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ...errors import Invalid
 from .._http import Body, Out, endpoint, read_body
-from ._surface import CHAT_SCOPE, ERRORS, lars_endpoint, success
+from ._surface import ERRORS, lars_endpoint, success
 from .actions import SuggestedActionOut
 
 
@@ -36,7 +36,7 @@ class ChatOut(Out):
 
 
 @endpoint(body=ChatRequest, response=ChatOut, errors=(*ERRORS, 409, 502))
-@lars_endpoint("chat", CHAT_SCOPE)
+@lars_endpoint("chat")
 async def chat(request, workspace):
     """Send a message to Lars; the reply with the actions it suggests and the clients it names."""
     body = await read_body(request, ChatRequest)

@@ -19,7 +19,7 @@ from ...engine.lars.actions import IsoDateTime
 from ...errors import Invalid
 from ...store import clients as store
 from .._http import Body, Int, Out, endpoint, flatten, read_body, read_query
-from ._surface import ACTIONS_SCOPE, CHAT_SCOPE, ERRORS, lars_endpoint, success
+from ._surface import ERRORS, lars_endpoint, success
 
 IMPORT_MAX_ROWS = 5000
 OFFSET_MAX = 10**9  # far past any real list, far below SQLite's 64-bit integers
@@ -114,7 +114,7 @@ def _fields(body: ClientFields) -> dict:
 
 
 @endpoint(query=ClientQuery, response=ClientListOut, errors=ERRORS)
-@lars_endpoint("clients", CHAT_SCOPE)
+@lars_endpoint("clients")
 async def list_clients(request, workspace):
     """The workspace's clients by name; `q` matches name, domain or owner."""
     query = read_query(request, ClientQuery)
@@ -123,7 +123,7 @@ async def list_clients(request, workspace):
 
 
 @endpoint(body=ClientCreate, response=ClientOut, status=201, errors=(*ERRORS, 409))
-@lars_endpoint("clients", ACTIONS_SCOPE)
+@lars_endpoint("clients")
 async def create_client(request, workspace):
     """Add a client; 409 CLIENT_EXISTS when the domain is taken in the workspace."""
     body = await read_body(request, ClientCreate)
@@ -131,14 +131,14 @@ async def create_client(request, workspace):
 
 
 @endpoint(response=ClientOut, errors=ERRORS)
-@lars_endpoint("clients", CHAT_SCOPE)
+@lars_endpoint("clients")
 async def get_client(request, workspace):
     """One client; 404 CLIENT_NOT_FOUND outside the workspace."""
     return success(await store.get(request.app.state.db, workspace.id, request.path_params["clientId"]))
 
 
 @endpoint(body=ClientUpdate, response=ClientOut, errors=(*ERRORS, 409))
-@lars_endpoint("clients", ACTIONS_SCOPE)
+@lars_endpoint("clients")
 async def update_client(request, workspace):
     """Change fields of a client (null clears domain, health score, owner, notes, last contact)."""
     db, client_id = request.app.state.db, request.path_params["clientId"]
@@ -147,7 +147,7 @@ async def update_client(request, workspace):
 
 
 @endpoint(response=ClientOut, errors=ERRORS)
-@lars_endpoint("clients", ACTIONS_SCOPE)
+@lars_endpoint("clients")
 async def delete_client(request, workspace):
     """Delete a client."""
     await store.delete(request.app.state.db, workspace.id, request.path_params["clientId"])
@@ -226,7 +226,7 @@ def _number(text: str):
 
 
 @endpoint(body=ImportRequest, response=ImportOut, errors=ERRORS)
-@lars_endpoint("clients", ACTIONS_SCOPE)
+@lars_endpoint("clients")
 async def import_clients(request, workspace):
     """Import clients from CSV (header: name, domain, healthScore, status, owner, notes, lastContactAt)."""
     content_type = request.headers.get("content-type", "")

@@ -5,10 +5,7 @@ The Stan documents give no error body; see docs/decisions/005-stan-errors.md.
 
 from __future__ import annotations
 
-from starlette.requests import Request
-
 from ...errors import ApiError, Invalid
-from ...security import Principal, require_scope
 from .._http import register_error_renderer
 
 PREFIX = "/api/v1/stan/"
@@ -26,11 +23,6 @@ def stan_error(exc: ApiError) -> dict:
                      (exc.form_errors or [exc.message])[0])
         body["error"] = f"Invalid request: {first}"
     return body
-
-
-def stan_auth(request: Request) -> Principal:
-    """Every Stan route requires the stan:execute scope."""
-    return require_scope(request, SCOPE)
 
 
 register_error_renderer(PREFIX, stan_error)

@@ -15,7 +15,6 @@ from ...engine.schedules import heartbeat as heartbeat
 from ...engine.schedules.heartbeat import alert_channels
 from ...store import channels as channel_store
 from .._http import Body, Int, Out, endpoint, ok, read_body, read_query
-from ._surface import stan_auth
 
 AUTH_ERRORS = (401, 403)
 Status = Literal["ok", "warn", "error"]
@@ -72,14 +71,12 @@ class HistoryQuery(Body):
 @endpoint(response=HeartbeatOut, errors=AUTH_ERRORS)
 async def get_heartbeat(request):
     """The heartbeat configuration and every check it can run."""
-    stan_auth(request)
     return ok(await heartbeat.load_config(request.app.state.db))
 
 
 @endpoint(body=HeartbeatIn, response=HeartbeatOut, errors=AUTH_ERRORS)
 async def update_heartbeat(request):
     """Change enabled, checks and/or intervalMinutes (at least 5); returns the whole configuration."""
-    stan_auth(request)
     body = await read_body(request, HeartbeatIn)
     state = request.app.state
     if body.delivery_channels:
@@ -94,7 +91,6 @@ async def update_heartbeat(request):
 @endpoint(response=RunOut, errors=AUTH_ERRORS)
 async def run_heartbeat(request):
     """Run the configured checks now (models are probed) and return the results."""
-    stan_auth(request)
     state = request.app.state
     return ok(await heartbeat.run_stan_heartbeat(state.db, trigger="manual", models_probe=True,
                                                  events=state.events, on_alert=alert_channels(state.channels)))
@@ -103,7 +99,6 @@ async def run_heartbeat(request):
 @endpoint(query=HistoryQuery, response=list[RunRecordOut], errors=(400, *AUTH_ERRORS))
 async def list_heartbeat_runs(request):
     """The last heartbeat runs, newest first (limit 1-100, default 20)."""
-    stan_auth(request)
     query = read_query(request, HistoryQuery)
     return ok(await heartbeat.list_runs(request.app.state.db, query.limit))
 

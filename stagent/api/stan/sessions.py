@@ -11,7 +11,6 @@ from starlette.routing import Route
 from ...engine.chat.models import MODEL_ID_SCHEMA, check_model
 from ...engine.stan.session import Stan
 from .._http import Body, Out, endpoint, ok, read_body
-from ._surface import stan_auth
 
 
 class SessionCreate(Body):
@@ -60,7 +59,6 @@ class EndedOut(Out):
 
 def stan(request) -> Stan:
     """Authorise (scope stan:execute), then the Stan facade over this daemon's engine."""
-    stan_auth(request)
     state = request.app.state
     return Stan(state.db, state.conversations, state.supervisor, state.events)
 

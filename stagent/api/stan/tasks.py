@@ -18,7 +18,6 @@ from ...engine.schedules.scheduled_actions import ACTIONS
 from ...errors import Invalid, NotFound
 from ...store import schedules as store
 from .._http import Body, Out, endpoint, ok, read_body
-from ._surface import stan_auth
 
 
 class StanTaskCreate(Body):
@@ -105,7 +104,6 @@ async def _stan_schedule(db, schedule_id: str) -> dict:
 @endpoint(response=list[StanTaskOut], errors=(401, 403))
 async def list_tasks(request):
     """All scheduled tasks, newest first."""
-    stan_auth(request)
     db = request.app.state.db
     return ok(await stan_views(db, await store.list_schedules(db, "scheduled")))
 
@@ -113,7 +111,6 @@ async def list_tasks(request):
 @endpoint(body=StanTaskCreate, response=StanTaskOut, status=201, errors=(400, 401, 403))
 async def create_task(request):
     """Create a scheduled task; `schedule` is a cron expression (natural language is accepted too)."""
-    stan_auth(request)
     body = await read_body(request, StanTaskCreate)
     state = request.app.state
     await check_model(state.db, body.model_id, field="modelId")
@@ -123,14 +120,12 @@ async def create_task(request):
 
 @endpoint(response=StanTaskOut, errors=(401, 403, 404))
 async def get_task(request):
-    stan_auth(request)
     db = request.app.state.db
     return ok((await stan_views(db, [await _stan_schedule(db, request.path_params["id"])]))[0])
 
 
 @endpoint(body=StanTaskUpdate, errors=(400, 401, 403, 404))
 async def update_task(request):
-    stan_auth(request)
     body = await read_body(request, StanTaskUpdate)
     state, schedule_id = request.app.state, request.path_params["id"]
     await _stan_schedule(state.db, schedule_id)
@@ -142,7 +137,6 @@ async def update_task(request):
 
 @endpoint(status=204, errors=(401, 403, 404))
 async def delete_task(request):
-    stan_auth(request)
     state, schedule_id = request.app.state, request.path_params["id"]
     await _stan_schedule(state.db, schedule_id)
     await service.delete(state.db, state.scheduler, schedule_id)
@@ -150,7 +144,6 @@ async def delete_task(request):
 
 
 async def _set_status(request, status: str) -> None:
-    stan_auth(request)
     state, schedule_id = request.app.state, request.path_params["id"]
     schedule = await _stan_schedule(state.db, schedule_id)
     if schedule["status"] != status:  # pausing a paused task (or resuming an active one) is a no-op
