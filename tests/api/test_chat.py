@@ -439,5 +439,5 @@ def test_models_and_suggested_prompts(client, llm_env):
 
 
 def test_chat_tools_have_unique_names():
-    names = [t.name for t in chat_tools.TOOLS]
+    names = [t.name for t in chat_tools.CHAT_TOOLS]
     assert len(names) == len(set(names)) and "create_task" in names and "execute_task" in names

@@ -114,7 +114,7 @@ class ChannelChat:
                                        "in the stagent inbox (or with this channel's buttons if it sends "
                                        "approval requests).")
 
-        reply = await self.conversations.send(conversation["id"], event["text"], tools=chat_tools.TOOLS,
+        reply = await self.conversations.send(conversation["id"], event["text"], tools=chat_tools.CHAT_TOOLS,
                                               tool_context=context, source="channel", on_event=on_event)
         return reply.content or "(no answer)"
 

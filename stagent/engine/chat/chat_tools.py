@@ -37,7 +37,6 @@ class ChatToolContext:
         self.touched.append({"entityType": entity_type, "entityId": entity_id, "label": label})
 
 
-TOOLS = CHAT_TOOLS  # the set the chat surfaces offer; this module fills it
 _tool = CHAT_TOOLS.tool
 DESCRIPTION_LIMIT = 2000
 

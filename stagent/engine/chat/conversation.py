@@ -36,7 +36,7 @@ from ..agent import llm
 from ..agent.providers import ModelTarget, resolve_model
 from ..agent.tools import Tool, ToolSet
 from . import context
-from .models import CHAT_MODEL_IDS, CHAT_MODELS, litellm_model  # noqa: F401  (the chat route reads them here)
+from .models import litellm_model
 from .turn import EventSink, Reply, Turn, ledger_entry, prompt_message, store_user_message
 
 ToolSpec = Tool  # a tool set is a list[Tool]: name, description, JSON-schema parameters, run(ctx, args)

@@ -56,7 +56,7 @@ class StagentChat:
 
         async def turn() -> None:
             try:
-                await self.conversations.send(conversation_id, content, tools=chat_tools.TOOLS,
+                await self.conversations.send(conversation_id, content, tools=chat_tools.CHAT_TOOLS,
                                               tool_context=tool_context,
                                               system_extra="\n\n".join(p for p in extra if p), on_event=sink)
             except ApiError as exc:  # before the first event: the caller's error; after it: an error event
