@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import api
 from .api._http import render_error
+from .api._router import DomainRouter
 from .config import Config
 from .errors import ApiError, Unauthorized
 from .lifespan import lifespan
@@ -117,6 +118,7 @@ def create_app(config: Config | None = None) -> Starlette:
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
+    app.router = DomainRouter.replacing(app.router)
     app.state.config = config
     app.state.keys = keys
     return app

@@ -13,6 +13,7 @@ route from the one table in stagent/api/_scopes.py.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -135,10 +136,13 @@ def is_loopback_peer(scope) -> bool:
     (an in-process caller: TestClient, an ASGI transport) and counts as local; uvicorn always
     gives the peer's address for a TCP connection."""
     client = scope.get("client")
-    if not client:
-        return True
+    return True if not client else _is_loopback_address(client[0])
+
+
+@functools.lru_cache(maxsize=256)  # a handful of peers, each seen on every request
+def _is_loopback_address(host: str) -> bool:
     try:
-        address = ipaddress.ip_address(client[0])
+        address = ipaddress.ip_address(host)
     except ValueError:
         return True
     mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
@@ -151,6 +155,7 @@ _AUTHORITY = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0
                         r"(?::(?P<port>[0-9]{1,5}))?")
 
 
+@functools.lru_cache(maxsize=256)  # the same few Host and Origin values on every request
 def parse_authority(value: str) -> tuple[str, str] | None:
     """A Host header or an origin's host[:port] as (name, port), no port meaning 80; None when
     it is not a well-formed authority."""

@@ -55,6 +55,7 @@ async def list_tasks(db: Database, project_id: str | None = None, status: str | 
     return [row_to_dict(r) for r in await db.fetchall(sql, params)]
 
 
+_TASK_KEYS = tuple(camel(column.strip()) for column in _COLUMNS.split(","))
 _USAGE_KEYS = ("inputTokens", "outputTokens", "totalTokens", "costMicros", "modelId", "startedAt", "finishedAt")
 
 
@@ -70,8 +71,8 @@ def _read_task(conn, task_id: str) -> dict | None:
     ).fetchone()
     if row is None:
         return None
-    width = len(row) - 9  # task columns; then project_name, usage_rows and the 7 usage values
-    task = {camel(key): value for key, value in zip(row.keys()[:width], row[:width], strict=True)}
+    width = len(_TASK_KEYS)  # task columns; then project_name, usage_rows and the 7 usage values
+    task = dict(zip(_TASK_KEYS, row[:width], strict=True))
     if row[width] is not None:
         task["projectName"] = row[width]
     if row[width + 1]:
