@@ -127,6 +127,24 @@ def attach_task(conn, schedule_id: str, slot: str, task_id: str) -> None:
                  (task_id, schedule_id, slot))
 
 
+def due_versions_in(conn, now: str) -> dict[str, tuple[str, str]]:
+    """Every schedule due at `now`: id -> (next_fire_at, updated_at), to tell a row read earlier
+    is still what it was."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT id, next_fire_at, updated_at FROM schedules WHERE status = 'active' AND next_fire_at <= ?",
+        (now,))}
+
+
+def live_statuses_of(conn, schedule_ids: list[str]) -> dict[str, set[str]]:
+    """`live_statuses` of many schedules in one statement (a burst's batch)."""
+    live: dict[str, set[str]] = {}
+    for schedule_id, status in conn.execute(
+            "SELECT DISTINCT schedule_id, status FROM tasks WHERE schedule_id IN (SELECT value FROM json_each(?)) "
+            "AND +status IN ('queued', 'running')", (dumps(schedule_ids),)):
+        live.setdefault(schedule_id, set()).add(status)
+    return live
+
+
 def live_statuses(conn, schedule_id: str) -> set[str]:
     """The statuses of earlier firings still queued or running (the overlap check)."""
     # `+status`: look tasks up by schedule, never by status (a burst creates a thousand running

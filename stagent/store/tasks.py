@@ -162,12 +162,13 @@ def update_in(conn, task_id: str, fields: dict) -> tuple[dict, str]:
     return task, previous
 
 
-async def delete_task(db: Database, task_id: str) -> None:
-    def delete(conn):
-        if conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount == 0:
-            raise NotFound()
+def delete_in(conn, task_id: str) -> None:
+    if conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount == 0:
+        raise NotFound()
 
-    await db.write(delete)
+
+async def delete_task(db: Database, task_id: str) -> None:
+    await db.write(lambda conn: delete_in(conn, task_id))
 
 
 async def claim(db: Database, task_id: str, allowed_from: tuple[str, ...], *,

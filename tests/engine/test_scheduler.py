@@ -351,3 +351,21 @@ def test_a_narrow_heartbeat_window_finds_its_next_slot_or_is_refused(sched):
     r = client.post("/api/schedules", json={**body, "interval": "0 3 * * 1", "activeHoursStart": 9,
                                             "activeHoursEnd": 17})
     assert r.status_code == 400 and "never fires inside its active hours" in r.json()["error"]
+
+
+def test_a_schedule_changed_after_its_slot_was_prepared_fires_as_changed(sched, fake):
+    """The scheduler reads a slot's schedules just before it (PREPARE_LEAD); a change made after
+    that read, even one that does not wake the scheduler, is what fires."""
+    daemon, clock = sched
+    client = daemon.client
+    schedule = create(client, prompt="Old prompt")
+    fake.enqueue_text("done")
+    clock.set(utc(2026, 6, 1, 12, 14, 59, 600_000))  # inside the lead: the slot is prepared now
+    clock.settle()
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:  # a change the scheduler is not told of
+        conn.execute("UPDATE schedules SET prompt = 'New prompt', updated_at = ? WHERE id = ?",
+                     (iso(utc(2026, 6, 1, 12, 14, 59, 700_000)), schedule["id"]))
+    clock.set(utc(2026, 6, 1, 12, 15, 0, 100_000))
+    task = wait_until(lambda: schedule_tasks(client, schedule["id"]), what="the firing")[0]
+    assert client.get(f"/api/tasks/{task['id']}").json()["description"] == "New prompt"
+    assert client.get(f"/api/schedules/{schedule['id']}").json()["firingCount"] == 1

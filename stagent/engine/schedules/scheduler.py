@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ...db import Database
@@ -34,6 +35,10 @@ from .scheduled_actions import prompt_and_tools
 log = logging.getLogger("stagent.scheduler")
 MAX_SLEEP = 300.0  # re-check now and then: the wall clock can jump (suspend, NTP)
 BATCH = 2000
+# How long before a slot its schedules are read and their next slots computed (`_prepare`), and
+# how late after it that preparation is still used (later, everything is read again).
+PREPARE_LEAD = timedelta(seconds=1)
+PREPARED_FOR = timedelta(milliseconds=500)
 
 Deliver = Callable[..., Awaitable[object]]
 # WorkflowEngine.start(workflow_id, *, trigger=...): how a workflow's schedule starts its workflow.
@@ -49,6 +54,17 @@ class SystemClock:
         timeout = MAX_SLEEP if seconds is None else min(seconds, MAX_SLEEP)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
+
+
+@dataclass
+class _Prepared:
+    at: datetime
+    due: list[dict]
+    targets: dict
+    nexts: dict
+
+    def fits(self, now: datetime) -> bool:
+        return self.at <= now < self.at + PREPARED_FOR
 
 
 class Scheduler:
@@ -68,6 +84,7 @@ class Scheduler:
         self._stan_last: datetime | None = None
         self._stan_config_changed = True
         self.fired = 0  # firings started since start (bench and tests read it)
+        self._prepared: _Prepared | None = None
 
     def start(self) -> None:
         self.supervisor.start("scheduler", self._loop())
@@ -106,6 +123,10 @@ class Scheduler:
                 await self.fire_due(now)
                 await self._stan_tick(now)
                 next_at = await self._next_wake()
+                if next_at is not None and next_at - self.clock.now() > PREPARE_LEAD:
+                    next_at -= PREPARE_LEAD  # wake a little early, then prepare for the slot
+                elif next_at is not None:
+                    await self._prepare(next_at)
             except Exception:  # pragma: no cover - the clock must keep ticking
                 log.exception("scheduler pass failed")
                 next_at = self.clock.now() + timedelta(seconds=5)
@@ -124,15 +145,21 @@ class Scheduler:
     async def fire_due(self, now: datetime) -> int:
         """Fire every active schedule due at `now`; returns how many runs started."""
         started = 0
+        prepared, self._prepared = self._prepared, None
         while True:
-            due = await store.due(self.db, to_iso(now), BATCH)
-            if not due:
-                return started
-            targets = await self._targets(due)
-            nexts = self._next_slots(due, now)  # cron work stays out of the write transaction
+            if prepared is not None and prepared.fits(now):
+                due, targets, nexts, prepared = prepared.due, prepared.targets, prepared.nexts, None
+                fresh = False  # read before the slot: each is checked unchanged in the transaction
+            else:
+                due = await store.due(self.db, to_iso(now), BATCH)
+                if not due:
+                    return started
+                targets = await self._targets(due)
+                nexts = self._next_slots(due, now)  # cron work stays out of the write transaction
+                fresh = True
             launches = await self.db.write(
-                lambda conn, due=due, targets=targets, nexts=nexts: [
-                    self._fire_in(conn, s, now, targets, nexts[s["id"]]) for s in due])
+                lambda conn, due=due, targets=targets, nexts=nexts, fresh=fresh:
+                    self._fire_batch_in(conn, due, now, targets, nexts, fresh))
             for launch in filter(None, launches):
                 started += 1
                 if isinstance(launch, workflow_firings.WorkflowFiring):
@@ -140,8 +167,22 @@ class Scheduler:
                 else:
                     await self.runner.start_claimed(*launch)
             self.fired += started
-            if len(due) < BATCH:
+            if fresh and len(due) < BATCH:
                 return started
+
+    async def _prepare(self, at: datetime) -> None:
+        """Read and compute, while waiting for `at`, what firing the schedules due then needs (the
+        rows, models, next slots), so a burst's slot is spent only on its write transaction."""
+        due = await store.due(self.db, to_iso(at), BATCH)
+        self._prepared = _Prepared(at, due, await self._targets(due), self._next_slots(due, at)) if due else None
+
+    def _fire_batch_in(self, conn, due: list[dict], now: datetime, targets: dict, nexts: dict,
+                       fresh: bool) -> list:
+        if not fresh:  # prepared rows: fire only those no edit or earlier firing has changed since
+            current = store.due_versions_in(conn, to_iso(now))
+            due = [s for s in due if current.get(s["id"]) == (s["nextFireAt"], s["updatedAt"])]
+        live = store.live_statuses_of(conn, [s["id"] for s in due])
+        return [self._fire_in(conn, s, now, targets, nexts[s["id"]], live.get(s["id"], set())) for s in due]
 
     @staticmethod
     def _next_slots(due: list[dict], now: datetime) -> dict[str, str | None]:
@@ -163,7 +204,8 @@ class Scheduler:
                 targets[key] = await self.runner.target_or_error(*key)
         return targets
 
-    def _fire_in(self, conn, schedule: dict, now: datetime, targets: dict, next_slot: str | None):
+    def _fire_in(self, conn, schedule: dict, now: datetime, targets: dict, next_slot: str | None,
+                 live: set[str]):
         """Decide and record one due schedule inside the batch transaction."""
         slot = schedule["nextFireAt"]
         changes: dict = {"next_fire_at": next_slot}
@@ -178,24 +220,28 @@ class Scheduler:
             firing = workflow_firings.claim_in(conn, schedule, slot, now)
             store.set_in(conn, schedule["id"], changes)
             return firing
-        live = store.live_statuses(conn, schedule["id"])
         skip_reason = self._skip_reason(schedule, live, now, changes)
         queue = bool(live)  # only reached with the queue policy
-        if skip_reason or not store.claim_slot(conn, schedule, slot, "queued" if queue else "started"):
-            if skip_reason:
-                store.claim_slot(conn, schedule, slot, "skipped", reason=skip_reason)
+        if skip_reason:
+            store.claim_slot(conn, schedule, slot, "skipped", reason=skip_reason)
+        task = None if skip_reason else self._record_firing(
+            conn, schedule, slot, now, changes, outcome="queued" if queue else "started",
+            status="queued" if queue else "running")
+        if task is None:
             store.set_in(conn, schedule["id"], changes)
             return None
-        task = self._record_firing(conn, schedule, slot, now, changes, status="queued" if queue else "running")
         if queue:
             return None
         return (task, *targets[(schedule.get("modelId"), schedule.get("assignedAgent"))])
 
-    def _record_firing(self, conn, schedule: dict, slot: str, now: datetime, changes: dict, *, status: str,
-                       manual: bool = False) -> dict:
-        """The firing's task and the schedule's counters; one-shots complete, maxFirings expires."""
+    def _record_firing(self, conn, schedule: dict, slot: str, now: datetime, changes: dict, *, outcome: str,
+                       status: str, manual: bool = False) -> dict | None:
+        """Claim the slot with the firing's task and count it (one-shots complete, maxFirings
+        expires); None when the slot was already claimed (its task is not kept)."""
         task = self._create_task(conn, schedule, schedule["firingCount"] + 1, status, manual=manual)
-        store.attach_task(conn, schedule["id"], slot, task["id"])
+        if not store.claim_slot(conn, schedule, slot, outcome, task_id=task["id"]):
+            task_store.delete_in(conn, task["id"])
+            return None
         self.count_firing(conn, schedule, now, changes)
         return task
 
@@ -228,8 +274,10 @@ class Scheduler:
             if store.live_statuses(conn, schedule_id):
                 raise Conflict("A firing of this schedule is still running; wait for it to finish or cancel it.")
             slot = f"manual:{to_iso(now)}"
-            store.claim_slot(conn, fresh, slot, "manual")
-            return self._record_firing(conn, fresh, slot, now, {}, status="running", manual=True)
+            task = self._record_firing(conn, fresh, slot, now, {}, outcome="manual", status="running", manual=True)
+            if task is None:  # the same millisecond's manual slot, already claimed
+                raise Conflict("This schedule was fired a moment ago; try again.")
+            return task
 
         task = await self.db.write(fire)
         await self.runner.start_claimed(task, target, error)
