@@ -25,7 +25,7 @@ from ..governance import permission_patterns as patterns
 from ..governance.permissions import Decision
 from .classifier import classify
 from .registry import ProfileRegistry, check_runtime
-from .schema import split_skill
+from .schema import skill_body
 
 ALWAYS_OFFERED = frozenset({"update_output"})  # setting the run's own result is never withheld
 
@@ -61,7 +61,7 @@ def model_override(profile: dict | None, runtime_id: str | None) -> str | None:
 def system_prompt(base: str, profile: dict | None, runtime_id: str | None = None) -> str:
     if profile is None:
         return base
-    _, body = split_skill(profile.get("skillMd") or "")
+    body = skill_body(profile.get("skillMd") or "")
     parts = [base, f"## Profile: {profile['name']}\n\n{body.strip()}" if body.strip() else
              f"## Profile: {profile['name']}"]
     override = ((profile.get("runtimeOverrides") or {}).get(runtime_id or "") or {}).get("instructions")

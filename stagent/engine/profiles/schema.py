@@ -88,6 +88,12 @@ def split_skill(text: str) -> tuple[dict, str]:
     return (meta if isinstance(meta, dict) else {}), text[match.end():]
 
 
+def skill_body(text: str) -> str:
+    """A SKILL.md without its front matter (no YAML parsed: every run's prompt needs this)."""
+    match = FRONT_MATTER.match(text or "")
+    return (text or "")[match.end():] if match else (text or "")
+
+
 def description_of(skill_md: str) -> str:
     meta, body = split_skill(skill_md)
     if isinstance(meta.get("description"), str):
