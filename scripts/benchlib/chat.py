@@ -111,7 +111,7 @@ async def _replies(port: int, provider_url: str, samples: int) -> dict:
     litellm = await llm.ensure_loaded()
     system = MODE_PROMPTS["chat"] + "\n\n" + PERSONALITIES["professional"]
     messages = [{"role": "system", "content": system}, {"role": "user", "content": "Say something."}]
-    tools = [t.schema() for t in chat_tools.TOOLS]
+    tools = chat_tools.CHAT_TOOLS.schemas()
     stagent, direct = [], []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for i in range(samples + 2):  # the first two of each warm connections and caches

@@ -37,8 +37,9 @@ SUMMARY_INSTRUCTIONS = (
 
 def count(model: str, messages: list[dict]) -> int:
     """Tokens of `messages` for `model` (litellm.token_counter; ~4 characters a token if the
-    tokenizer cannot read them). CPU-bound (~10 ms per 190k characters): call it through
-    asyncio.to_thread, never on the event loop or inside a writer transaction."""
+    tokenizer cannot read them). CPU-bound (~10 ms per 190k characters): past a few thousand
+    characters call it through asyncio.to_thread, never on the event loop or inside a writer
+    transaction."""
     return llm.count_prompt_tokens(model, messages)
 
 
