@@ -248,6 +248,12 @@ async def stored_filenames(db: Database) -> set[str]:
     return names
 
 
+async def task_link(db: Database, task_id: str) -> dict | None:
+    """{id, project_id} of a task a document is linked to, or None when there is no such task."""
+    row = await db.fetchone("SELECT id, project_id FROM tasks WHERE id = ?", (task_id,))
+    return None if row is None else {"id": row["id"], "project_id": row["project_id"]}
+
+
 async def exists(db: Database, table: str, row_id: str) -> bool:
     """Whether a task or project with this id exists (PATCH re-linking checks it)."""
     assert table in ("tasks", "projects")
@@ -283,12 +289,14 @@ async def start_processing(db: Database, document_id: str) -> bool:
 
 
 async def finish_processing(db: Database, document_id: str, *, text: str | None, processed_path: str | None,
-                            error: str | None) -> bool:
-    """Store an extraction's outcome: `ready` with its text, or `error` with the reason."""
+                            error: str | None, note: str | None = None) -> bool:
+    """Store an extraction's outcome: `ready` with its text (and a `note` in processingError, e.g.
+    no extractor for the type), or `error` with the reason. Only a document still `processing`
+    changes: a reprocess or delete in between wins."""
     return bool(await db.execute(
         "UPDATE documents SET status = ?, extracted_text = ?, processed_path = COALESCE(?, processed_path), "
-        "processing_error = ?, updated_at = ? WHERE id = ?",
-        ("error" if error else "ready", text, processed_path, error, now_iso(), document_id)))
+        "processing_error = ?, updated_at = ? WHERE id = ? AND status = 'processing'",
+        ("error" if error else "ready", text, processed_path, error or note, now_iso(), document_id)))
 
 
 async def delete(db: Database, document_id: str) -> dict | None:
