@@ -166,6 +166,10 @@ async def update_document(request):
     db = request.app.state.db
     await _check_links(db, given.get("task_id"), given.get("project_id"))
     changes = {k: given[k] for k in ("task_id", "project_id", "category") if k in given}
+    if given.get("task_id") and "project_id" not in given:  # a task's document joins the task's project
+        task = await store.task_link(db, given["task_id"])
+        if task["project_id"]:
+            changes["project_id"] = task["project_id"]
     if body.metadata:
         changes["category"] = _category_with(changes.get("category", document["category"]), body.metadata)
     updated = await store.update(db, document["id"], changes)
