@@ -141,7 +141,7 @@ async def _receive(request, receiver: _Receiver, boundary: bytes) -> None:
         raise Invalid("Malformed multipart body") from None
 
 
-@endpoint(response=UploadOut, status=201, errors=(400,), content_type="multipart/form-data",
+@endpoint(response=UploadOut, status=201, errors=(400,),
           summary="Upload a file (multipart field `file`, optional `taskId`, `projectId`); ≤ 50 MB")
 async def upload(request):
     length = request.headers.get("content-length")
