@@ -197,6 +197,7 @@ async def delete_document(request):
         if bound:
             raise Conflict(f"Document is bound to {', '.join(bound)}. Add ?cascadeDelete=true to confirm.")
     deleted = await store.delete(db, document["id"])
+    await request.app.state.documents.forget(document["id"])
     if deleted is not None:
         await asyncio.to_thread(remove_files, _own_file(request, deleted["filename"]),
                                 deleted.get("processedPath"))

@@ -229,6 +229,7 @@ async def delete_upload(request):
     path, document = await _stored_file(request, upload_id)
     if document is not None:
         await store.delete(request.app.state.db, upload_id)
+        await request.app.state.documents.forget(upload_id)
         await asyncio.to_thread(remove_files, str(path), document.get("processedPath"))
     else:
         await asyncio.to_thread(remove_files, str(path))

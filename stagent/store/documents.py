@@ -193,10 +193,13 @@ async def get_document_text(db: Database, document_id: str, start: int = 0,
     totalChars, start, end, text}: `end` is clamped to totalChars (None: to the end), `text` is
     "" when the document has no extracted text (yet: see `status`)."""
     start = max(0, int(start))
-    row = await db.fetchone(
-        "SELECT id, original_name, mime_type, status, processing_error, length(extracted_text) AS total_chars, "
-        "substr(extracted_text, ? + 1, ?) AS text FROM documents WHERE id = ?",
-        (start, -1 if end is None else max(0, int(end) - start), document_id))
+    columns = "id, original_name, mime_type, status, processing_error, length(extracted_text) AS total_chars"
+    if end is None:  # substr's two-argument form: to the end (a negative length would count backwards)
+        row = await db.fetchone(f"SELECT {columns}, substr(extracted_text, ? + 1) AS text FROM documents WHERE id = ?",
+                                (start, document_id))
+    else:
+        row = await db.fetchone(f"SELECT {columns}, substr(extracted_text, ? + 1, ?) AS text FROM documents "
+                                "WHERE id = ?", (start, max(0, min(int(end), 2**62) - start), document_id))
     if row is None:
         return None
     out = row_to_dict(row)

@@ -208,3 +208,40 @@ def test_output_versions_by_name_and_project(daemon, client, tmp_path):
 @pytest.mark.parametrize("path", ["/api/documents/x/file", "/api/documents/x/versions", "/api/documents/x"])
 def test_unknown_document_is_404(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_store_reads_for_tools(daemon, client):
+    """search_documents and get_document_text, the store calls the agent's document tools make."""
+    import asyncio
+
+    from stagent.store import documents as store
+
+    project = client.post("/api/projects", json={"name": "P"}).json()
+    text = "Alpha section. " * 20 + "The migration window is Sunday night." + " Omega." * 10
+    document_id = upload(client, "runbook.txt", text.encode())
+    wait_ready(client, document_id)
+    other = upload(client, "other.txt", b"Sunday night plans")
+    wait_ready(client, other)
+    client.patch(f"/api/documents/{document_id}", json={"projectId": project["id"]})
+
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, daemon.loop).result(10)
+
+    db = daemon.app.state.db
+    whole = run(store.get_document_text(db, document_id))
+    assert whole["text"] == text and whole["totalChars"] == len(text) and (whole["start"], whole["end"]) == (0, len(text))
+    part = run(store.get_document_text(db, document_id, 300, 313))
+    assert part["text"] == text[300:313] and (part["start"], part["end"]) == (300, 313)
+    tail = run(store.get_document_text(db, document_id, len(text) - 7))
+    assert tail["text"] == text[-7:]
+    assert run(store.get_document_text(db, document_id, len(text) + 5, len(text) + 50))["text"] == ""
+    assert run(store.get_document_text(db, "nope")) is None
+
+    hits = run(store.search_documents(db, "MIGRATION WINDOW"))
+    assert [h["id"] for h in hits] == [document_id]
+    assert "The migration window is Sunday night." in hits[0]["snippet"] and hits[0]["originalName"] == "runbook.txt"
+    assert {h["id"] for h in run(store.search_documents(db, "sunday night"))} == {document_id, other}
+    assert [h["id"] for h in run(store.search_documents(db, "sunday night", project_id=project["id"]))] == [document_id]
+    assert len(run(store.search_documents(db, "sunday night", limit=1))) == 1
+    assert run(store.search_documents(db, "  ")) == []
+    assert run(store.missing_ids(db, [document_id, "nope"])) == ["nope"]

@@ -52,6 +52,10 @@ class Documents:
             self._running[document_id] = task
             task.add_done_callback(lambda t: self._running.pop(document_id, None) if self._running.get(document_id) is t else None)
 
+    async def forget(self, document_id: str) -> None:
+        """Stop a deleted document's extraction (its worker is killed)."""
+        await self.supervisor.cancel(f"document:{document_id}")
+
     async def wait(self, document_id: str, timeout: float = 60.0) -> None:
         """Until the document's running extraction ended (for callers that need the text now)."""
         task = self._running.get(document_id)
