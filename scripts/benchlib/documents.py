@@ -18,6 +18,7 @@ A real `stagent serve` (core 0), driven over raw sockets from this process:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -130,7 +131,6 @@ def _extraction(session: BenchSession, port: int) -> dict:
 
     status, body = _multipart_upload(port, pdf, "hundred-pages.pdf")
     assert status == 201, body
-    import json
     document_id = json.loads(body)["id"]
     t0 = time.perf_counter()
     deadline = t0 + 60
@@ -247,9 +247,10 @@ def summary_rows(results: dict) -> list[tuple]:
     u, e, s = (results["documents"][k] for k in ("upload", "extraction", "search"))
     api, fts = s["api"], s["raw_fts"]
     return [
-        (f"50 MB upload: daemon RSS growth (time vs raw copy)", fmt(u["rss_growth_mb"], " MB", 1),
-         fmt(u["copy_s"], " s", 2), f"{u['upload_s'] / max(u['copy_s'], 1e-6):.1f}",
+        ("50 MB upload: daemon RSS growth", fmt(u["rss_growth_mb"], " MB", 1), "", "",
          f"< {RSS_TARGET_MB:g} MB", "PASS" if u["rss_growth_mb"] < RSS_TARGET_MB else "FAIL", ""),
+        ("  upload time (vs raw file copy)", fmt(u["upload_s"], " s", 2), fmt(u["copy_s"], " s", 2),
+         f"{u['upload_s'] / max(u['copy_s'], 1e-6):.1f}", "", "-", ""),
         (f"{e['pages']}-page PDF extraction (worker vs pypdf in-process)", fmt(e["worker_s"], " s", 2),
          fmt(e["bare_s"], " s", 2), f"{e['worker_s'] / max(e['bare_s'], 1e-6):.2f}", f"< {PDF_TARGET_S:g} s",
          "PASS" if e["worker_s"] < PDF_TARGET_S else "FAIL", ""),
