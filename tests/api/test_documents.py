@@ -77,6 +77,12 @@ def test_ingest_refuses_paths_outside_and_denied(daemon, client, tmp_path, monke
     assert ingest(client, tmp_path / "missing.txt").status_code == 400
     assert "not found" in ingest(client, tmp_path / "missing.txt").json()["error"].lower()
     assert ingest(client, tmp_path).status_code == 400
+    unreadable = tmp_path / "unreadable.txt"
+    unreadable.write_text("secret")
+    unreadable.chmod(0)
+    if not os.access(unreadable, os.R_OK):  # root reads anything
+        r = ingest(client, unreadable)
+        assert r.status_code == 400 and "Cannot read" in r.json()["error"]
     for bad in ({}, {"file_path": ""}, {"file_path": 3}, {"file_path": str(home / "notes.txt"), "direction": "up"}):
         r = client.post("/api/documents", json=bad)
         assert r.status_code == 400

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 from pathlib import Path
 
 from ...db.rows import new_id
@@ -95,7 +96,15 @@ def copy_capped(source: Path, target: Path, limit: int = MAX_UPLOAD_BYTES) -> in
     partial = target.with_name(target.name + ".part")
     size = 0
     try:
-        with open(source, "rb") as src, open(partial, "xb") as dst:
+        # O_NOFOLLOW: a path swapped for a symlink after check_ingest_path is not followed
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise Invalid(f"Cannot read the file: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise Invalid("Not a file")
+        with open(fd, "rb") as src, open(partial, "xb") as dst:
             os.fchmod(dst.fileno(), 0o600)
             while chunk := src.read(FLUSH_BYTES):
                 size += len(chunk)
