@@ -19,6 +19,23 @@ from ._download import file_download
 from ._http import Body, Out, endpoint, ok, read_body
 
 
+class DocumentQuery(Body):
+    task_id: str | None = None
+    project_id: str | None = None
+    status: Literal[("", *store.STATUSES)] | None = None  # empty: no filter
+    direction: Literal[("", *store.DIRECTIONS)] | None = None
+    search: str | None = None
+
+
+class FileQuery(Body):
+    inline: str | None = None  # "1": shown in the browser (images but SVG, PDF)
+    thumb: str | None = None  # "1": the thumbnail when there is one
+
+
+class DeleteQuery(Body):
+    cascade_delete: str | None = None  # "true" confirms deleting a linked document
+
+
 class IngestBody(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     file_path: str = Field(min_length=1, validation_alias=AliasChoices("file_path", "filePath"))
@@ -118,7 +135,7 @@ async def _document(request) -> dict:
     return document
 
 
-@endpoint(response=list[DocumentOut], errors=(400,))
+@endpoint(query=DocumentQuery, response=list[DocumentOut], errors=(400,))
 async def list_documents(request):
     """Documents with their task/project/workflow, best match first with `search`, else newest
     first (query taskId?, projectId?, status?, direction?, search?)."""
@@ -181,7 +198,7 @@ async def update_document(request):
     return ok(updated)
 
 
-@endpoint(status=204, errors=(404, 409))
+@endpoint(query=DeleteQuery, status=204, errors=(404, 409))
 async def delete_document(request):
     """Delete the row and its file; a document bound to a task, workflow, project or schedule
     needs ?cascadeDelete=true."""
@@ -209,7 +226,7 @@ def _own_file(request, filename: str) -> str:
     return str(uploads_dir(request.app.state.config.data_dir) / Path(filename).name)
 
 
-@endpoint(errors=(404,), content_type="application/octet-stream")
+@endpoint(query=FileQuery, errors=(404,), content_type="application/octet-stream")
 async def document_file(request):
     """The raw bytes; inline=1 shows images and PDFs in the browser, thumb=1 the thumbnail."""
     document = await _document(request)
