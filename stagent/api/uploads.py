@@ -95,7 +95,7 @@ class _Receiver:
         _, options = parse_options_header(self._headers.get("content-disposition", ""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
-        if name == "file" and filename is not None and self.upload is None:
+        if name == "file" and filename and self.upload is None:  # a form with no file chosen sends filename=""
             self.original_name = clean_original_name(filename.decode("utf-8", "replace"))
             self.content_type = self._headers.get("content-type", "")
             self.upload = UploadFile(self.target_for(self.original_name))

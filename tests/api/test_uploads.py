@@ -89,6 +89,9 @@ def test_upload_links_a_task_and_refuses_bad_input(daemon, client):
     before = uploads(daemon)
     for kwargs in ({"data": {"taskId": task["id"]}, "files": {"other": ("x.txt", b"x")}},
                    {"json": {"file": "x"}},
+                   {"content": b'--b\r\nContent-Disposition: form-data; name="file"; filename=""\r\n'
+                               b"Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n",  # no file chosen
+                    "headers": {"Content-Type": "multipart/form-data; boundary=b"}},
                    {"files": {"file": ("a.txt", b"abc", "text/plain")}, "data": {"taskId": "no-such-task"}}):
         r = client.post("/api/uploads", **kwargs)
         assert r.status_code == 400, r.text
