@@ -5,6 +5,7 @@ stop cut off run again at start."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 import time
@@ -25,6 +26,24 @@ def wait_done(client, document_id: str, timeout: float = 60) -> dict:
             return document
         assert time.monotonic() < deadline, f"still {document['status']}"
         time.sleep(0.05)
+
+
+def worker_children() -> list[int]:
+    """This process's children running the extraction worker (the daemon runs in-process)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"stagent.engine.documents.worker" in command:
+            found.append(int(entry))
+    return found
 
 
 def upload(client, name: str, content: bytes, mime: str) -> dict:
@@ -82,6 +101,7 @@ def test_time_limit_kills_the_worker(daemon, client):
     daemon.app.state.documents.timeout_s = 0.01  # a worker cannot even start in 10 ms
     slow = upload(client, "memo.pdf", minimal_pdf(["text"]), "application/pdf")
     assert slow["status"] == "error" and "longer than" in slow["processingError"]
+    assert worker_children() == []  # killed and reaped, not left running
     daemon.app.state.documents.timeout_s = 60
     r = client.patch(f"/api/documents/{slow['id']}", json={"reprocess": True})
     assert r.status_code == 200
