@@ -101,7 +101,7 @@ def _upload(session: BenchSession, port: int, pid: int) -> dict:
         done.set()
         sampler.join()
     big.unlink()
-    assert status == 201, (status, body[:300])
+    assert status == 201 and json.loads(body)["size"] == UPLOAD_MB * 1024 * 1024, (status, body[:300])
     return {"status": status, "upload_s": upload_s, "copy_s": copy_s, "rss_before_mb": before,
             "rss_peak_mb": peak[0], "rss_growth_mb": peak[0] - before}
 
