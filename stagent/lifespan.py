@@ -33,6 +33,7 @@ from .engine.agent.mcp_client import McpClients
 from .engine.channels.approvals import ChannelApprovals
 from .engine.channels.chat import ChannelChat
 from .engine.channels.delivery import ChannelDelivery
+from .engine.documents.processor import Documents
 from .engine.chat.conversation import ConversationEngine
 from .engine.governance.budgets import Budgets
 from .engine.governance.permissions import Permissions
@@ -88,6 +89,8 @@ class Engines:
         self.learned_context = learned = LearnedContext(db, events)
         self.handoffs = Handoffs(db, events, runner, supervisor)
         self.reflection = Reflection(db, events, budgets, supervisor, learned)
+        # text extraction of documents (docs/decisions/023-documents.md)
+        self.documents = Documents(db, supervisor, config.data_dir)
 
     def publish(self, state) -> None:
         for name, engine in vars(self).items():
@@ -105,6 +108,7 @@ class Engines:
         await self.lars.recover()  # approvals wait again; actions a crash cut off are FAILED
         self.handoffs.start()  # accepted handoffs a stop left become tasks; pending ones expire
         self.reflection.start()
+        await self.documents.start()  # extractions a stop or crash cut off run again
 
     def start_jobs(self, *, scheduler: bool) -> None:
         self.workflow_triggers.start()

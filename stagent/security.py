@@ -35,6 +35,10 @@ ALL_SCOPES = (
 SESSION_COOKIE = "stagent_session"
 KEY_PREFIX = "stg_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POST /api/uploads takes files up to 50 MB and answers its own documented 400 past that
+# (stagent/api/uploads.py); its body may run to this size, every other body to max_body_bytes.
+UPLOAD_PATH = "/api/uploads"
+UPLOAD_BODY_LIMIT = 51 * 1024 * 1024
 
 
 def hash_secret(secret: str) -> str:
@@ -216,10 +220,12 @@ class SecurityMiddleware:
         if cross_origin and scope["method"] not in SAFE_METHODS:
             return await _reject(send, scope, 403, "Cross-origin requests are not allowed.")
         length = headers.get("content-length")
+        upload = scope["path"] == UPLOAD_PATH and scope["method"] == "POST"
+        limit = max(UPLOAD_BODY_LIMIT, self.max_body_bytes) if upload else self.max_body_bytes
         if length is not None:
             if not length.isdigit():
                 return await _reject(send, scope, 400, "Invalid Content-Length header.")
-            if int(length) > self.max_body_bytes:
+            if int(length) > limit and not upload:  # the upload route refuses its own, with its 400
                 return await _reject(send, scope, 413, f"Request body exceeds {self.max_body_bytes} bytes.")
 
         principal = None
@@ -237,7 +243,7 @@ class SecurityMiddleware:
             if SESSION_COOKIE in cookie:
                 principal = self.keys.lookup(cookie[SESSION_COOKIE].value)
         scope["stagent.principal"] = principal
-        return await self.app(scope, _limited(receive, self.max_body_bytes), send)
+        return await self.app(scope, _limited(receive, limit), send)
 
 
 def _limited(receive, limit: int):

@@ -115,6 +115,9 @@ SEED_BODIES = {
                       "requiresApproval": True},
 }
 
+# Collections whose resources are made by uploading a file (multipart), not by a JSON body.
+SEED_BY_UPLOAD = {"/api/documents", "/api/uploads"}
+
 
 class Fuzzer:
     def __init__(self, daemon):
@@ -170,6 +173,10 @@ class Fuzzer:
         if collection is None or not _creates(collection):
             return None
         created: dict = {}
+        if collection.path in SEED_BY_UPLOAD:
+            response = self.session.post(self.base_url + "/api/uploads", files={"file": ("fuzz.txt", b"fuzz")},
+                                         timeout=REQUEST_TIMEOUT)
+            return response.json()["id"] if response.status_code == 201 else None
         if collection.path in SEED_BODIES:  # random text rarely parses as a schedule
             response = self.session.post(self.base_url + collection.path,
                                          json=SEED_BODIES[collection.path], timeout=REQUEST_TIMEOUT)

@@ -64,14 +64,6 @@ EXTENSIONS = {
 # as the issues that implement them land.
 PENDING = {
     # profiles
-    # documents
-    "GET /api/documents",
-    "POST /api/documents",
-    "GET /api/documents/{id}",
-    "PATCH /api/documents/{id}",
-    "DELETE /api/documents/{id}",
-    "GET /api/documents/{id}/file",
-    "GET /api/documents/{id}/versions",
     # tables
     "GET /api/tables",
     "POST /api/tables",
@@ -100,11 +92,6 @@ PENDING = {
     "GET /api/tables/templates",
     "POST /api/tables/templates",
     "PATCH /api/tables/{id}/triggers",
-    # uploads
-    "POST /api/uploads",
-    "GET /api/uploads/{id}",
-    "DELETE /api/uploads/{id}",
-    "POST /api/uploads/cleanup",
     # views
     "GET /api/views",
     "POST /api/views",

@@ -8,6 +8,7 @@ from . import (
     channels,
     chat,
     context,
+    documents,
     handoffs,
     health,
     keys,
@@ -27,6 +28,7 @@ from . import (
     task_changes,
     tasks,
     ui_events,
+    uploads,
     workflows,
 )
 from ._scopes import guard_routes
@@ -47,6 +49,8 @@ routes = guard_routes([
     *runtimes.routes,
     *profile_context.routes,  # /api/profiles/{id}/context: learned context (engine/learning)
     *memory.routes,
+    *documents.routes,
+    *uploads.routes,
     # after /api/profiles/import*, whose GET import-repo `/api/profiles/{id}` would otherwise take
     *profiles.routes,
     *schedules.routes,

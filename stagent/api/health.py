@@ -64,6 +64,8 @@ def build_openapi(routes: list) -> dict:
         success: dict[str, Any] = {"description": REASONS.get(meta["status"], "OK")}
         if meta["content_type"] == "text/event-stream":
             success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        elif meta["content_type"] == "application/octet-stream":  # a stored file, whatever its type
+            success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
         elif meta["response"] is not None:
             success["content"] = {"application/json": {"schema": _schema(meta["response"], components, "serialization")}}
         elif meta["status"] != 204:

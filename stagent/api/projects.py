@@ -16,6 +16,7 @@ class ProjectCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     working_directory: str | None = Field(default=None, max_length=500)
+    document_ids: list[str] | None = None  # extension: its default documents, as PATCH sets them
 
 
 class ProjectUpdate(Body):

@@ -15,6 +15,7 @@ from ..engine.profiles.registry import ProfileRegistry
 from ..engine.schedules import editing as service
 from ..engine.schedules.parse import next_fire_times, parse_interval
 from ..errors import Invalid
+from ..store import document_context as document_store
 from ..store import schedules as store
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body
 
@@ -61,6 +62,7 @@ class ScheduleUpdate(ScheduleFields):
     status: Literal["active", "paused"] = None
     name: str = Field(default=None, min_length=1, max_length=200)
     interval: str = Field(default=None, min_length=1, max_length=200)
+    document_ids: list[str] | None = None  # extension: replaces the schedule's documents
 
 
 class ParseRequest(Body):
@@ -107,6 +109,7 @@ async def get_schedule(request):
     db, schedule_id = request.app.state.db, request.path_params["id"]
     schedule = await store.get(db, schedule_id)
     schedule["firingHistory"] = await store.firing_history(db, schedule_id)
+    schedule["documentIds"] = await document_store.schedule_document_ids(db, schedule_id)  # extension
     return ok(schedule)
 
 

@@ -7,6 +7,7 @@ import os
 from ..db import Database
 from ..db.rows import new_id, now_iso, row_to_dict
 from ..errors import Invalid, NotFound
+from . import document_context
 
 STATUSES = ("active", "paused", "completed")
 _FIELDS = ("name", "description", "working_directory", "status")
@@ -62,26 +63,23 @@ async def create_project(db: Database, fields: dict) -> dict:
             (project_id, values["name"], values["description"], values["working_directory"],
              values["status"], now, now),
         )
+        if fields.get("document_ids"):
+            _replace_documents(conn, project_id, fields["document_ids"])
         return conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
 
     return row_to_dict(await db.write(insert))
 
 
-def _replace_documents(conn, project_id: str, document_ids: list[str]) -> int:
+def _replace_documents(conn, project_id: str, document_ids: list[str], *, flatten: bool = True) -> int:
+    """Replace the project's default documents; unknown ids are a 400 that changes nothing."""
+    document_context.require_in(conn, document_ids, flatten=flatten)
     conn.execute("DELETE FROM project_document_defaults WHERE project_id = ?", (project_id,))
-    known = {r[0] for r in conn.execute(
-        f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(document_ids))})", document_ids
-    )} if document_ids else set()
     now = now_iso()
-    count = 0
-    for doc_id in dict.fromkeys(document_ids):
-        if doc_id in known:
-            conn.execute(
-                "INSERT INTO project_document_defaults (id, project_id, document_id, created_at) VALUES (?,?,?,?)",
-                (new_id(), project_id, doc_id, now),
-            )
-            count += 1
-    return count
+    wanted = list(dict.fromkeys(document_ids))
+    conn.executemany(
+        "INSERT INTO project_document_defaults (id, project_id, document_id, created_at) VALUES (?,?,?,?)",
+        [(new_id(), project_id, doc_id, now) for doc_id in wanted])
+    return len(wanted)
 
 
 async def update_project(db: Database, project_id: str, fields: dict) -> dict:
@@ -128,7 +126,7 @@ async def set_project_documents(db: Database, project_id: str, document_ids: lis
     def replace(conn):
         if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
             raise NotFound("Project not found")
-        return _replace_documents(conn, project_id, document_ids)
+        return _replace_documents(conn, project_id, document_ids, flatten=False)
 
     return await db.write(replace)
 

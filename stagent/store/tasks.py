@@ -8,6 +8,7 @@ import re
 from ..db import Database
 from ..db.rows import camel, loads, new_id, now_iso, row_to_dict
 from ..errors import Invalid, NotFound
+from . import document_context
 
 STATUSES = ("planned", "queued", "running", "completed", "failed", "cancelled")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -136,6 +137,7 @@ async def create_task(db: Database, fields: dict) -> dict:
 
 
 def _link_documents(conn, task: dict, document_ids: list[str]) -> None:
+    document_context.require_in(conn, document_ids)  # unknown ids: a 400 that changes nothing
     conn.execute("UPDATE documents SET task_id = NULL WHERE task_id = ?", (task["id"],))
     for doc_id in document_ids:
         conn.execute("UPDATE documents SET task_id = ?, project_id = COALESCE(?, project_id) WHERE id = ?",
@@ -148,6 +150,7 @@ def update_in(conn, task_id: str, fields: dict) -> tuple[dict, str]:
     row = _select(conn, task_id)
     if row is None:
         raise NotFound()
+    document_context.require_in(conn, fields.get("document_ids"))
     previous = row["status"]
     if "status" in changes:
         check_transition(previous, changes["status"])

@@ -136,24 +136,27 @@ async def running_task_ids(db: Database, workflow_id: str) -> list[str]:
     return [r["id"] for r in rows]
 
 
-async def bound_documents(db: Database, workflow_id: str, steps: list[dict] = ()) -> list[dict]:
-    """The documents a step's prompt gets, with their text: those bound to the workflow (stepId
-    None: every step) or to one step, then those a step lists in its `documentIds` (ids of
-    documents that no longer exist are skipped)."""
+_BOUND_COLUMNS = ("d.id, d.original_name, d.mime_type, d.status, d.processing_error, "
+                  "length(d.extracted_text) AS chars, substr(d.extracted_text, 1, ?) AS head")
+
+
+async def bound_documents(db: Database, workflow_id: str, steps: list[dict] = (), head_chars: int = 20_000
+                          ) -> list[dict]:
+    """The documents a step's prompt gets, with their first `head_chars` of text and its full
+    length (`chars`): those bound to the workflow (stepId None: every step) or to one step, then
+    those a step lists in its `documentIds` (ids of documents that no longer exist are skipped)."""
     rows = await db.fetchall(
-        "SELECT b.step_id, b.document_id, d.original_name, d.extracted_text FROM workflow_documents b "
+        f"SELECT b.step_id, {_BOUND_COLUMNS} FROM workflow_documents b "
         "JOIN documents d ON d.id = b.document_id WHERE b.workflow_id = ? ORDER BY b.created_at, b.rowid",
-        (workflow_id,))
+        (head_chars, workflow_id))
     documents = [row_to_dict(r) for r in rows]
     listed = {step["id"]: [d for d in step.get("documentIds") or [] if isinstance(d, str)] for step in steps}
     wanted = sorted({d for ids in listed.values() for d in ids})
     if wanted:
-        found = {r["id"]: r for r in await db.fetchall(
-            "SELECT id, original_name, extracted_text FROM documents WHERE id IN (SELECT value FROM json_each(?))",
-            (dumps(wanted),))}
-        documents += [{"stepId": step_id, "documentId": d, "originalName": found[d]["original_name"],
-                       "extractedText": found[d]["extracted_text"]}
-                      for step_id, ids in listed.items() for d in ids if d in found]
+        found = {r["id"]: row_to_dict(r) for r in await db.fetchall(
+            f"SELECT {_BOUND_COLUMNS} FROM documents d WHERE d.id IN (SELECT value FROM json_each(?))",
+            (head_chars, dumps(wanted)))}
+        documents += [{**found[d], "stepId": step_id} for step_id, ids in listed.items() for d in ids if d in found]
     return documents
 
 

@@ -52,7 +52,10 @@ def test_default_documents(client, daemon):
                          "created_at, updated_at) VALUES (?, 'f', ?, 'text/plain', 3, 'p', 'x', 'x')", (doc, doc + ".txt"))
     url = f"/api/projects/{project['id']}/documents"
     assert client.get(url).json() == []
-    r = client.put(url, json={"documentIds": ["d1", "d2", "ghost"]})
+    r = client.put(url, json={"documentIds": ["d1", "d2", "ghost"]})  # unknown ids: a 400, nothing bound
+    assert (r.status_code, r.json()) == (400, {"error": "Documents not found: ghost"})
+    assert client.get(url).json() == []
+    r = client.put(url, json={"documentIds": ["d1", "d2", "d1"]})
     assert r.json() == {"updated": 2, "projectId": project["id"]}
     docs = client.get(url).json()
     assert [d["originalName"] for d in docs] == ["d1.txt", "d2.txt"]

@@ -293,9 +293,9 @@ def test_a_retry_that_cannot_happen_is_refused_and_explained(client, llm_env):
 def add_document(daemon, doc_id: str, text: str | None = None) -> None:
     with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
         conn.execute("INSERT INTO documents (id, filename, original_name, mime_type, size, storage_path, "
-                     "extracted_text, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                     "extracted_text, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                      (doc_id, f"{doc_id}.txt", f"{doc_id}.txt", "text/plain", 5, f"/tmp/{doc_id}", text,
-                      "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"))
+                      "uploaded" if text is None else "ready", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"))
 
 
 def test_document_bindings(daemon, client, llm_env):
@@ -317,8 +317,10 @@ def test_document_bindings(daemon, client, llm_env):
     client.post(f"/api/workflows/{workflow_id}/execute")
     wait_status(client, workflow_id, "completed")
     sent = prompts(llm_env)
-    assert sent[0].startswith("[Workflow] A\n\nWorkflow documents:\n--- d1.txt ---\nThe quarterly numbers.\n\ndo a")
-    assert "--- d2.txt ---\n(no extracted text yet)" in sent[1] and "--- d2.txt ---" not in sent[0]
+    assert sent[0].startswith("[Workflow] A\n\nWorkflow documents:\n\n--- d1.txt (documentId d1) ---\n"
+                              "The quarterly numbers.\n\n")
+    assert sent[0].endswith("\n\ndo a") and "read_document" in sent[0]
+    assert "- d2.txt (documentId d2): still being processed" in sent[1] and "d2.txt" not in sent[0]
     assert client.request("DELETE", url, json={"documentIds": ["d2"], "stepId": "b"}).json() == {"ok": True}
     assert [b["documentId"] for b in client.get(url).json()] == ["d1"]
     assert client.delete(url).json() == {"ok": True}
@@ -332,16 +334,20 @@ def test_document_bindings(daemon, client, llm_env):
 def test_a_step_gets_the_documents_it_lists_in_document_ids(daemon, client, llm_env):
     add_document(daemon, "d1", "The quarterly numbers.")
     add_document(daemon, "d2", "The team plan.")
+    add_document(daemon, "gone", "Deleted after the workflow was saved.")
     workflow_id = create(client, {"pattern": "sequence", "steps": [
         step("a"), step("b", documentIds=["d2", "gone"]), step("c", documentIds=["d1"])]})["id"]
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("DELETE FROM documents WHERE id = 'gone'")
     assert client.post(f"/api/workflows/{workflow_id}/documents", json={"documentIds": ["d1"]}).status_code == 201
     client.post(f"/api/workflows/{workflow_id}/execute")
     wait_status(client, workflow_id, "completed")
     sent = prompts(llm_env)
-    assert sent[0] == "[Workflow] a\n\nWorkflow documents:\n--- d1.txt ---\nThe quarterly numbers.\n\ndo a"
-    assert sent[1] == ("[Workflow] b\n\nWorkflow documents:\n--- d1.txt ---\nThe quarterly numbers.\n\n"
-                       "--- d2.txt ---\nThe team plan.\n\nPrevious step output:\nok\n\n---\n\ndo b")
-    assert sent[2].count("--- d1.txt ---") == 1  # bound and listed: once
+    d1, d2 = ("--- d1.txt (documentId d1) ---\nThe quarterly numbers.", "--- d2.txt (documentId d2) ---\nThe team plan.")
+    assert sent[0].startswith(f"[Workflow] a\n\nWorkflow documents:\n\n{d1}\n\n") and sent[0].endswith("\n\ndo a")
+    assert sent[1].startswith(f"[Workflow] b\n\nWorkflow documents:\n\n{d1}\n\n{d2}\n\n")
+    assert sent[1].endswith("\n\nPrevious step output:\nok\n\n---\n\ndo b") and "gone" not in sent[1]
+    assert sent[2].count("--- d1.txt (documentId d1) ---") == 1  # bound and listed: once
 
 
 # ---- from-assist ---------------------------------------------------------------------------------

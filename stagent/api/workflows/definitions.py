@@ -17,6 +17,7 @@ from ...engine.workflows import definition as definition_rules
 from ...errors import Conflict, Invalid
 from ...events import WorkflowDefinitionChanged
 from ...sanitize import scrub_json
+from ...store import document_context as documents
 from ...store import workflow_runs as runs
 from ...store import workflows as store
 from .._http import Body, Int, Out, RuntimeId, _reject_constant, endpoint, ok
@@ -127,6 +128,12 @@ def _definition(raw: Any) -> dict:
     return definition_rules.validate_definition({k: v for k, v in definition.items() if k not in store.RUN_STATE_KEYS})
 
 
+async def _check_documents(request, definition: dict) -> None:
+    """The steps' `documentIds` must name documents: unknown ones are a 400."""
+    ids = [d for step in definition.get("steps") or [] for d in step.get("documentIds") or []]
+    await documents.require(db(request), ids, flatten=False)
+
+
 def _name(data: dict) -> str:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -148,6 +155,7 @@ async def create_workflow(request):
     definition = _definition(data.get("definition"))
     body = checked(WorkflowCreate, data)
     await check_steps(ProfileRegistry(db(request)), definition, body.project_id)  # unknown profiles: 400
+    await _check_documents(request, definition)
     created = await store.create_workflow(db(request), name=name, definition=definition, project_id=body.project_id)
     request.app.state.events.publish(WorkflowDefinitionChanged(created["id"]))
     return ok(await workflow(request, created["id"]), 201)
@@ -173,6 +181,7 @@ async def update_workflow(request):
         checked(WorkflowUpdate, {k: v for k, v in data.items() if k != "definition"})
         if definition is not None:  # unknown profiles: 400
             await check_steps(ProfileRegistry(db(request)), definition, current.get("projectId"))
+            await _check_documents(request, definition)
         try:
             await store.replace(db(request), current["id"], name=name, definition=definition)
         except Conflict:
@@ -204,6 +213,7 @@ async def from_assist(request):
     name = _name(data).strip()
     definition = _definition(data.get("definition"))
     body = checked(FromAssist, data)
+    await _check_documents(request, definition)
     created, task_ids = await db(request).write(lambda conn: runs.create_with_tasks_in(
         conn, name=name[:store.NAME_MAX], definition=definition, project_id=body.project_id,
         priority=body.priority, assigned_agent=body.assigned_agent))

@@ -3,6 +3,7 @@ registry (engine/agent/tools.py). Each family lives in its own module and regist
 
 from ..handoffs import tool as handoff_tool  # noqa: F401  (send_handoff)
 from . import (  # noqa: F401
+    document_tools,  # read_document, search_documents, save_document
     files,  # read_file, write_file, edit_file, list_files
     search,  # glob, grep
     shell,  # run_command

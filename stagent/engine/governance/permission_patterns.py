@@ -63,6 +63,8 @@ SAFE_TOOLS = frozenset({"read_file", "list_files", "grep", "glob", "update_outpu
                         # read-only views of stagent's own state (engine/actions.py, chat_tools.py)
                         "list_tasks", "list_schedules", "list_workflows", "spend_summary", "heartbeat_checks",
                         "list_projects", "get_project", "get_task",
+                        # documents: read stagent's own store; save_document writes only there
+                        "read_document", "search_documents", "save_document",
                         # Stan's workflow-builder tools only edit workflow drafts, and the Stan
                         # API has no way to answer a permission request
                         "create_workflow", "get_workflow", "set_active_workflow", "add_workflow_node",

@@ -11,6 +11,7 @@ from ...db import Database
 from ...db.rows import to_iso
 from ...errors import Conflict, Invalid, NotFound
 from ...store import channels as channel_store
+from ...store import document_context as document_store
 from ...store import projects as project_store
 from ...store import schedules as store
 from . import rules as rules
@@ -60,7 +61,7 @@ async def create(db: Database, scheduler, fields: dict) -> dict:
     if not fields.get("prompt"):
         raise Invalid("prompt is required for a scheduled task")
     hours = fields.pop("expires_in_hours", None)
-    fields.pop("document_ids", None)
+    document_ids = fields.pop("document_ids", None)
     values = _normalise(fields, None)
     now = scheduler.clock.now() if scheduler else datetime.now(UTC)
     if hours is not None:
@@ -69,7 +70,15 @@ async def create(db: Database, scheduler, fields: dict) -> dict:
     probe = {_camel(k): v for k, v in values.items()}
     probe.setdefault("type", "scheduled")
     values["next_fire_at"] = _first_slot(probe, now)
-    schedule = await db.write(lambda conn: store.insert_in(conn, values))
+    await document_store.require(db, document_ids, flatten=False)
+
+    def insert(conn) -> dict:
+        schedule = store.insert_in(conn, values)
+        if document_ids:  # each firing's run gets them (engine/agent/document_prompt.py)
+            document_store.set_schedule_documents_in(conn, schedule["id"], document_ids)
+        return schedule
+
+    schedule = await db.write(insert)
     if scheduler:
         scheduler.wake()
     return schedule
@@ -77,8 +86,11 @@ async def create(db: Database, scheduler, fields: dict) -> dict:
 
 async def update(db: Database, scheduler, schedule_id: str, fields: dict) -> dict:
     current = await store.get(db, schedule_id)
+    fields = dict(fields)
+    document_ids = fields.pop("document_ids", None)  # an extension: replaces the bound documents
     values = _normalise(fields, current)
     await _check_refs(db, values)
+    await document_store.require(db, document_ids, flatten=False)
     now = scheduler.clock.now() if scheduler else datetime.now(UTC)
     moves = {"cron_expression", "time_zone", "active_hours_start", "active_hours_end", "active_timezone"}
 
@@ -99,6 +111,8 @@ async def update(db: Database, scheduler, schedule_id: str, fields: dict) -> dic
             changes["next_fire_at"] = None
         elif merged["status"] == "active" and ("status" in changes or moves & set(changes)):
             changes["next_fire_at"] = _first_slot(merged, now)
+        if document_ids is not None:
+            document_store.set_schedule_documents_in(conn, schedule_id, document_ids)
         return store.update_in(conn, schedule_id, changes)
 
     schedule = await db.write(apply)

@@ -17,6 +17,7 @@ from ...db.rows import loads, new_id
 from ...store import sessions as session_store
 from ...store import tasks as task_store
 from ..agent import llm
+from ..agent.document_prompt import task_documents_prompt
 from ..agent.loop import Surface, Usage
 from ..governance.budgets import BudgetExceeded, usd
 from ..governance.permissions import Decision
@@ -27,8 +28,8 @@ SYSTEM_PROMPT = (
     "You are stagent's task agent. Complete the user's task. Your tools work in the project's "
     "working directory: read, list, glob and grep files; write new files; edit a file (read it "
     "first, then replace an exact, unique piece of its text); run shell commands; fetch web pages "
-    "and search the web; create follow-up tasks; set the task's output. Some calls wait for the "
-    "user's approval, and a denied call tells you why. "
+    "and search the web; read, search and save documents; create follow-up tasks; set the task's "
+    "output. Some calls wait for the user's approval, and a denied call tells you why. "
     "Finish with a concise final answer; it becomes the task's result."
 )
 
@@ -51,6 +52,7 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
     session_id = new_id()
     prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
     system_prompt += await knowledge(db, task)  # learned context and memories (engine/memory)
+    system_prompt += await task_documents_prompt(db, task)  # its own, its project's, its schedule's
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
     await session_store.save(db, session_id, task["id"], messages)
     await task_store.set_fields(db, task["id"], session_id=session_id)

@@ -11,6 +11,8 @@ set_node_config): `prompt` / `config.prompt`, `agentProfile` / `config.profile`,
 
 from __future__ import annotations
 
+from ..agent.document_prompt import documents_block, earlier_outputs_block
+
 LOOP_SIGNAL = "LOOP_COMPLETE"
 SEPARATOR = "\n\n---\n\n"
 
@@ -144,8 +146,9 @@ def checkpoint_body(previous: str | None, input_text: str | None = None) -> str:
     return "No previous step output: this checkpoint comes before the first agent step."
 
 
-def documents_context(documents: list[tuple[str, str | None]]) -> str:
+def documents_context(documents: list[dict], earlier_outputs: list[dict] = ()) -> str:
     """The documents bound to the workflow (or the step) and those the step lists in its
-    `documentIds`, as context before the prompt."""
-    blocks = [f"--- {name} ---\n{(text or '(no extracted text yet)')[:20_000]}" for name, text in documents]
-    return "Workflow documents:\n" + "\n\n".join(blocks)
+    `documentIds` (small ones whole, larger ones named: engine/agent/document_prompt.py), and
+    the output documents earlier steps of the run saved, as context before the prompt."""
+    blocks = [documents_block(documents, "Workflow documents"), earlier_outputs_block(list(earlier_outputs))]
+    return "\n\n".join(b for b in blocks if b)

@@ -13,17 +13,22 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ...db.rows import now_iso, to_iso
 from ...events import NotificationCreated
+from ...store import document_context as document_store
 from ...store import notifications as notification_store
 from ...store import tasks as task_store
 from ...store import workflow_runs as store
+from ..agent.document_tools import clean_name, save_text_document
 from ..governance.permissions import DENIED_MESSAGE, TIMEOUT_MESSAGE
 from . import prompts as prompts
+
+log = logging.getLogger("stagent.workflows")
 
 INTERRUPTED = "interrupted"  # a task's result when a stop or crash of the daemon cut its run off
 DEFAULT_CHECKPOINT_TIMEOUT = 300.0
@@ -62,6 +67,7 @@ class Run:
         self.engine = engine
         self.db = engine.db
         self.workflow_id = workflow["id"]
+        self.workflow_name = workflow.get("name") or "Workflow"
         self.project_id = workflow.get("projectId")
         self.number = run["runNumber"]
         self.definition = workflow["definition"]
@@ -128,16 +134,18 @@ class Run:
                 passed = await self._complete(step, iteration, None, previous or "")
                 return Outcome(True, passed.result, ran=False)
         title = title or f"[Workflow] {prompts.step_name(step)}"
-        return await self._launch(step, iteration, self._with_documents(step, compose(own)), title)
+        return await self._launch(step, iteration, await self._with_documents(step, compose(own)), title)
 
     # ---- a step's task ------------------------------------------------------------------------
 
-    def _with_documents(self, step: dict, prompt: str) -> str:
-        docs: dict[str, tuple[str, str | None]] = {}  # a document both bound and listed goes in once
+    async def _with_documents(self, step: dict, prompt: str) -> str:
+        docs: dict[str, dict] = {}  # a document both bound and listed goes in once
         for d in self.documents:
             if d["stepId"] in (None, step["id"]):
-                docs.setdefault(d["documentId"], (d["originalName"], d["extractedText"]))
-        return f"{prompts.documents_context(list(docs.values()))}\n\n{prompt}" if docs else prompt
+                docs.setdefault(d["id"], d)
+        earlier = await document_store.run_outputs(self.db, self.workflow_id, self.number)
+        context = prompts.documents_context(list(docs.values()), earlier)
+        return f"{context}\n\n{prompt}" if context else prompt
 
     async def _launch(self, step: dict, iteration: int, prompt: str, title: str) -> Outcome:
         target, error = await self.engine.runner.target_or_error(prompts.step_model(step), prompts.step_runtime(step))
@@ -249,9 +257,22 @@ class Run:
         fields = {"status": "completed", "result": result, "error": None, "completed_at": now_iso()}
         if task_id:
             fields["task_id"] = task_id
+            await self._keep_output(step, task_id, result)
         await self._save(step, iteration, fields, "step_finished", status="completed", taskId=task_id,
                          result=result[:RESULT_LINE_MAX])
         return Outcome(True, result)
+
+    async def _keep_output(self, step: dict, task_id: str, result: str) -> None:
+        """An agent step's result becomes an output document `<workflow> - <step>.md` (a new
+        version each run), which later steps of the run are told about; saved once per task."""
+        name = clean_name(f"{self.workflow_name} - {prompts.step_name(step)}.md".replace("/", "-"))
+        if not result.strip() or await document_store.output_of_task(self.db, task_id, name) is not None:
+            return
+        try:
+            await save_text_document(self.db, name, result, project_id=self.project_id, task_id=task_id,
+                                     source="workflow")
+        except OSError as exc:  # the step's result is still kept in its state and its task
+            log.warning("workflow %s: the output of step %s was not saved: %s", self.workflow_id, step["id"], exc)
 
     async def _fail(self, step: dict, iteration: int, error: str, task_id: str | None = None) -> Outcome:
         fields = {"status": "failed", "error": error, "completed_at": now_iso()}

@@ -3,6 +3,7 @@
 // page is task.js.
 
 import { api } from '../api.js';
+import { documentPicker } from '../documents.js';
 import { createAndRun, priorityLabel, taskBadge, waitingTaskIds } from '../runs.js';
 import { ago, badge, button, clear, empty, errorBox, field, h, link, options, plural, run, section,
   stacked } from '../ui.js';
@@ -27,22 +28,27 @@ export function createForm({ projects = [], project = null, models = [], onCreat
   const model = h('input', { type: 'text', name: 'model', list: listId, maxlength: 200,
     placeholder: 'default model' });
   const list = h('datalist', { id: listId }, models.map((m) => h('option', { value: m.id }, m.label)));
+  const documents = documentPicker({ legend: 'Attach documents',
+    hint: 'Small documents go into the prompt whole; the agent reads larger ones with its document tools.' });
   const errors = h('div');
   const runButton = h('button', { type: 'submit', class: 'primary', value: 'run' }, 'Create and run');
   const saveButton = h('button', { type: 'submit', value: 'save' }, 'Create only');
   const form = h('form', { 'aria-label': 'New task' }, field('Title', title), field('Description', description),
     h('div', { class: 'row' }, projectPicker ? field('Project', projectPicker) : null,
       field('Model', model, 'Any LiteLLM model id')),
+    documents.el,
     list, errors, h('div', { class: 'actions' }, runButton, saveButton));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const runIt = event.submitter !== saveButton;
     const fields = { title: title.value.trim(), description: description.value.trim() || undefined,
-      projectId: project ? project.id : projectPicker.value || undefined, modelId: model.value.trim() || undefined };
+      projectId: project ? project.id : projectPicker.value || undefined, modelId: model.value.trim() || undefined,
+      documentIds: documents.selected().length ? documents.selected() : undefined };
     run(event.submitter, async () => {
       try {
         const task = await createAndRun(fields, { run: runIt });
         form.reset();
+        documents.reset();
         onCreated(task, runIt);
       } catch (err) {
         if (err.task) onCreated(err.task, false);

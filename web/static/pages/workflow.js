@@ -8,6 +8,7 @@ import { api } from '../api.js';
 import * as events from '../events.js';
 import { markdown } from '../markdown.js';
 import { ago, badge, button, clear, empty, errorBox, explain, field, h, link, plural, run, section, stacked, toast, when } from '../ui.js';
+import { workflowDocuments } from './workflow-documents.js';
 import { definitionOf, isGate, stepName, stepPrompt, stepsByRole } from './workflow-steps.js';
 
 // Engine events after which /status (states, history, buttons) has changed.
@@ -306,7 +307,7 @@ export default async function workflowPage(root, { id }, scope) {
   const history = h('div');
   const triggers = h('div');
   page.append(h('p', {}, link('/workflows', '← All workflows')), header, errors, checkpoint,
-    section('Steps', steps), triggers, section('Run history', history));
+    section('Steps', steps), workflowDocuments(id), triggers, section('Run history', history));
   const live = new StepTexts(scope, errors);
   let shownCheckpoint = null;
   const ctx = { id, errors, live, refresh: null, idle: false, ran: false, open: new Set() };
