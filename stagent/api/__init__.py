@@ -24,9 +24,11 @@ from . import (
     schedules,
     settings,
     stan,
+    tables,
     task_changes,
     tasks,
     ui_events,
+    views,
     workflows,
 )
 from ._scopes import guard_routes
@@ -56,6 +58,8 @@ routes = guard_routes([
     *channels.routes,
     *logs.routes,
     *handoffs.routes,
+    *tables.routes,  # api/tables/: its templates routes come before /api/tables/{id}
+    *views.routes,
     *context.routes,
     *ui_events.routes,
     # Stan
