@@ -7,6 +7,8 @@ Every path and value is a bound parameter; only the fixed operator fragments bel
 
 from __future__ import annotations
 
+import json
+
 _CELL = "json_extract(data, ?)"
 _COMPARE = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -14,6 +16,11 @@ _COMPARE = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<
 def _filter(f: dict) -> tuple[str, list]:
     op, path, value = f["operator"], f["path"], f.get("value")
     if op == "eq":
+        if isinstance(value, str) and value.isascii():
+            # A cheap scan of the stored text first (most rows fail it without a JSON parse): a row
+            # whose cell equals `value` holds exactly `"name":"value"` (table_rows._dump's form).
+            needle = json.dumps(path[3:-1]) + ":" + json.dumps(value)
+            return f"instr(data, ?) > 0 AND {_CELL} = ?", [needle, path, value]
         return f"{_CELL} = ?", [path, value]
     if op == "neq":  # an empty cell is "not equal" too
         return f"({_CELL} IS NULL OR {_CELL} != ?)", [path, path, value]
@@ -44,6 +51,6 @@ def compile_query(filters: list[dict], sorts: list[dict]) -> tuple[str, str, lis
     order = []
     for s in sorts:
         direction = "DESC" if s["direction"] == "desc" else "ASC"
-        order.append(f"({_CELL} IS NULL), {_CELL} {direction}, ")  # empty cells last either way
-        params += [s["path"], s["path"]]
+        order.append(f"{_CELL} {direction} NULLS LAST, ")  # empty cells last either way
+        params.append(s["path"])
     return "".join(f" AND {w}" for w in where), "".join(order), params

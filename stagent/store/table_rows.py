@@ -26,6 +26,7 @@ def row_to_api(row) -> dict:
 
 
 def _dump(data: dict) -> str:
+    """The one stored form of row data (compact separators): table_query's `eq` pre-scan relies on it."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -153,10 +153,15 @@ def test_values_that_are_sql_stay_values(tmp_path):
         await tables.add_rows(db, table_id, [{"name": hostile}])
         hit = await tables.query_rows(db, table_id, [{"column": "name", "operator": "eq", "value": hostile}])
         none = await tables.query_rows(db, table_id, [{"column": "name", "operator": "eq", "value": "' OR 1=1 --"}])
-        return names(hit), none
+        odd = ['say "hi"\\ \n', "Zoë", "a/b\t"]  # escaped in the stored JSON text; non-ASCII
+        await tables.add_rows(db, table_id, [{"name": v} for v in odd])
+        found = [names(await tables.query_rows(db, table_id, [{"column": "name", "operator": "eq", "value": v}]))
+                 for v in odd]
+        return names(hit), none, odd, found
 
-    hit, none = run(tmp_path, body)
+    hit, none, odd, found = run(tmp_path, body)
     assert hit == ["x' OR 1=1 --"] and none == []
+    assert found == [[v] for v in odd]
 
 
 @pytest.mark.parametrize(("text", "data", "expected"), [

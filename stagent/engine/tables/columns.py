@@ -12,7 +12,6 @@ import json
 import math
 import re
 from datetime import date, datetime
-from urllib.parse import urlparse
 
 from ...errors import Invalid
 
@@ -20,6 +19,7 @@ DATA_TYPES = ("text", "number", "date", "boolean", "select", "url", "email", "re
 FORMULA_TYPES = ("arithmetic", "text_concat", "date_diff", "conditional", "aggregate")
 MAX_TEXT = 100_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^(?:(?:https?|ftp)://[^\s/?#]+\S*|mailto:\S+)$", re.IGNORECASE)
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
@@ -92,34 +92,73 @@ def _text(value) -> str:
 
 def coerce(column: dict, value):
     """The value as stored in `column`, or None for an empty cell. Raises ValueError."""
-    kind = column["dataType"]
-    if value is None or (value == "" and kind != "text"):
-        return None
-    if kind == "number":
-        return _number(value)
-    if kind == "boolean":
-        return _boolean(value)
-    if kind == "date":
-        if parse_date(value) is None:
-            raise ValueError(f"expected an ISO date (YYYY-MM-DD), got {value!r}")
-        return value.strip()
-    if kind == "relation":
-        ids = value if isinstance(value, list) else [value]
-        if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in ids) or len(ids) > 1000:
-            raise ValueError("expected a row id or a list of row ids")
-        return value
-    text = _text(value)
-    if kind == "select":
-        options = (column.get("config") or {}).get("options") or []
-        if options and text not in options:
-            raise ValueError(f"expected one of {', '.join(map(str, options))}, got {text!r}")
-    elif kind == "url":
-        parsed = urlparse(text.strip())
-        if parsed.scheme not in ("http", "https", "mailto", "ftp") or not (parsed.netloc or parsed.path):
-            raise ValueError(f"expected a URL, got {text!r}")
-    elif kind == "email" and not _EMAIL.match(text.strip()):
+    return coercer(column)(value)
+
+
+def _date_cell(value):
+    if parse_date(value) is None:
+        raise ValueError(f"expected an ISO date (YYYY-MM-DD), got {value!r}")
+    return value.strip()
+
+
+def _relation_cell(value):
+    ids = value if isinstance(value, list) else [value]
+    if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in ids) or len(ids) > 1000:
+        raise ValueError("expected a row id or a list of row ids")
+    return value
+
+
+def _text_cell(check=None):
+    def cell(value):
+        text = value if type(value) is str and len(value) <= MAX_TEXT else _text(value)
+        if check is not None:
+            check(text)
+        return text
+    return cell
+
+
+def _check_url(text: str) -> None:
+    if not _URL.match(text.strip()):
+        raise ValueError(f"expected a URL, got {text!r}")
+
+
+def _check_email(text: str) -> None:
+    if not _EMAIL.match(text.strip()):
         raise ValueError(f"expected an email address, got {text!r}")
-    return text
+
+
+def _check_option(options: list):
+    allowed = set(options)
+
+    def check(text: str) -> None:
+        if text not in allowed:
+            raise ValueError(f"expected one of {', '.join(map(str, options))}, got {text!r}")
+    return check
+
+
+def coercer(column: dict):
+    """`fn(value) -> stored value | None` for the column: made once per batch of rows."""
+    kind = column["dataType"]
+    if kind == "number":
+        convert = _number
+    elif kind == "boolean":
+        convert = _boolean
+    elif kind == "date":
+        convert = _date_cell
+    elif kind == "relation":
+        convert = _relation_cell
+    elif kind == "select":
+        options = (column.get("config") or {}).get("options") or []
+        convert = _text_cell(_check_option(options) if options else None)
+    elif kind == "url":
+        convert = _text_cell(_check_url)
+    elif kind == "email":
+        convert = _text_cell(_check_email)
+    else:
+        convert = _text_cell()
+    if kind == "text":
+        return lambda value: None if value is None else convert(value)
+    return lambda value: None if value is None or value == "" else convert(value)
 
 
 def coerce_filter_value(column: dict, value):

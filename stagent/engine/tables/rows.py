@@ -14,6 +14,7 @@ An unknown table or row raises NotFound ("Table not found" / "Row not found").
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from ...db import Database
@@ -23,7 +24,7 @@ from ...store import table_history as history_store
 from ...store import table_rows as store
 from ...store import tables as table_store
 from . import computed
-from .columns import coerce, default_of
+from .columns import coercer, default_of
 from .query import parse_filters, parse_sorts
 
 MAX_LIMIT = 1000
@@ -37,38 +38,68 @@ async def table_columns(db: Database, table_id: str) -> list[dict]:
     return table["columns"]
 
 
-def _cells(columns: dict[str, dict], given: dict, data: dict, where: str) -> dict:
-    if not isinstance(given, dict):
-        raise Invalid(f"{where}: data must be an object")
-    for key, value in given.items():
-        column = columns.get(key)
-        if column is None:
-            raise Invalid(f"{where}: unknown column {key!r}")
-        if column["dataType"] == "computed":
-            continue  # computed values are ours to write
-        try:
-            stored = coerce(column, value)
-        except ValueError as exc:
-            raise Invalid(f"{where}: column {key!r}: {exc}") from None
-        if stored is None:
-            data.pop(key, None)
-        else:
-            data[key] = stored
-    return data
+class RowShape:
+    """What a table's rows must look like, worked out once per write: a coercer per column
+    (None for computed ones), defaults, required names, the computed evaluation order."""
+
+    def __init__(self, columns: list[dict]):
+        self.columns = columns
+        self.order = computed.evaluation_order(columns)
+        self.coercers = {c["name"]: None if c["dataType"] == "computed" else coercer(c) for c in columns}
+        self.defaults = {c["name"]: default_of(c) for c in columns
+                         if c["dataType"] != "computed" and default_of(c) is not None}
+        self.required = [c["name"] for c in columns if c["required"] and c["dataType"] != "computed"]
+
+    def cells(self, given: dict, data: dict, where: str) -> dict:
+        """data with the given cells validated into it (a None result removes the key)."""
+        if not isinstance(given, dict):
+            raise Invalid(f"{where}: data must be an object")
+        coercers = self.coercers
+        for key, value in given.items():
+            if key not in coercers:
+                raise Invalid(f"{where}: unknown column {key!r}")
+            convert = coercers[key]
+            if convert is None:
+                continue  # computed values are ours to write
+            try:
+                stored = convert(value)
+            except ValueError as exc:
+                raise Invalid(f"{where}: column {key!r}: {exc}") from None
+            if stored is None:
+                data.pop(key, None)
+            else:
+                data[key] = stored
+        return data
+
+    def finish(self, data: dict, where: str) -> dict:
+        missing = [name for name in self.required if data.get(name) in (None, "")]
+        if missing:
+            raise Invalid(f"{where}: required column(s) missing: {', '.join(map(repr, missing))}")
+        return computed.apply(self.order, data) if self.order else data
+
+    def new(self, given: dict, where: str = "data") -> dict:
+        """A new row's data: defaults, then the given cells validated, then computed values."""
+        return self.finish(self.cells(given, dict(self.defaults), where), where)
+
+    def prepare(self, rows: list[tuple[dict, str]], errors: list[dict] | None) -> list[tuple[dict, str]]:
+        prepared = []
+        for i, (data, by) in enumerate(rows):
+            try:
+                prepared.append((self.new(data, f"rows[{i}]"), by))
+            except Invalid as exc:
+                if errors is None:
+                    raise
+                errors.append({"row": i, "error": exc.message})
+        return prepared
 
 
-def _finish(columns: list[dict], order: list[dict], data: dict, where: str) -> dict:
-    missing = [c["name"] for c in columns if c["required"] and c["dataType"] != "computed"
-               and data.get(c["name"]) in (None, "")]
-    if missing:
-        raise Invalid(f"{where}: required column(s) missing: {', '.join(map(repr, missing))}")
-    return computed.apply(order, data)
+def prepare_new(columns: list[dict], given: dict, where: str = "data") -> dict:
+    """A new row's data for a table with these columns (validated; computed values filled)."""
+    return RowShape(columns).new(given, where)
 
 
-def prepare_new(columns: list[dict], order: list[dict], given: dict, where: str = "data") -> dict:
-    """A new row's data: defaults, then the given cells validated, then computed values."""
-    data = {c["name"]: default_of(c) for c in columns if default_of(c) is not None and c["dataType"] != "computed"}
-    return _finish(columns, order, _cells({c["name"]: c for c in columns}, given, data, where), where)
+# Preparing more rows than this at once runs in a worker thread, off the event loop.
+INLINE_ROWS = 200
 
 
 def _publish(events: EventBus | None, table_id: str, event: str, rows: list[dict], by: str,
@@ -89,16 +120,11 @@ async def add_rows(db: Database, table_id: str, rows: list[dict], created_by: st
 async def add_rows_by(db: Database, table_id: str, rows: list[tuple[dict, str]], *,
                       events: EventBus | None = None, errors: list[dict] | None = None) -> list[dict]:
     """add_rows with a creator per row: `[(data, created_by)]`."""
-    columns = await table_columns(db, table_id)
-    order = computed.evaluation_order(columns)
-    prepared = []
-    for i, (data, by) in enumerate(rows):
-        try:
-            prepared.append((prepare_new(columns, order, data, f"rows[{i}]"), by))
-        except Invalid as exc:
-            if errors is None:
-                raise
-            errors.append({"row": i, "error": exc.message})
+    shape = RowShape(await table_columns(db, table_id))
+    if len(rows) > INLINE_ROWS:
+        prepared = await asyncio.to_thread(shape.prepare, rows, errors)
+    else:
+        prepared = shape.prepare(rows, errors)
     if not prepared:
         return []
 
@@ -116,13 +142,11 @@ async def add_rows_by(db: Database, table_id: str, rows: list[tuple[dict, str]],
 async def update_row(db: Database, table_id: str, row_id: str, data: dict, changed_by: str = "user", *,
                      events: EventBus | None = None) -> dict:
     """Merge `data` into the row (a null removes the key); history first; the updated row."""
-    columns = await table_columns(db, table_id)
-    order = computed.evaluation_order(columns)
-    by_name = {c["name"]: c for c in columns}
-    _cells(by_name, data, {}, "data")  # refuse bad cells before taking the writer
+    shape = RowShape(await table_columns(db, table_id))
+    shape.cells(data, {}, "data")  # refuse bad cells before taking the writer
 
     def merge(current: dict) -> dict:
-        return _finish(columns, order, _cells(by_name, data, current, "data"), "data")
+        return shape.finish(shape.cells(data, current, "data"), "data")
 
     result = await db.write(lambda conn: store.update_row_in(conn, table_id, row_id, merge, changed_by))
     if result is None:
