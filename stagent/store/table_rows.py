@@ -131,10 +131,13 @@ async def query_rows(db: Database, table_id: str, filters: list[dict], sorts: li
 
 
 async def rows_by_ids(db: Database, table_id: str, row_ids: list[str]) -> list[dict]:
-    """Rows of one table by id (relation targets); unknown ids are left out."""
-    if not row_ids:
-        return []
-    marks = ",".join("?" * len(row_ids))
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM user_table_rows WHERE table_id = ? AND id IN ({marks})",
-                             [table_id, *row_ids])
-    return [row_to_api(r) for r in rows]
+    """Rows of one table by id (relation targets); unknown ids are left out. In chunks: SQLite
+    binds at most 32,766 parameters per statement."""
+    out = []
+    for start in range(0, len(row_ids), 500):
+        chunk = row_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.fetchall(f"SELECT {_COLUMNS} FROM user_table_rows WHERE table_id = ? AND id IN ({marks})",
+                                 [table_id, *chunk])
+        out += [row_to_api(r) for r in rows]
+    return out

@@ -46,10 +46,17 @@ def test_create_list_get_update_delete(client):
     assert client.patch(f"/api/tables/{table['id']}", json={"name": None}).status_code == 400
     assert client.patch(f"/api/tables/{table['id']}", json={"projectId": GONE}).status_code == 400
 
+    assert client.patch(f"/api/tables/{table['id']}", json={"name": "  "}).json() == {"error": "name must not be blank"}
+
     r = client.delete(f"/api/tables/{table['id']}")
     assert r.status_code == 204 and r.content == b""
     assert client.get(f"/api/tables/{table['id']}").status_code == 404
     assert [t["id"] for t in client.get("/api/tables").json()] == [other["id"]]
+
+    in_project = make_table(client, "Project table", projectId=project["id"])
+    client.post(f"/api/tables/{in_project['id']}/rows", json={"rows": [{"data": {"title": "x"}}]})
+    assert client.delete(f"/api/projects/{project['id']}").status_code == 200
+    assert client.get(f"/api/tables/{in_project['id']}").status_code == 404  # deleted with its project
 
 
 def test_unknown_tables_are_404_on_every_route(client):
@@ -70,6 +77,7 @@ def test_unknown_tables_are_404_on_every_route(client):
 
 
 def test_create_is_validated(client):
+    assert client.post("/api/tables", json={"name": " "}).json() == {"error": "name must not be blank"}
     for bad in ({}, {"name": ""}, {"name": "x" * 257}, {"name": "t", "description": "d" * 1025},
                 {"name": "t", "source": "stolen"}, {"name": "t", "columns": "title"}):
         r = client.post("/api/tables", json=bad)

@@ -112,13 +112,19 @@ async def create_table(request):
         # The template engine (engine/tables/templates.py) owns cloning: columns, sample rows.
         from ...engine.tables import templates
         table = await templates.create_from_template(
-            _db(request), body.template_id, name=body.name, project_id=body.project_id,
+            _db(request), body.template_id, name=_name(body.name), project_id=body.project_id,
             include_sample_data=bool(body.include_sample_data))
         return ok(table, 201)
-    fields = {"name": body.name.strip() or body.name, "description": body.description,
+    fields = {"name": _name(body.name), "description": body.description,
               "project_id": body.project_id, "source": body.source or "manual"}
     table = await engine.create_table(_db(request), fields, _column_dicts(body.columns or []))
     return ok(table, 201)
+
+
+def _name(name: str) -> str:
+    if not name.strip():
+        raise Invalid("name must not be blank")
+    return name.strip()
 
 
 def _column_dicts(columns: list) -> list[dict]:
@@ -151,8 +157,10 @@ async def update_table(request):
     await _table(request)
     body = await read_body(request, TableUpdate)
     changes = body.given()
-    if "name" in changes and changes["name"] is None:
-        raise Invalid("name may not be null")
+    if "name" in changes:
+        if changes["name"] is None:
+            raise Invalid("name may not be null")
+        changes["name"] = _name(changes["name"])
     await _check_project(request, changes.get("project_id"))
     if not await store.update_table(_db(request), request.path_params["id"], changes):
         raise NotFound("Table not found")

@@ -51,13 +51,18 @@ def parse_date(value: str) -> date | None:
         return None
 
 
+def _fit(number):
+    """SQLite integers are 64-bit: a larger int is kept as a float (bound, it would not fit)."""
+    return float(number) if isinstance(number, int) and not -2**63 <= number < 2**63 else number
+
+
 def _number(value):
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("expected a finite number")
-        return value
+        return _fit(value)
     if isinstance(value, str):
         text = value.strip().replace(",", "")
         try:
@@ -66,7 +71,8 @@ def _number(value):
             raise ValueError(f"expected a number, got {value!r}") from None
         if not math.isfinite(number):
             raise ValueError("expected a finite number")
-        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        whole = number.is_integer() and "." not in text and "e" not in text.lower()
+        return _fit(int(text)) if whole and text.lstrip("+-").isdigit() else number
     raise ValueError("expected a number")
 
 
@@ -183,7 +189,7 @@ def coerce_filter_value(column: dict, value):
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
-        return value
+        return _number(value)
     return _text(value)
 
 

@@ -28,6 +28,7 @@ from .columns import coercer, default_of
 from .query import parse_filters, parse_sorts
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**12
 
 
 async def table_columns(db: Database, table_id: str) -> list[dict]:
@@ -210,8 +211,8 @@ def _offset(value) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise Invalid("offset must be an integer") from None
-    if number < 0:
-        raise Invalid("offset must be 0 or more")
+    if not 0 <= number <= MAX_OFFSET:
+        raise Invalid(f"offset must be between 0 and {MAX_OFFSET}")
     return number
 
 
