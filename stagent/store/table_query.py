@@ -16,10 +16,10 @@ _COMPARE = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<
 def _filter(f: dict) -> tuple[str, list]:
     op, path, value = f["operator"], f["path"], f.get("value")
     if op == "eq":
-        if isinstance(value, str) and value.isascii():
+        if isinstance(value, str):
             # A cheap scan of the stored text first (most rows fail it without a JSON parse): a row
             # whose cell equals `value` holds exactly `"name":"value"` (table_rows._dump's form).
-            needle = json.dumps(path[3:-1]) + ":" + json.dumps(value)
+            needle = json.dumps(path[3:-1], ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False)
             return f"instr(data, ?) > 0 AND {_CELL} = ?", [needle, path, value]
         return f"{_CELL} = ?", [path, value]
     if op == "neq":  # an empty cell is "not equal" too

@@ -164,6 +164,20 @@ def test_values_that_are_sql_stay_values(tmp_path):
     assert found == [[v] for v in odd]
 
 
+def test_eq_finds_cells_under_any_column_name(tmp_path):
+    async def body(db, table_id):
+        other = await tables.create_table(db, {"name": "Umlauts"}, [{"name": "Größe ✓", "dataType": "text"},
+                                                                     {"name": "n", "dataType": "number"}])
+        await tables.add_rows(db, other["id"], [{"Größe ✓": "groß", "n": 1}, {"Größe ✓": "klein", "n": 2}])
+        hits = {}
+        for value in ("groß", "klein", "gross"):
+            rows = await tables.query_rows(db, other["id"], [{"column": "Größe ✓", "operator": "eq", "value": value}])
+            hits[value] = [r["data"]["n"] for r in rows]
+        return hits
+
+    assert run(tmp_path, body) == {"groß": [1], "klein": [2], "gross": []}
+
+
 @pytest.mark.parametrize(("text", "data", "expected"), [
     ("{{a}} * {{b}} + 1", {"a": 2, "b": 3}, 7),
     ("({{a}} + {{b}}) / 4", {"a": 2, "b": 3}, 1.25),
