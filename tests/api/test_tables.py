@@ -88,6 +88,8 @@ def test_create_is_validated(client):
         "columns[1]: Column 'a' already exists": [{"name": "a", "dataType": "text"}, {"name": "a", "dataType": "text"}],
         "may not contain quotes": [{"name": 'a"b', "dataType": "text"}],
         "a relation column needs config.targetTableId": [{"name": "r", "dataType": "relation"}],
+        "config.displayColumn must be a column name": [{"name": "r", "dataType": "relation",
+                                                        "config": {"targetTableId": "t", "displayColumn": {"a": 1}}}],
         "a computed column needs config.formula": [{"name": "c", "dataType": "computed"}],
         "defaultValue: expected a number": [{"name": "n", "dataType": "number", "defaultValue": "many"}],
         "invalid formula: unexpected end of formula": [{"name": "c", "dataType": "computed",

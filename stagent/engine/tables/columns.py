@@ -214,6 +214,8 @@ def validate_column(column: dict, existing: list[dict]) -> dict:
             raise Invalid(f"Column {name!r}: config.options must be a list of strings")
     if kind == "relation" and not isinstance(config.get("targetTableId"), str):
         raise Invalid(f"Column {name!r}: a relation column needs config.targetTableId")
+    if kind == "relation" and not isinstance(config.get("displayColumn", ""), str):
+        raise Invalid(f"Column {name!r}: config.displayColumn must be a column name")
     if kind == "computed":
         if not isinstance(config.get("formula"), str) or not config["formula"].strip():
             raise Invalid(f"Column {name!r}: a computed column needs config.formula")

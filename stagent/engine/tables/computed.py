@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from ...errors import Invalid
+from .columns import MAX_TEXT
 from .formula import FormulaError, evaluate, parse, references, tidy
 
 
@@ -68,6 +69,8 @@ def apply(order: list[dict], data: dict) -> dict:
             value = None
         if isinstance(value, (list, dict)):
             value = None
+        elif isinstance(value, str) and len(value) > MAX_TEXT:
+            value = value[:MAX_TEXT]
         if value is None:
             data.pop(column["name"], None)
         else:

@@ -293,6 +293,8 @@ def _truthy(value) -> bool:
 
 def tidy(value):
     """A result as stored: whole floats as ints, finite numbers only."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        value = float(value)  # as SQLite would hold it (OverflowError past a float: no value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
