@@ -64,6 +64,8 @@ def build_openapi(routes: list) -> dict:
         success: dict[str, Any] = {"description": REASONS.get(meta["status"], "OK")}
         if meta["content_type"] == "text/event-stream":
             success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        elif isinstance(meta["content_type"], tuple):  # a file in one of several formats (a table export)
+            success["content"] = {kind: {"schema": {}} for kind in meta["content_type"]}
         elif meta["response"] is not None:
             success["content"] = {"application/json": {"schema": _schema(meta["response"], components, "serialization")}}
         elif meta["status"] != 204:

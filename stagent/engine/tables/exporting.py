@@ -14,6 +14,12 @@ import io
 import json
 import re
 
+from ...db import Database
+from ...errors import NotFound
+from ...store import table_rows as row_store
+from ...store import tables as table_store
+from . import computed
+
 MAX_EXPORT_ROWS = 10_000
 FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"),
            "json": ("application/json", "json"),
@@ -56,14 +62,23 @@ def build(fmt: str, columns: list[dict], rows: list[dict]) -> bytes:
 
 def _xlsx(headers: list[str], names: list[str], rows: list[dict]) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    def value(v):
-        v = _cell(v)
-        return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Table")
+
+    def value(v):
+        v = _cell(v)
+        if not isinstance(v, str):
+            return v
+        v = ILLEGAL_CHARACTERS_RE.sub("", v)
+        if v.startswith("="):  # text, never a formula the spreadsheet would run
+            cell = WriteOnlyCell(sheet, v)
+            cell.data_type = "s"
+            return cell
+        return v
+
     sheet.append([value(h) for h in headers])
     for row in rows:
         sheet.append([value(row.get(n)) for n in names])
@@ -76,3 +91,14 @@ def filename(table_name: str, fmt: str) -> str:
     """A safe `<table name>.<ext>` for Content-Disposition."""
     stem = re.sub(r'[\x00-\x1f"\\/]+', "_", table_name).strip() or "table"
     return f"{stem[:100]}.{FORMATS[fmt][1]}"
+
+
+async def export_rows(db: Database, table_id: str, limit: int = MAX_EXPORT_ROWS) -> tuple[dict, list[dict]]:
+    """(the table with its columns, the data of its first `limit` rows in table order, computed
+    values fresh). NotFound for an unknown table."""
+    table = await table_store.get_table(db, table_id)
+    if table is None:
+        raise NotFound("Table not found")
+    rows = await row_store.query_rows(db, table_id, [], [], limit, 0)
+    order = computed.evaluation_order(table["columns"])
+    return table, [computed.apply(order, r["data"]) if order else r["data"] for r in rows]

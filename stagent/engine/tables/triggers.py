@@ -22,12 +22,14 @@ import weakref
 from collections import deque
 
 from ...db import Database
-from ...errors import ApiError, Invalid
+from ...errors import ApiError, Invalid, NotFound
 from ...events import EventBus, NotificationCreated, TableRowsChanged
 from ...store import notifications as notification_store
+from ...store import projects as project_store
 from ...store import tables as table_store
 from ...store import tasks as task_store
 from ...store import user_table_triggers as store
+from ...store import workflows as workflow_store
 from ..supervisor import Supervisor
 from . import query
 
@@ -49,6 +51,13 @@ def notify(db: Database, table_id: str, event: str, rows: list[dict], changed_by
         engine.events.publish(TableRowsChanged(table_id, event, tuple(rows), changed_by))
 
 
+def events_for(db: Database) -> EventBus | None:
+    """The event bus of the daemon that owns `db` (for code that holds only the database, such
+    as the agent's table tools), or None before the trigger engine started."""
+    engine = _ENGINES.get(db)
+    return engine.events if engine is not None else None
+
+
 # ---- conditions ---------------------------------------------------------------------------------
 
 def check_condition(condition, columns: list[dict]):
@@ -63,6 +72,36 @@ def check_condition(condition, columns: list[dict]):
     except Invalid as exc:
         raise Invalid(f"condition: {exc.message}") from None
     return condition
+
+
+async def check_action(db: Database, action_type: str, config) -> dict:
+    """actionConfig checked for its action: create_task needs a title (and may name a project,
+    a profile, a runtime); run_workflow needs a workflow that exists. A 400 naming the problem."""
+    if not isinstance(config, dict):
+        raise Invalid("actionConfig must be an object")
+    if action_type == "run_workflow":
+        workflow_id = config.get("workflowId")
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise Invalid("actionConfig.workflowId is required for run_workflow")
+        try:
+            await workflow_store.get_workflow(db, workflow_id)
+        except NotFound:
+            raise Invalid(f"actionConfig.workflowId: no workflow {workflow_id!r}") from None
+        return {"workflowId": workflow_id}
+    title = config.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise Invalid("actionConfig.title is required for create_task (1-200 characters)")
+    out = {"title": title.strip()}
+    for key, limit in (("description", 20_000), ("projectId", 100), ("agentProfile", 100), ("assignedAgent", 100)):
+        value = config.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise Invalid(f"actionConfig.{key} must be a string of at most {limit} characters")
+        out[key] = value
+    if "projectId" in out and not await project_store.project_exists(db, out["projectId"]):
+        raise Invalid(f"actionConfig.projectId: no project {out['projectId']!r}")
+    return out
 
 
 # ---- the engine ----------------------------------------------------------------------------------
