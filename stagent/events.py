@@ -40,6 +40,20 @@ class WorkflowDefinitionChanged:
     workflow_id: str
 
 
+@dataclass(frozen=True)
+class TableRowsChanged:
+    """Rows of a user table were added, updated or deleted (one event per write, however many
+    rows: a bulk insert of 1,000 rows is one event, so trigger storms can be bounded).
+    `event` is row_added | row_updated | row_deleted; `rows` are the rows as the API shows them
+    (for row_deleted, as they were); `previous` holds, for row_updated, each row's data before."""
+
+    table_id: str
+    event: str
+    rows: tuple[dict, ...]
+    changed_by: str = "user"
+    previous: tuple[dict, ...] = ()
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[tuple[tuple[type, ...], asyncio.Queue]] = set()

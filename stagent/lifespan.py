@@ -33,8 +33,8 @@ from .engine.agent.mcp_client import McpClients
 from .engine.channels.approvals import ChannelApprovals
 from .engine.channels.chat import ChannelChat
 from .engine.channels.delivery import ChannelDelivery
-from .engine.documents.processor import Documents
 from .engine.chat.conversation import ConversationEngine
+from .engine.documents.processor import Documents
 from .engine.governance.budgets import Budgets
 from .engine.governance.permissions import Permissions
 from .engine.handoffs.engine import Handoffs
@@ -44,6 +44,7 @@ from .engine.logbus import LogBus
 from .engine.memory.reflect import Reflection
 from .engine.schedules.scheduler import Scheduler
 from .engine.supervisor import Supervisor
+from .engine.tables.triggers import TableTriggers
 from .engine.tasks.runner import Runner
 from .engine.workflows.blueprints import BlueprintRegistry
 from .engine.workflows.engine import WorkflowEngine
@@ -83,6 +84,7 @@ class Engines:
         self.scheduler = scheduler = Scheduler(db, runner, events, logbus, supervisor, deliver=channels.deliver,
                                                start_workflow=workflows.start)
         self.workflow_triggers = WorkflowTriggers(db, events, supervisor, scheduler, workflows)
+        self.table_triggers = TableTriggers(db, events, supervisor, runner, workflows)  # row changes start runs
         self.blueprints = BlueprintRegistry(config.data_dir / "blueprints")
         self.lars = Lars(db, events, permissions, supervisor, conversations, runner, scheduler, channels, workflows)
         # memory, learned context, handoffs (docs/decisions: memory-and-handoffs)
@@ -109,6 +111,7 @@ class Engines:
         self.handoffs.start()  # accepted handoffs a stop left become tasks; pending ones expire
         self.reflection.start()
         await self.documents.start()  # extractions a stop or crash cut off run again
+        self.table_triggers.start()
 
     def start_jobs(self, *, scheduler: bool) -> None:
         self.workflow_triggers.start()
@@ -119,6 +122,7 @@ class Engines:
         """Safe after a partial start: each stop only ends what its start began."""
         await self.handoffs.stop()  # before runs end: an interrupted run starts no handoff task
         await self.reflection.stop()
+        await self.table_triggers.stop()  # before runs end: no trigger starts a run while they stop
         await self.workflow_triggers.stop()
         await self.workflows.stop()  # before the step tasks end: runs stay resumable
         await self.runner.interrupt_all()

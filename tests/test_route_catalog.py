@@ -64,39 +64,6 @@ EXTENSIONS = {
 # as the issues that implement them land.
 PENDING = {
     # profiles
-    # tables
-    "GET /api/tables",
-    "POST /api/tables",
-    "GET /api/tables/{id}",
-    "PATCH /api/tables/{id}",
-    "DELETE /api/tables/{id}",
-    "GET /api/tables/{id}/rows",
-    "POST /api/tables/{id}/rows",
-    "PATCH /api/tables/{id}/rows/{rowId}",
-    "DELETE /api/tables/{id}/rows/{rowId}",
-    "POST /api/tables/{id}/columns",
-    "PATCH /api/tables/{id}/columns",
-    "POST /api/tables/{id}/import",
-    "GET /api/tables/{id}/export",
-    "GET /api/tables/{id}/triggers",
-    "POST /api/tables/{id}/triggers",
-    "PATCH /api/tables/{id}/triggers/{triggerId}",
-    "DELETE /api/tables/{id}/triggers/{triggerId}",
-    "GET /api/tables/{id}/charts",
-    "POST /api/tables/{id}/charts",
-    "PATCH /api/tables/{id}/charts/{chartId}",
-    "DELETE /api/tables/{id}/charts/{chartId}",
-    "GET /api/tables/{id}/history",
-    "GET /api/tables/{id}/rows/{rowId}/history",
-    "POST /api/tables/{id}/rows/{rowId}/history",
-    "GET /api/tables/templates",
-    "POST /api/tables/templates",
-    "PATCH /api/tables/{id}/triggers",
-    # views
-    "GET /api/views",
-    "POST /api/views",
-    "PATCH /api/views/{id}",
-    "DELETE /api/views/{id}",
     # settings
     "GET /api/settings/author-default",
     # environment

@@ -25,10 +25,12 @@ from . import (
     schedules,
     settings,
     stan,
+    tables,
     task_changes,
     tasks,
     ui_events,
     uploads,
+    views,
     workflows,
 )
 from ._scopes import guard_routes
@@ -60,6 +62,8 @@ routes = guard_routes([
     *channels.routes,
     *logs.routes,
     *handoffs.routes,
+    *tables.routes,  # api/tables/: its templates routes come before /api/tables/{id}
+    *views.routes,
     *context.routes,
     *ui_events.routes,
     # Stan

@@ -66,6 +66,8 @@ def build_openapi(routes: list) -> dict:
             success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
         elif meta["content_type"] == "application/octet-stream":  # a stored file, whatever its type
             success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+        elif isinstance(meta["content_type"], tuple):  # a file in one of several formats (a table export)
+            success["content"] = {kind: {"schema": {}} for kind in meta["content_type"]}
         elif meta["response"] is not None:
             success["content"] = {"application/json": {"schema": _schema(meta["response"], components, "serialization")}}
         elif meta["status"] != 204:

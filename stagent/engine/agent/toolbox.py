@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     files,  # read_file, write_file, edit_file, list_files
     search,  # glob, grep
     shell,  # run_command
+    table_tools,  # list_tables, query_table, add_table_rows, update_table_row
     tools,  # create_task, update_output
     web,  # web_fetch, web_search
 )

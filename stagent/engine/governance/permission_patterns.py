@@ -54,7 +54,8 @@ ALIASES: tuple[Alias, ...] = (
 MAIN_FIELD = {"read_file": "path", "list_files": "path", "create_task": "title",
               "update_output": "content", "create_project": "name", "execute_task": "taskId",
               "grep": "pattern", "glob": "pattern", "write_file": "path", "edit_file": "path",
-              "run_command": "command", "web_fetch": "url", "web_search": "query"}
+              "run_command": "command", "web_fetch": "url", "web_search": "query",
+              "add_table_rows": "table", "update_table_row": "table"}
 
 # Allowed without asking: they only read inside the project's folder, or set the running
 # task's own result (the original auto-allows Read, Grep and Glob the same way). Everything
@@ -65,6 +66,7 @@ SAFE_TOOLS = frozenset({"read_file", "list_files", "grep", "glob", "update_outpu
                         "list_projects", "get_project", "get_task",
                         # documents: read stagent's own store; save_document writes only there
                         "read_document", "search_documents", "save_document",
+                        "list_tables", "query_table",  # the user's tables, read only (agent/table_tools.py)
                         # Stan's workflow-builder tools only edit workflow drafts, and the Stan
                         # API has no way to answer a permission request
                         "create_workflow", "get_workflow", "set_active_workflow", "add_workflow_node",

@@ -9,8 +9,9 @@ import profiles from './profiles.js';
 import projects from './projects.js';
 import schedules from './schedules.js';
 import settings from './settings.js';
+import tables from './tables.js';
 import tasks from './tasks.js';
 import workflows from './workflows.js';
 
-export const pages = [home, tasks, projects, chat, workflows, schedules, documents, profiles, memory, inbox,
-  settings];
+export const pages = [home, tasks, projects, chat, workflows, schedules, documents, tables, profiles, memory,
+  inbox, settings];
