@@ -7,6 +7,7 @@ Pure: it takes the scan's artifacts (category, name) and facts about the scan, n
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 
@@ -55,7 +56,7 @@ def score(artifacts: list[dict], *, status: str, errors: int, scanned_at: str, n
         (errors == 0, 20, "Scan reported errors"),
     ], fallback=0 if errors == 0 else 5)
     dimensions = {"instructions": instr, "safety": safety, "capability": capability, "maintenance": maintenance}
-    overall = round(sum(d["score"] for d in dimensions.values()) / len(dimensions))
+    overall = math.floor(sum(d["score"] for d in dimensions.values()) / len(dimensions) + 0.5)  # JS Math.round
     recommendations = [detail for d in dimensions.values() if d["score"] < 50 for detail in d["details"]]
     return {"overall": overall, "dimensions": dimensions, "recommendations": recommendations}
 

@@ -1,6 +1,7 @@
 // Every page, in nav order. A page module exports { nav: {label, path}, routes: {pattern: view} }.
 
 import chat from './chat.js';
+import environment from './environment.js';
 import home from './home.js';
 import inbox from './inbox.js';
 import memory from './memory.js';
@@ -11,4 +12,4 @@ import settings from './settings.js';
 import tasks from './tasks.js';
 import workflows from './workflows.js';
 
-export const pages = [home, tasks, projects, chat, workflows, schedules, profiles, memory, inbox, settings];
+export const pages = [home, tasks, projects, chat, workflows, schedules, profiles, memory, environment, inbox, settings];
