@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.environment import (ANTHROPIC_KEY, DB_PASSWORD, EXPECTED_COUNTS, GITHUB_TOKEN, LINEAR_KEY,
-                                       fake_setup)
+from tests.helpers.environment import ANTHROPIC_KEY, DB_PASSWORD, EXPECTED_COUNTS, GITHUB_TOKEN, LINEAR_KEY, fake_setup
 
 SECRETS = (ANTHROPIC_KEY, DB_PASSWORD, GITHUB_TOKEN, LINEAR_KEY)
 

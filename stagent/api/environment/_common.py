@@ -16,12 +16,12 @@ def db(request):
 
 async def project_dir(request, raw: str | None, project_id: str | None) -> Path:
     """projectDir, else the project's working directory, else the daemon's launch directory."""
-    if not raw and project_id:
+    if project_id:
         try:
             project = await project_store.get_project(db(request), project_id)
         except ApiError:
             raise Invalid(f"projectId: project {project_id} not found") from None
-        raw = project.get("workingDirectory")
+        raw = raw or project.get("workingDirectory")
     return service.project_path(raw)
 
 

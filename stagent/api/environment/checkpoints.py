@@ -60,7 +60,7 @@ async def create_checkpoint(request):
     label = (body.label or "").strip() or f"{body.checkpoint_type.capitalize()} checkpoint"
     checkpoint = await engine.create(db(request), request.app.state.config.data_dir, label=label,
                                      checkpoint_type=body.checkpoint_type, paths=paths, project_dir=folder,
-                                     project_id=body.project_id)
+                                     project_id=body.project_id or None)
     return ok({"checkpoint": checkpoint})
 
 

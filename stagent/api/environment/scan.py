@@ -49,7 +49,7 @@ async def run_scan(request):
     """Scan ~/.claude, ~/.codex and the project directory now; the summary carries the health score."""
     body = await read_body(request, ScanBody)
     folder = await project_dir(request, body.project_dir, body.project_id)
-    scan = await service.run_scan(db(request), folder, body.project_id)
+    scan = await service.run_scan(db(request), folder, body.project_id or None)
     return ok({"scan": scan, "summary": await service.summary(db(request), scan)})
 
 

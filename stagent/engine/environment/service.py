@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,12 +22,17 @@ from ..supervisor import Supervisor
 from . import checkpoints, health, scanner, sync
 
 STALE_AFTER = timedelta(minutes=5)
+log = logging.getLogger("stagent.environment")
+
+
+PROJECT_DIR_ENV = "STAGENT_PROJECT_DIR"
 
 
 def project_path(raw: str | None) -> Path:
-    """The project directory to scan: the given absolute, existing folder, else the daemon's cwd."""
+    """The project directory to scan: the given absolute, existing folder, else
+    $STAGENT_PROJECT_DIR, else the directory the daemon was started in."""
     if not raw:
-        return Path(os.getcwd())
+        return Path(os.environ.get(PROJECT_DIR_ENV) or os.getcwd())
     path = Path(raw).expanduser()
     if not path.is_absolute():
         raise Invalid("projectDir must be an absolute path")
@@ -39,6 +45,8 @@ async def run_scan(db: Database, project_dir: Path, project_id: str | None = Non
     home = scanner.home_dir()
     result = await asyncio.to_thread(scanner.scan, home, project_dir)
     artifacts = result["artifacts"]
+    log.info("environment scan of %s (home %s): %d artifacts, %d problems, %d ms", project_dir, home,
+             len(artifacts), len(result["errors"]), result["durationMs"])
     persona = sorted({a["tool"] for a in artifacts})
     scan_id = await store.insert_scan(db, {
         "project_id": project_id, "scan_path": str(project_dir), "home_path": str(home), "persona": persona,
