@@ -6,8 +6,9 @@ every documented status."""
 from __future__ import annotations
 
 import json
-import os
+import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -282,7 +283,6 @@ def test_sync_statuses(client, setup):
         for path in ("/api/environment/sync/preview", "/api/environment/sync"):
             assert client.post(path, json=bad).status_code == 400, (path, bad)
     assert client.get("/api/environment/sync/history").json() == {"history": [], "count": 0}
-    os.chmod(home / ".codex", 0o755)
 
 
 def test_suggestions_become_profiles(client, setup):
@@ -351,3 +351,19 @@ def test_home_is_read_per_request(client, setup, tmp_path, monkeypatch):
     assert summary["totalArtifacts"] == 4  # the project's files only
     assert "Missing AGENTS.md" not in " ".join(summary["health"]["recommendations"])
     assert Path(scan(client, project)["scan"]["homePath"]) == empty
+
+
+def test_a_stale_scan_is_rescanned_in_the_background(daemon, client, setup):
+    _, project = setup
+    first = scan(client, project)["scan"]
+    assert client.get("/api/environment/scan").json()["refreshing"] is False
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("UPDATE environment_scans SET scanned_at = '2020-01-01T00:00:00.000Z'")
+    stale = client.get("/api/environment/scan").json()
+    assert stale["scan"]["id"] == first["id"] and stale["refreshing"] is True
+    assert stale["summary"]["health"]["dimensions"]["maintenance"]["score"] == 60  # old scan: no age points
+    deadline = time.monotonic() + 30
+    while (latest := client.get("/api/environment/scan").json()["scan"])["id"] == first["id"]:
+        assert time.monotonic() < deadline, "no background re-scan"
+        time.sleep(0.05)
+    assert latest["scanPath"] == str(project) and latest["artifactCount"] == first["artifactCount"]

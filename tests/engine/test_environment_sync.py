@@ -120,3 +120,18 @@ def test_health_score_dimensions():
     assert scored["dimensions"]["instructions"]["score"] == 35  # CLAUDE.md 30, one file 5
     assert scored["dimensions"]["maintenance"]["score"] == 20 + 20 + 20 + 5
     assert "Missing AGENTS.md (Codex instructions)" in scored["recommendations"]
+
+
+def test_secrets_masked_quoted_escaped_and_short_values_spare_other_words():
+    from stagent.engine.environment import secrets
+
+    config = {"env": {"DEBUG": "true", "PASSWORD": 'p@ss"wo\\rd-long'}, "includeCoAuthoredBy": True,
+              "mcpServers": {"x": {"headers": {"Authorization": "Token abcdefghij"}}}, "author": "Ada Lovelace"}
+    text = json.dumps(config, indent=2)
+    found = secrets.secret_values(config)
+    assert found == {"true", 'p@ss"wo\\rd-long', "Token abcdefghij"}
+    masked = secrets.mask_text(text, found)
+    assert 'p@ss' not in masked and "abcdefghij" not in masked and '"DEBUG": "[REDACTED]"' in masked
+    assert '"includeCoAuthoredBy": true' in masked and "Ada Lovelace" in masked  # not a secret key
+    assert secrets.mask_data(config)["env"] == {"DEBUG": "[REDACTED]", "PASSWORD": "[REDACTED]"}
+    assert secrets.mask_data(config)["author"] == "Ada Lovelace"

@@ -56,6 +56,8 @@ def global_paths(home: Path, given: list[str] | None) -> list[Path]:
     for raw in given:
         path = Path(raw[2:] if raw.startswith("~/") else raw)
         path = path if path.is_absolute() else home / path
+        if "\0" in raw:
+            raise Invalid(f"globalPaths: {raw!r} is not a path")
         real = Path(os.path.realpath(path))
         if not any(real.is_relative_to(root) and real != root for root in roots):
             raise Invalid(f"globalPaths: {raw} is not inside ~/.claude or ~/.codex")

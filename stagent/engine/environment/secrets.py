@@ -13,6 +13,7 @@ stagent/sanitize.py's `redact`.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -22,6 +23,7 @@ SECRET_KEY = re.compile(r"(?i)(token|secret|passw(or)?d|api[_-]?key|apikey|auth(
                         r"access[_-]?key|bearer|cookie|session[_-]?id)")
 SECRET_TABLES = frozenset({"env", "headers", "http_headers", "env_http_headers"})
 MIN_SECRET = 4  # shorter values ("1", "dev") would mask ordinary words
+UNQUOTED_MIN = 8
 
 
 def secret_values(data: Any, under_secret: bool = False) -> set[str]:
@@ -46,11 +48,20 @@ def secret_values(data: Any, under_secret: bool = False) -> set[str]:
 
 
 def mask_text(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
-    """`text` with every value of `secrets` (longest first) and every credential shape masked."""
+    """`text` with every value of `secrets` (longest first) and every credential shape masked.
+
+    A value is masked where it stands quoted, raw or JSON/TOML-escaped (`"p\\"w"`); unquoted
+    only from 8 characters on, so a short env value ("true") does not mask every such word.
+    """
     if not text:
         return text
     for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        for form in dict.fromkeys((escaped, value)):
+            for quote in ('"', "'"):
+                text = text.replace(f"{quote}{form}{quote}", f"{quote}{REDACTED}{quote}")
+            if len(value) >= UNQUOTED_MIN:
+                text = text.replace(form, REDACTED)
     return redact(text)
 
 

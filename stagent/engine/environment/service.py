@@ -36,9 +36,12 @@ def project_path(raw: str | None) -> Path:
     path = Path(raw).expanduser()
     if not path.is_absolute():
         raise Invalid("projectDir must be an absolute path")
-    if not path.is_dir():
-        raise Invalid(f"projectDir {raw} is not a folder")
-    return path
+    try:
+        if path.is_dir():
+            return path
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        pass
+    raise Invalid(f"projectDir {raw} is not a folder")
 
 
 async def run_scan(db: Database, project_dir: Path, project_id: str | None = None) -> dict:

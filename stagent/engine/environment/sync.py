@@ -139,6 +139,10 @@ def _for_claude(entry: dict) -> dict:
 def _edit_toml(text: str, name: str, entry: dict | None) -> str:
     doc = tomlkit.parse(text)
     servers = doc.get("mcp_servers")
+    if servers is not None and not isinstance(servers, dict):
+        raise ValueError("mcp_servers in the target is not a table")
+    if servers is not None and name in servers and not isinstance(servers[name], dict):
+        raise ValueError(f"mcp_servers.{name} in the target is not a table")
     if entry is None:
         if servers is not None and name in servers:
             del servers[name]
@@ -175,6 +179,8 @@ def _edit_json(text: str, name: str, entry: dict | None) -> str:
     if not isinstance(data, dict):
         raise ValueError("the file is not a JSON object")
     servers = data.setdefault("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise ValueError("mcpServers in the target is not an object")
     if entry is None:
         servers.pop(name, None)
     else:
