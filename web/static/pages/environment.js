@@ -116,6 +116,7 @@ async function environmentPage(root, params, scope) {
         const b = button(`Preview sync to ${TOOL_NAMES[t]}`, () => run(b, () => previewSync(a, t), errors));
         return b;
       }))));
+    viewer.scrollIntoView({ block: 'nearest' });
   }
 
   async function previewSync(a, targetTool) {
@@ -139,6 +140,7 @@ async function environmentPage(root, params, scope) {
         p.error ? h('span', { class: 'error', text: ` ${p.error}` }) : ''),
       p.diff.identical ? empty('No change.') : diffBlock(p.diff.diff))),
     h('div', { class: 'actions' }, apply));
+    syncBox.scrollIntoView({ block: 'nearest' });
   }
 
   async function loadCheckpoints() {
