@@ -250,11 +250,25 @@ def test_checkpoint_tags_a_clean_git_repository(client, setup):
     assert ok["results"]["git"] == {"success": True}
     assert (project / "CLAUDE.md").read_text() == "# Project\n\nThis is the project.\n"
 
+    # the rollback left the tag's files as uncommitted changes (history untouched): commit them;
+    # a sync's automatic checkpoint then tags the clean repository, and writes a project file
+    assert git(project, "status", "--porcelain").strip() == "M  CLAUDE.md"  # staged
+    git(project, "commit", "-qam", "back to the checkpoint")
+    scan(client, project)
+    postgres = artifact(client, "postgres")
+    synced = client.post("/api/environment/sync", json={"operations": [
+        {"artifactId": postgres["id"], "operation": "sync", "targetTool": "codex"}]}).json()
+    assert synced["summary"]["applied"] == 1 and (project / ".codex" / "config.toml").is_file()
+    pre_sync = client.get(f"/api/environment/checkpoints/{synced['checkpointId']}").json()["checkpoint"]
+    assert pre_sync["checkpointType"] == "pre-sync" and pre_sync["gitTag"] in git(project, "tag").split()
+    assert client.post(f"/api/environment/checkpoints/{pre_sync['id']}").status_code == 200
+    assert not (project / ".codex" / "config.toml").exists()
+
     (project / "AGENTS.md").write_text("dirty\n")
     dirty = client.post("/api/environment/checkpoints", json={"projectDir": str(project)}).json()["checkpoint"]
     assert dirty["gitTag"] is None and "uncommitted changes" in dirty["gitNote"]
     listed = client.get("/api/environment/checkpoints").json()["checkpoints"]
-    assert [c["id"] for c in listed] == [dirty["id"], checkpoint["id"]]
+    assert [c["id"] for c in listed] == [dirty["id"], pre_sync["id"], checkpoint["id"]]
 
 
 def test_checkpoint_statuses(client, setup):
