@@ -26,6 +26,10 @@ def hermetic_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAGENT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("STAGENT_SKILLS_HOME", str(tmp_path / "skills"))  # never the user's ~/.claude/skills
+    # Environment scans, checkpoints and syncs read and write ~/.claude, ~/.codex and the project
+    # folder: never the user's, never the repository's (a git tag in the work tree)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STAGENT_PROJECT_DIR", str(tmp_path / "project"))
     yield
 
 

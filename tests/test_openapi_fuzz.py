@@ -113,6 +113,9 @@ SEED_BODIES = {
     # both profiles must exist, which random text never names (pending: no task starts)
     "/api/handoffs": {"fromProfileId": "general", "toProfileId": "researcher", "subject": "s", "body": "b",
                       "requiresApproval": True},
+    # a template captures a scan, which must exist first (answer: {template: {id, ...}})
+    "/api/environment/templates": lambda fuzzer: {"name": "fuzz", "scanId": fuzzer.session.post(
+        fuzzer.base_url + "/api/environment/scan", json={}, timeout=REQUEST_TIMEOUT).json()["scan"]["id"]},
 }
 
 # Collections whose resources are made by uploading a file (multipart), not by a JSON body.
@@ -178,9 +181,13 @@ class Fuzzer:
                                          timeout=REQUEST_TIMEOUT)
             return response.json()["id"] if response.status_code == 201 else None
         if collection.path in SEED_BODIES:  # random text rarely parses as a schedule
+            body = SEED_BODIES[collection.path]
             response = self.session.post(self.base_url + collection.path,
-                                         json=SEED_BODIES[collection.path], timeout=REQUEST_TIMEOUT)
-            return response.json()["id"] if response.status_code == 201 else None
+                                         json=body(self) if callable(body) else body, timeout=REQUEST_TIMEOUT)
+            if response.status_code != 201:
+                return None
+            data = response.json()  # {id, ...} or {<resource>: {id, ...}}
+            return data.get("id") or next((v["id"] for v in data.values() if isinstance(v, dict) and "id" in v), None)
 
         def creates(case) -> bool:
             response = self.call(case)

@@ -66,24 +66,6 @@ PENDING = {
     # profiles
     # settings
     "GET /api/settings/author-default",
-    # environment
-    "POST /api/environment/scan",
-    "GET /api/environment/scan",
-    "GET /api/environment/artifacts",
-    "GET /api/environment/artifacts/{id}",
-    "GET /api/environment/checkpoints",
-    "POST /api/environment/checkpoints",
-    "GET /api/environment/checkpoints/{id}",
-    "POST /api/environment/checkpoints/{id}",
-    "GET /api/environment/profiles/suggest",
-    "POST /api/environment/profiles/create",
-    "POST /api/environment/sync/preview",
-    "POST /api/environment/sync",
-    "GET /api/environment/sync/history",
-    "GET /api/environment/templates",
-    "POST /api/environment/templates",
-    "GET /api/environment/templates/{id}",
-    "DELETE /api/environment/templates/{id}",
     # snapshots
     "GET /api/snapshots",
     "POST /api/snapshots",

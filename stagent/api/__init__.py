@@ -9,6 +9,7 @@ from . import (
     chat,
     context,
     documents,
+    environment,
     handoffs,
     health,
     keys,
@@ -60,6 +61,7 @@ routes = guard_routes([
     *permissions.routes,
     *notifications.routes,
     *channels.routes,
+    *environment.routes,
     *logs.routes,
     *handoffs.routes,
     *tables.routes,  # api/tables/: its templates routes come before /api/tables/{id}

@@ -25,6 +25,7 @@ from .m014_memory_handoffs import m014_memory_handoffs
 from .m015_profiles import m015_profiles
 from .m016_documents import m016_documents
 from .m017_tables import m017_tables
+from .m019_environment import m019_environment
 from .migrations_lib import run_script
 
 
@@ -186,7 +187,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
               m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
               m011_workflow_triggers, m012_task_budget, m013_file_changes, m014_memory_handoffs,
-              m015_profiles, m016_documents, m017_tables]
+              m015_profiles, m016_documents, m017_tables, m019_environment]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -12,6 +12,7 @@ PAGES = [
     ("/chat", "chat", "Start a conversation"),
     ("/workflows", "workflows", "No workflows yet. Start from a blueprint"),
     ("/schedules", "schedules", "No schedules yet."),
+    ("/environment", "environment", "No scan yet."),
     ("/inbox", "inbox", "Nothing is waiting for you."),
     ("/settings", "settings", "No key set."),
 ]

@@ -2,6 +2,7 @@
 
 import chat from './chat.js';
 import documents from './documents.js';
+import environment from './environment.js';
 import home from './home.js';
 import inbox from './inbox.js';
 import memory from './memory.js';
@@ -14,4 +15,4 @@ import tasks from './tasks.js';
 import workflows from './workflows.js';
 
 export const pages = [home, tasks, projects, chat, workflows, schedules, documents, tables, profiles, memory,
-  inbox, settings];
+  environment, inbox, settings];
