@@ -210,10 +210,13 @@ def finish_in(conn, task_id: str, status: str, result: str | None, *, only_if_ru
     return changed == 1
 
 
-async def set_fields(db: Database, task_id: str, **fields) -> None:
+def set_fields_in(conn, task_id: str, **fields) -> None:
     sets = ", ".join(f"{k} = ?" for k in fields)
-    await db.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?",
-                     (*fields.values(), now_iso(), task_id))
+    conn.execute(f"UPDATE tasks SET {sets}, updated_at = ? WHERE id = ?", (*fields.values(), now_iso(), task_id))
+
+
+async def set_fields(db: Database, task_id: str, **fields) -> None:
+    await db.write(lambda conn: set_fields_in(conn, task_id, **fields))
 
 
 def fail_interrupted_in(conn, keep: frozenset[str] | set[str] = frozenset()) -> list[dict]:

@@ -13,7 +13,7 @@ Invariants:
 from __future__ import annotations
 
 from ...db import Database
-from ...db.rows import loads, new_id
+from ...db.rows import dumps, loads, new_id
 from ...store import sessions as session_store
 from ...store import tasks as task_store
 from ..agent import llm
@@ -54,8 +54,13 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
     system_prompt += await knowledge(db, task)  # learned context and memories (engine/memory)
     system_prompt += await task_documents_prompt(db, task)  # its own, its project's, its schedule's
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
-    await session_store.save(db, session_id, task["id"], messages)
-    await task_store.set_fields(db, task["id"], session_id=session_id)
+    text = dumps(messages)
+
+    def start(conn) -> None:  # one transaction: a run's launch waits on as few writes as it can
+        session_store.save_in(conn, session_id, task["id"], text)
+        task_store.set_fields_in(conn, task["id"], session_id=session_id)
+
+    await db.write(start)
     return session_id, messages
 
 
