@@ -130,14 +130,6 @@ PENDING = {
     "POST /api/environment/templates",
     "GET /api/environment/templates/{id}",
     "DELETE /api/environment/templates/{id}",
-    # snapshots
-    "GET /api/snapshots",
-    "POST /api/snapshots",
-    "GET /api/snapshots/{id}",
-    "DELETE /api/snapshots/{id}",
-    "POST /api/snapshots/{id}/restore",
-    "GET /api/snapshots/settings",
-    "PUT /api/snapshots/settings",
     # workspace
     "GET /api/workspace/context",
     "POST /api/workspace/discover",

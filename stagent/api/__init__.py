@@ -23,6 +23,7 @@ from . import (
     runtimes,
     schedules,
     settings,
+    snapshots,
     stan,
     task_changes,
     tasks,
@@ -57,6 +58,7 @@ routes = guard_routes([
     *logs.routes,
     *handoffs.routes,
     *context.routes,
+    *snapshots.routes,
     *ui_events.routes,
     # Stan
     *stan.routes,

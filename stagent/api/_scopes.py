@@ -195,6 +195,14 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/handoffs/{id}": READ,
     "PATCH /api/handoffs/{id}": WRITE,
     "POST /api/context/batch": WRITE,
+    # snapshots (restore replaces every piece of data: admin)
+    "GET /api/snapshots": READ,
+    "POST /api/snapshots": WRITE,
+    "GET /api/snapshots/settings": READ,
+    "PUT /api/snapshots/settings": WRITE,
+    "GET /api/snapshots/{id}": READ,
+    "DELETE /api/snapshots/{id}": WRITE,
+    "POST /api/snapshots/{id}/restore": ADMIN,
     "GET /api/settings/learning": READ,
     "POST /api/settings/learning": WRITE,
     # notifications
