@@ -11,8 +11,10 @@ import threading
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from tests.helpers.scheduling import scheduled_daemon, utc, wait_until
+from tests.test_cli import run_cli
 
 
 def project_names(client) -> set[str]:
@@ -199,3 +201,20 @@ def test_auto_backup_and_retention_follow_the_scheduler_clock(tmp_path):
         assert "mine" in labels
     finally:
         daemon.stop()
+
+
+@pytest.mark.serial
+def test_cli_create_list_restore(daemon, client):
+    client.post("/api/projects", json={"name": "before"})
+    made = run_cli(daemon, "snapshot", "create", "--label", "from the cli")
+    assert made.returncode == 0, made.stderr
+    assert "verified" in made.stdout
+    client.post("/api/projects", json={"name": "later"})
+    listed = run_cli(daemon, "snapshot", "list")
+    assert listed.returncode == 0 and "from the cli" in listed.stdout and "yes" in listed.stdout
+    snap = client.get("/api/snapshots").json()["snapshots"][0]
+    restored = run_cli(daemon, "snapshot", "restore", snap["id"][:8], "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert project_names(client) == {"before"}
+    missing = run_cli(daemon, "snapshot", "restore", "zzzz", "--yes")
+    assert missing.returncode == 1 and "No snapshot" in missing.stderr
