@@ -242,6 +242,11 @@ class Runtime:
         await _open_database(self.db, self.config)
         await self.start()
 
+    async def reload(self) -> None:
+        """After the data changed under the engines (seed, clear): rebuild them in place."""
+        await self.stop()
+        await self.start()
+
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
@@ -262,7 +267,7 @@ async def lifespan(app):
         await _open_database(db, config)
         state.openapi = None
         state.loop = asyncio.get_running_loop()
-        state.snapshots = snapshots = Snapshots(db, config.data_dir, RuntimeControl(runtime.suspend, runtime.resume),
+        state.snapshots = snapshots = Snapshots(db, config.data_dir, RuntimeControl(runtime.suspend, runtime.resume, runtime.reload),
                                                 now=lambda: state.scheduler.clock.now())
         await snapshots.start()
         await runtime.start()

@@ -134,9 +134,6 @@ PENDING = {
     "GET /api/workspace/context",
     "POST /api/workspace/discover",
     "POST /api/workspace/import",
-    # data
-    "POST /api/data/seed",
-    "POST /api/data/clear",
 }
 
 

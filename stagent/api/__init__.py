@@ -8,6 +8,7 @@ from . import (
     channels,
     chat,
     context,
+    data,
     handoffs,
     health,
     keys,
@@ -59,6 +60,7 @@ routes = guard_routes([
     *handoffs.routes,
     *context.routes,
     *snapshots.routes,
+    *data.routes,
     *ui_events.routes,
     # Stan
     *stan.routes,

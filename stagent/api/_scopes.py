@@ -203,6 +203,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/snapshots/{id}": READ,
     "DELETE /api/snapshots/{id}": WRITE,
     "POST /api/snapshots/{id}/restore": ADMIN,
+    # data: replaces or deletes every piece of user data
+    "POST /api/data/seed": ADMIN,
+    "POST /api/data/clear": ADMIN,
     "GET /api/settings/learning": READ,
     "POST /api/settings/learning": WRITE,
     # notifications

@@ -36,6 +36,7 @@ class RuntimeControl:
 
     suspend: Callable[[], Awaitable[None]]
     resume: Callable[[], Awaitable[None]]
+    reload: Callable[[], Awaitable[None]]  # engines rebuilt over the same open database
 
 
 class Snapshots:
@@ -89,6 +90,22 @@ class Snapshots:
             raise Conflict(BUSY)
         return self._lock
 
+    exclusive = _exclusive  # for other whole-data operations (data seed and clear)
+
+    async def safety_snapshot(self, label: str) -> dict:
+        """A snapshot before a destructive operation, under the caller's exclusive(); raises
+        unless it completed, so nothing is destroyed without a way back."""
+        record = await self._create(f"{label}-{to_iso(self.now())}", "manual")
+        if record["status"] != "completed":
+            raise ApiError(f"The safety snapshot failed ({record['error']}); nothing was changed")
+        return record
+
+    async def refuse_while_tasks_run(self, action: str) -> None:
+        running = await store.running_tasks(self.db)
+        if running:
+            raise Conflict(f"Cannot {action} while tasks are running; wait for them or cancel them",
+                           extra={"runningTasks": running})
+
     async def _create(self, label: str, kind: str) -> dict:
         record = {"id": new_id(), "label": label, "type": kind, "status": "in_progress",
                   "filePath": None, "sizeBytes": 0, "dbSizeBytes": 0, "filesSizeBytes": 0,
@@ -126,14 +143,9 @@ class Snapshots:
                 raise NotFound("Snapshot not found")
             if record.get("status") != "completed":
                 raise Conflict(f"Snapshot is {record.get('status')}, not completed; it cannot be restored")
-            running = await store.running_tasks(self.db)
-            if running:
-                raise Conflict("Cannot restore while tasks are running; wait for them or cancel them",
-                               extra={"runningTasks": running})
+            await self.refuse_while_tasks_run("restore")
             await self._verify(record)
-            pre = await self._create(f"pre-restore-{to_iso(self.now())}", "manual")
-            if pre["status"] != "completed":
-                raise ApiError(f"The pre-restore snapshot failed ({pre['error']}); nothing was restored")
+            pre = await self.safety_snapshot("pre-restore")
             try:
                 await asyncio.to_thread(self._stage, record)
             except SchemaTooNew as exc:
