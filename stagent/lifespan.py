@@ -229,6 +229,8 @@ class Runtime:
             self._scheduler_running = self.engines.supervisor.running("scheduler")
             await self.engines.stop()
             self.engines = None
+        # The /mcp endpoint starts lazily under the engines' supervisor: the next call starts it anew.
+        self.state.mcp_endpoint = None
         await key_store.flush_usage(self.db, self.state.keys)
 
     async def suspend(self) -> None:

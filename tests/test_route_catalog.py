@@ -110,8 +110,6 @@ PENDING = {
     "POST /api/views",
     "PATCH /api/views/{id}",
     "DELETE /api/views/{id}",
-    # settings
-    "GET /api/settings/author-default",
     # environment
     "POST /api/environment/scan",
     "GET /api/environment/scan",
@@ -130,10 +128,6 @@ PENDING = {
     "POST /api/environment/templates",
     "GET /api/environment/templates/{id}",
     "DELETE /api/environment/templates/{id}",
-    # workspace
-    "GET /api/workspace/context",
-    "POST /api/workspace/discover",
-    "POST /api/workspace/import",
 }
 
 

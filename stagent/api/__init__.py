@@ -30,6 +30,7 @@ from . import (
     tasks,
     ui_events,
     workflows,
+    workspace,
 )
 from ._scopes import guard_routes
 
@@ -61,6 +62,7 @@ routes = guard_routes([
     *context.routes,
     *snapshots.routes,
     *data.routes,
+    *workspace.routes,
     *ui_events.routes,
     # Stan
     *stan.routes,

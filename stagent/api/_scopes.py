@@ -206,6 +206,11 @@ ROUTE_ACCESS: dict[str, Access] = {
     # data: replaces or deletes every piece of user data
     "POST /api/data/seed": ADMIN,
     "POST /api/data/clear": ADMIN,
+    # workspace: discovery lists folders anywhere on disk
+    "GET /api/workspace/context": READ,
+    "GET /api/settings/author-default": READ,
+    "POST /api/workspace/discover": ADMIN,
+    "POST /api/workspace/import": WRITE,
     "GET /api/settings/learning": READ,
     "POST /api/settings/learning": WRITE,
     # notifications
