@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from starlette.routing import Route
