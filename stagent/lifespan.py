@@ -228,6 +228,9 @@ class Runtime:
             self._clock = self.engines.scheduler.clock
             self._scheduler_running = self.engines.supervisor.running("scheduler")
             await self.engines.stop()
+            # Open streams follow the old bus: end them, their clients reconnect to the new one.
+            self.engines.logbus.close_subscribers()
+            self.state.sse_shutdown.set()
             self.engines = None
         # The /mcp endpoint starts lazily under the engines' supervisor: the next call starts it anew.
         self.state.mcp_endpoint = None
