@@ -35,6 +35,7 @@ sys.path[:0] = [str(SCRIPTS_DIR.parent), str(SCRIPTS_DIR)]
 
 from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_server, workflows  # noqa: E402
 from benchlib import shell as shell_bench  # noqa: E402
+from benchlib import snapshots as snapshots_bench  # noqa: E402
 from benchlib import toolbox as toolbox_bench  # noqa: E402
 from benchlib.common import RESULTS_DIR, ROOT, STAGENT_BIN, fmt, raise_nofile  # noqa: E402
 from benchlib.probes import ForeignLoad, machine_info  # noqa: E402
@@ -47,7 +48,8 @@ ROLES = {"_bare_api": api.role_bare_api, "_loadgen": api.role_loadgen, "_sse_ser
 # The parts of a run, in order (`--only` picks some).
 SECTIONS = (("api", api.measure), ("ingest", ingest.measure), ("sse", sse.measure), ("cold", cold.measure),
             ("scheduler", scheduler.measure), ("chat", chat.measure), ("workflows", workflows.measure),
-            ("shell", shell_bench.measure), ("toolbox", toolbox_bench.measure))
+            ("shell", shell_bench.measure), ("toolbox", toolbox_bench.measure),
+            ("snapshots", snapshots_bench.measure))
 
 # The original Stagent, measured on this kind of machine (../shared/reference/original-stagent-measured.md).
 ORIGINAL = {
@@ -174,6 +176,7 @@ def print_summary(session: BenchSession, elapsed: float) -> None:
                      "", "-", ""))
     rows.extend(shell_bench.summary_rows(R))
     rows.extend(toolbox_bench.summary_rows(R))
+    rows.extend(snapshots_bench.summary_rows(R))
     headers = ("metric", "stagent", "baseline", "ratio", "target", "", "original Stagent")
     widths = [max(len(str(r[k])) for r in [headers, *rows]) for k in range(len(headers))]
     print("\n== Summary (baseline = bare Starlette / sse-starlette / raw sqlite3, same run) ==")
