@@ -4,6 +4,7 @@ scheduler's clock."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -218,3 +219,38 @@ def test_cli_create_list_restore(daemon, client):
     assert project_names(client) == {"before"}
     missing = run_cli(daemon, "snapshot", "restore", "zzzz", "--yes")
     assert missing.returncode == 1 and "No snapshot" in missing.stderr
+
+
+def test_one_operation_at_a_time(daemon, client):
+    snap = client.post("/api/snapshots").json()
+    lock = daemon.app.state.snapshots._lock
+    asyncio.run_coroutine_threadsafe(lock.acquire(), daemon.loop).result(10)
+    try:
+        for method, path in (("POST", "/api/snapshots"), ("POST", f"/api/snapshots/{snap['id']}/restore"),
+                             ("DELETE", f"/api/snapshots/{snap['id']}"), ("POST", "/api/data/seed"),
+                             ("POST", "/api/data/clear")):
+            r = client.request(method, path)
+            assert r.status_code == 409, (method, path)
+            assert r.json()["error"] == "Another snapshot operation is already in progress"
+    finally:
+        daemon.loop.call_soon_threadsafe(lock.release)
+    assert client.post("/api/snapshots").status_code == 201
+
+
+def test_snapshot_of_an_older_schema_is_migrated_on_restore(daemon, client):
+    client.post("/api/projects", json={"name": "old times"})
+    snap = client.post("/api/snapshots").json()
+    folder = snapshot_dir(daemon, snap["id"])
+    with sqlite3.connect(folder / "snapshot.db") as conn:  # as if made before m015 existed
+        conn.execute("DROP TABLE profiles")
+        conn.execute("DELETE FROM schema_migrations WHERE name = 'm015_profiles'")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["dbSha256"] = hashlib.sha256((folder / "snapshot.db").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    assert client.post(f"/api/snapshots/{snap['id']}/restore").status_code == 200
+    assert project_names(client) == {"old times"}
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations WHERE name = 'm015_profiles'").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM profiles").fetchone()[0] >= 0
+    assert client.get("/api/profiles").status_code == 200
