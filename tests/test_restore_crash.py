@@ -49,3 +49,31 @@ def test_sigkill_during_restore_leaves_old_or_new(tmp_path, fake, point):
         assert not (data_dir / ".restore").exists()
         names = {p["name"] for p in httpx.get(f"{base}/api/projects").json()}
         assert names == set(after[0])
+
+
+@pytest.mark.parametrize("apply_at_start", [True, False])
+def test_a_staged_restore_is_applied_at_start_only_when_marked(tmp_path, apply_at_start):
+    """The swap a live restore could not make (`requiresRestart: true`) is made by the next
+    start; a staging without that mark is discarded."""
+    from stagent.engine.snapshots.journal import Journal
+
+    data = tmp_path / "data"
+
+    def fill(folder, text):
+        (folder / "uploads").mkdir(parents=True)
+        (folder / "uploads" / "a.txt").write_text(text)
+        with sqlite3.connect(folder / "stagent.db") as conn:
+            conn.execute("CREATE TABLE projects (name TEXT)")
+            conn.execute("INSERT INTO projects VALUES (?)", (text,))
+
+    fill(data, "old")
+    journal = Journal(data)
+    journal.reset()
+    fill(journal.new, "new")
+    journal.stage_done("snap-1", apply_at_start=apply_at_start)
+    assert journal.recover() == ("restore applied at start" if apply_at_start else "unfinished restore discarded")
+    expected = "new" if apply_at_start else "old"
+    with sqlite3.connect(data / "stagent.db") as conn:
+        assert conn.execute("SELECT name FROM projects").fetchall() == [(expected,)]
+    assert (data / "uploads" / "a.txt").read_text() == expected
+    assert not (data / ".restore").exists()

@@ -254,3 +254,34 @@ def test_snapshot_of_an_older_schema_is_migrated_on_restore(daemon, client):
         assert conn.execute("SELECT COUNT(*) FROM schema_migrations WHERE name = 'm015_profiles'").fetchone()[0] == 1
         assert conn.execute("SELECT COUNT(*) FROM profiles").fetchone()[0] >= 0
     assert client.get("/api/profiles").status_code == 200
+
+
+def test_requests_during_a_restore_wait_and_succeed(daemon, client):
+    for i in range(50):
+        client.post("/api/projects", json={"name": f"p{i}"})
+    snap = client.post("/api/snapshots").json()
+    client.post("/api/projects", json={"name": "extra"})
+    stop, statuses, seen = threading.Event(), [], []
+
+    def reader():
+        with httpx.Client(base_url=daemon.url, timeout=60) as c:
+            while not stop.is_set():
+                r = c.get("/api/projects")
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    seen.append(len(r.json()))
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: len(statuses) >= 10, what="reads before the restore")
+        assert client.post(f"/api/snapshots/{snap['id']}/restore").status_code == 200
+        count = len(statuses)
+        wait_until(lambda: len(statuses) >= count + 10, what="reads after the restore")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert set(statuses) == {200}
+    assert set(seen) == {50, 51} and seen[-1] == 50  # old, then new: never an error or a half state
