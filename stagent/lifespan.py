@@ -1,6 +1,7 @@
 """Ordered start-up and shutdown of everything long-lived.
 
-Start: data dir (locked) → db → migrate → keys → the engines, built in dependency order with real
+Start: data dir (locked) → a restore a crash cut off is finished or undone (snapshots journal)
+→ db → migrate → snapshots (their own lifetime) → `Runtime.start`: → keys → the engines, built in dependency order with real
 references to each other (`Engines`) → log bus → runner, which ends the runs a crash cut off as
 failed/`interrupted` → channel delivery (resumes pending deliveries), channel approvals, channel
 chat → workflow engine (active runs continue) → Lars (approvals wait again) → background jobs
@@ -11,6 +12,10 @@ live runs end as failed/`interrupted`; the scheduler and the channels stop, so n
 queues a delivery or polls a channel after that; the MCP servers' sessions close; the supervisor
 cancels what is left; the log buffer is flushed, key usage written, litellm's clients closed, the
 db closed.
+
+`Runtime` holds the engines over the open database: a snapshot restore suspends it (engines
+stopped, connections closed), swaps the files and resumes it; seed and clear reload it. Every
+in-memory state is rebuilt that way instead of being patched.
 """
 
 from __future__ import annotations
