@@ -107,7 +107,8 @@ def _schedules(projects, now: datetime) -> list[dict]:
     return [
         {**base, "id": new_id(), "project_id": projects[1]["id"], "name": "Monday competitor scan",
          "prompt": "Check the five competitors' pricing pages and report changes.", "cron_expression": "0 9 * * 1",
-         "status": "active", "agent_profile": "researcher", "next_fire_at": to_iso(monday), "firing_count": 1},
+         # paused like the other: nothing in the demo fires or spends by itself; resuming it is one click
+         "status": "paused", "agent_profile": "researcher", "next_fire_at": to_iso(monday), "firing_count": 1},
         {**base, "id": new_id(), "project_id": projects[2]["id"], "name": "Month-end budget review",
          "prompt": "Summarise this month's spending against the budget.", "cron_expression": "0 18 28 * *",
          "status": "paused", "agent_profile": "wealth-manager", "next_fire_at": None},
