@@ -67,9 +67,10 @@ async def list_snapshots(request):
     return ok(await _snapshots(request).list())
 
 
-@endpoint(body=SnapshotCreate, response=SnapshotOut, status=201, errors=(400, 409))
+@endpoint(body=SnapshotCreate, response=SnapshotOut, status=201, errors=(400, 409, 500))
 async def create_snapshot(request):
-    """A manual snapshot: database backup + data files archive, verified (409 while another runs)."""
+    """A manual snapshot: database backup + data files archive, verified (409 while another runs;
+    500 `{error, snapshot}` when it failed, the failed snapshot still listed)."""
     body = await read_body(request, SnapshotCreate)
     label = (body.label or "").strip()[:200] or None
     return ok(await _snapshots(request).create(label), 201)

@@ -285,3 +285,14 @@ def test_requests_during_a_restore_wait_and_succeed(daemon, client):
             t.join()
     assert set(statuses) == {200}
     assert set(seen) == {50, 51} and seen[-1] == 50  # old, then new: never an error or a half state
+
+
+def test_a_snapshot_that_cannot_be_written_is_a_clear_500(daemon, client):
+    client.post("/api/projects", json={"name": "precious"})
+    (daemon.data_dir / "snapshots").write_text("a file where the snapshots folder belongs")
+    r = client.post("/api/snapshots")
+    assert r.status_code == 500 and "Cannot write the snapshot folder" in r.json()["error"]
+    assert client.get("/api/snapshots").json() == {"snapshots": [], "totalBytes": 0, "snapshotCount": 0}
+    assert client.post("/api/data/clear").status_code == 500  # no safety snapshot, no clear
+    assert client.post("/api/data/clear").json()["success"] is False
+    assert project_names(client) == {"precious"}

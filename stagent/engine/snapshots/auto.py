@@ -9,13 +9,15 @@ delete: those older than `maxAgeWeeks` go, then the oldest beyond `maxCount` (0 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import datetime, timedelta
 
-from ...errors import Conflict, Invalid
+from ...errors import ApiError, Conflict, Invalid
 from ...store import settings as settings_store
 from .engine import Snapshots
 
+log = logging.getLogger("stagent.snapshots")
 KEYS = {"enabled": "snapshot.autoBackup.enabled", "interval": "snapshot.autoBackup.interval",
         "maxCount": "snapshot.retention.maxCount", "maxAgeWeeks": "snapshot.retention.maxAgeWeeks"}
 _INTERVAL = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
@@ -97,6 +99,8 @@ class AutoBackup:
             await self.snapshots.create("Auto backup", kind="auto")
         except Conflict:
             return  # another operation holds the lock: the next pass tries again
+        except ApiError:
+            log.warning("auto backup failed; it stays listed as failed and the next interval tries again")
         records = await asyncio.to_thread(self.snapshots.catalog.all)
         await self._prune(records, config, self.snapshots.now())
 

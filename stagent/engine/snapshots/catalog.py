@@ -49,7 +49,7 @@ class Catalog:
         """Newest first."""
         try:
             names = os.listdir(self.root)
-        except FileNotFoundError:
+        except OSError:  # none yet, or not a folder
             return []
         records = [r for r in (self.get(n) for n in names) if r is not None]
         return sorted(records, key=lambda r: (r.get("createdAt") or "", r["id"]), reverse=True)

@@ -82,8 +82,13 @@ class Snapshots:
     # ---- create -----------------------------------------------------------------------------
 
     async def create(self, label: str | None = None, kind: str = "manual") -> dict:
+        """The completed, verified snapshot; a failed one stays listed (status failed) and
+        raises a 500 that carries it."""
         async with self._exclusive():
-            return public(await self._create(label or "Manual snapshot", kind))
+            record = public(await self._create(label or "Manual snapshot", kind))
+        if record["status"] != "completed":
+            raise ApiError(f"Snapshot failed: {record['error']}", extra={"snapshot": record})
+        return record
 
     def _exclusive(self):
         if self._lock.locked():
@@ -111,7 +116,10 @@ class Snapshots:
                   "filePath": None, "sizeBytes": 0, "dbSizeBytes": 0, "filesSizeBytes": 0,
                   "fileCount": 0, "error": None, "createdAt": to_iso(self.now()), "verified": False}
         record["filePath"] = str(self.catalog.folder(record["id"]))
-        await asyncio.to_thread(self.catalog.save, record)
+        try:
+            await asyncio.to_thread(self.catalog.save, record)
+        except OSError as exc:
+            raise ApiError(f"Cannot write the snapshot folder: {exc}") from None
         try:
             record.update(await asyncio.to_thread(self._make, record["id"]))
             record["status"] = "completed"
