@@ -133,6 +133,7 @@ class Snapshots:
         """Blocking: the copy, the archive, their verification; the manifest's new fields."""
         folder = self.catalog.folder(snapshot_id)
         db_copy, archive = folder / files.SNAPSHOT_DB_NAME, folder / files.ARCHIVE_NAME
+        files.ensure_space(folder, files.database_bytes(self.db.path))
         files.backup_database(self.db.path, db_copy)
         files.check_database(db_copy)
         info = files.archive_data_files(self.data_dir, archive)
@@ -159,7 +160,7 @@ class Snapshots:
             except SchemaTooNew as exc:
                 await asyncio.to_thread(self.journal.clean_up)
                 raise Conflict(str(exc)) from None
-            except files.SnapshotCorrupt as exc:
+            except (files.SnapshotCorrupt, OSError) as exc:
                 await asyncio.to_thread(self.journal.clean_up)
                 raise Conflict(f"Snapshot cannot be restored: {exc}") from None
             requires_restart = await self._swap(snapshot_id)
@@ -181,6 +182,7 @@ class Snapshots:
         """Blocking: `.restore/new` holds the migrated database copy and the unpacked files."""
         folder = self.catalog.folder(record["id"])
         self.journal.reset()
+        files.ensure_space(self.journal.root, sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) * 2)
         staged = self.journal.new / files.DB_NAME
         shutil.copyfile(folder / files.SNAPSHOT_DB_NAME, staged)
         store.migrate_staged(staged)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,20 @@ def data_entries(data_dir: Path) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(n for n in names if n not in NOT_DATA and not n.startswith(".tmp-"))
+
+
+SPACE_MARGIN = 64 * 1024 * 1024
+
+
+def ensure_space(folder: Path, needed: int) -> None:
+    """Refuse to start a copy that would fill the disk (the data dir lives on it too)."""
+    free = shutil.disk_usage(folder).free
+    if free < needed + SPACE_MARGIN:
+        raise OSError(f"not enough disk space: {needed // 2**20:,} MB needed, {free // 2**20:,} MB free")
+
+
+def database_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
 
 
 def sha256_of(path: Path) -> str:
