@@ -108,6 +108,7 @@ async def update_snapshot_settings(request):
     changes = validate(body.model_dump(by_alias=True, exclude_unset=True))
     if changes:
         await settings_store.set_many(request.app.state.db, changes)
+        _snapshots(request).auto_settings_changed = True
         request.app.state.scheduler.wake()
     return ok({"success": True})
 

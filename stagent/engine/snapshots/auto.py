@@ -23,6 +23,7 @@ KEYS = {"enabled": "snapshot.autoBackup.enabled", "interval": "snapshot.autoBack
 _INTERVAL = re.compile(r"^\s*(\d{1,6})\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MIN_INTERVAL = timedelta(minutes=5)
+CHECK_EVERY = timedelta(minutes=1)
 
 
 def parse_interval(text: str) -> timedelta:
@@ -69,11 +70,19 @@ class AutoBackup:
     def __init__(self, snapshots: Snapshots):
         self.snapshots = snapshots
         self._next: datetime | None = None
+        self._checked_at: datetime | None = None
 
     def next_at(self) -> datetime | None:
         return self._next
 
     async def tick(self, now: datetime) -> None:
+        # The scheduler passes on every firing: between checks (a minute on its clock, or a
+        # settings change, or a backup falling due) a pass costs nothing here.
+        if (self._checked_at is not None and not self.snapshots.auto_settings_changed
+                and now < self._checked_at + CHECK_EVERY and (self._next is None or now < self._next)):
+            return
+        self.snapshots.auto_settings_changed = False
+        self._checked_at = now
         config = await get_settings(self.snapshots)
         records = await asyncio.to_thread(self.snapshots.catalog.all)
         await self._prune(records, config, now)

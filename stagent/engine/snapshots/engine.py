@@ -50,6 +50,7 @@ class Snapshots:
         self.journal = Journal(data_dir)
         self.supervisor = Supervisor()  # outlives the engines a restore rebuilds
         self._lock = asyncio.Lock()
+        self.auto_settings_changed = False  # set by a settings update: the next scheduler pass re-reads them
 
     async def start(self) -> None:
         await asyncio.to_thread(self.catalog.fail_unfinished)
