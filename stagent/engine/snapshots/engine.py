@@ -209,11 +209,13 @@ class Snapshots:
         return False
 
     def _swap_files(self, snapshot_id: str) -> None:
-        store.carry_over(self.journal.new / files.DB_NAME, self.db.path)
-        self.journal.stage_done(snapshot_id)
+        """Blocking, with every connection closed. On a failure before the commit the old data
+        is put back (the journal's own roll-back) and the error raised."""
         try:
+            store.carry_over(self.journal.new / files.DB_NAME, self.db.path)
+            self.journal.stage_done(snapshot_id)
             self.journal.swap()
-        except OSError:
+        except Exception:
             state = self.journal.read() or {}
             if state.get("phase") == "moving":
                 self.journal.roll_back(state.get("entries", []))
