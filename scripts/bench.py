@@ -37,6 +37,7 @@ from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_s
 from benchlib import documents as documents_bench  # noqa: E402
 from benchlib import shell as shell_bench  # noqa: E402
 from benchlib import tables as tables_bench  # noqa: E402
+from benchlib import snapshots as snapshots_bench  # noqa: E402
 from benchlib import toolbox as toolbox_bench  # noqa: E402
 from benchlib.common import RESULTS_DIR, ROOT, STAGENT_BIN, fmt, raise_nofile  # noqa: E402
 from benchlib.probes import ForeignLoad, machine_info  # noqa: E402
@@ -51,7 +52,8 @@ SECTIONS = (("api", api.measure), ("ingest", ingest.measure), ("sse", sse.measur
             ("scheduler", scheduler.measure), ("chat", chat.measure), ("workflows", workflows.measure),
             ("shell", shell_bench.measure), ("toolbox", toolbox_bench.measure),
             ("documents", documents_bench.measure),
-            ("tables", tables_bench.measure))
+            ("tables", tables_bench.measure),
+            ("snapshots", snapshots_bench.measure))
 
 # The original Stagent, measured on this kind of machine (../shared/reference/original-stagent-measured.md).
 ORIGINAL = {
@@ -180,6 +182,7 @@ def print_summary(session: BenchSession, elapsed: float) -> None:
     rows.extend(toolbox_bench.summary_rows(R))
     rows.extend(documents_bench.summary_rows(R))
     rows.extend(tables_bench.summary_rows(R))
+    rows.extend(snapshots_bench.summary_rows(R))
     headers = ("metric", "stagent", "baseline", "ratio", "target", "", "original Stagent")
     widths = [max(len(str(r[k])) for r in [headers, *rows]) for k in range(len(headers))]
     print("\n== Summary (baseline = bare Starlette / sse-starlette / raw sqlite3, same run) ==")

@@ -1,6 +1,7 @@
 """Ordered start-up and shutdown of everything long-lived.
 
-Start: data dir (locked) → db → migrate → keys → the engines, built in dependency order with real
+Start: data dir (locked) → a restore a crash cut off is finished or undone (snapshots journal)
+→ db → migrate → snapshots (their own lifetime) → `Runtime.start`: → keys → the engines, built in dependency order with real
 references to each other (`Engines`) → log bus → runner, which ends the runs a crash cut off as
 failed/`interrupted` → channel delivery (resumes pending deliveries), channel approvals, channel
 chat → workflow engine (active runs continue) → Lars (approvals wait again) → background jobs
@@ -11,6 +12,10 @@ live runs end as failed/`interrupted`; the scheduler and the channels stop, so n
 queues a delivery or polls a channel after that; the MCP servers' sessions close; the supervisor
 cancels what is left; the log buffer is flushed, key usage written, litellm's clients closed, the
 db closed.
+
+`Runtime` holds the engines over the open database: a snapshot restore suspends it (engines
+stopped, connections closed), swaps the files and resumes it; seed and clear reload it. Every
+in-memory state is rebuilt that way instead of being patched.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ from .engine.learning.context import LearnedContext
 from .engine.logbus import LogBus
 from .engine.memory.reflect import Reflection
 from .engine.schedules.scheduler import Scheduler
+from .engine.snapshots.auto import AutoBackup
+from .engine.snapshots.engine import RuntimeControl, Snapshots
+from .engine.snapshots.journal import Journal
 from .engine.supervisor import Supervisor
 from .engine.tables.triggers import TableTriggers
 from .engine.tasks.runner import Runner
@@ -201,6 +209,63 @@ async def _load_keys(db: Database, keys: KeyCache, config: Config) -> None:
     keys.require_api_key = (await settings.value(db, "security.requireApiKey")) == "true"
 
 
+class Runtime:
+    """The engines over the open database, stoppable and startable in place: a snapshot restore
+    suspends it, swaps the database files and resumes it, which rebuilds every in-memory state
+    (key cache, settings, log sequence, SSE frame cache, scheduler timers) and re-runs recovery."""
+
+    def __init__(self, state, db: Database, config: Config):
+        self.state, self.db, self.config = state, db, config
+        self.engines: Engines | None = None
+        self._clock = None  # the scheduler's clock, kept across a restore (tests move it)
+        self._scheduler_running = config.scheduler
+
+    async def start(self) -> None:
+        state, db, config = self.state, self.db, self.config
+        await _load_keys(db, state.keys, config)
+        self.engines = engines = Engines(db, config)
+        if self._clock is not None:
+            engines.scheduler.clock = self._clock
+        engines.publish(state)
+        await engines.start()
+        state.sse_frames = FrameCache()
+        state.sse_shutdown = anyio.Event()
+        supervisor = engines.supervisor
+        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, engines.runner, engines.logbus))
+        supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
+        engines.scheduler.tickers.append(AutoBackup(state.snapshots))
+        engines.start_jobs(scheduler=self._scheduler_running)
+
+    async def stop(self) -> None:
+        if self.engines is not None:
+            self._clock = self.engines.scheduler.clock
+            self._scheduler_running = self.engines.supervisor.running("scheduler")
+            await self.engines.stop()
+            # Open streams follow the old bus: end them, their clients reconnect to the new one.
+            self.engines.logbus.close_subscribers()
+            self.state.sse_shutdown.set()
+            self.engines = None
+        # The /mcp endpoint starts lazily under the engines' supervisor: the next call starts it anew.
+        self.state.mcp_endpoint = None
+        await key_store.flush_usage(self.db, self.state.keys)
+
+    async def suspend(self) -> None:
+        """For a restore: nothing runs and no connection is open when this returns."""
+        try:
+            await self.stop()
+        finally:
+            await self.db.close(reopening=True)
+
+    async def resume(self) -> None:
+        await _open_database(self.db, self.config)
+        await self.start()
+
+    async def reload(self) -> None:
+        """After the data changed under the engines (seed, clear): rebuild them in place."""
+        await self.stop()
+        await self.start()
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     state = app.state
@@ -213,29 +278,24 @@ async def lifespan(app):
     lock_fd = lock_data_dir(config.data_dir)
 
     db = Database(config.db_path)
-    engines: Engines | None = None
+    runtime = Runtime(state, db, config)
+    snapshots: Snapshots | None = None
     try:
+        await asyncio.to_thread(Journal(config.data_dir).recover)  # a restore a crash cut off
         await _open_database(db, config)
-        await _load_keys(db, state.keys, config)
-        engines = Engines(db, config)
-        engines.publish(state)
-        await engines.start()
         state.openapi = None
         state.loop = asyncio.get_running_loop()
-        state.sse_frames = FrameCache()
-        state.sse_shutdown = anyio.Event()
-
-        supervisor = engines.supervisor
-        supervisor.start("sse-shutdown", _close_streams_on_shutdown(state.sse_shutdown, engines.runner, engines.logbus))
-        supervisor.start("key-usage", _every(30, lambda: key_store.flush_usage(db, state.keys)))
-        engines.start_jobs(scheduler=config.scheduler)
+        state.snapshots = snapshots = Snapshots(db, config.data_dir, RuntimeControl(runtime.suspend, runtime.resume, runtime.reload),
+                                                now=lambda: state.scheduler.clock.now())
+        await snapshots.start()
+        await runtime.start()
         if config.warm_llm:
-            supervisor.start("llm-warmup", _warm_llm())
+            runtime.engines.supervisor.start("llm-warmup", _warm_llm())
         yield
     finally:
-        if engines is not None:
-            await engines.stop()
-            await key_store.flush_usage(db, state.keys)
-            await llm.close_clients()
+        if snapshots is not None:
+            await snapshots.stop()
+        await runtime.stop()
+        await llm.close_clients()
         await db.close()
         os.close(lock_fd)

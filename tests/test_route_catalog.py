@@ -64,23 +64,6 @@ EXTENSIONS = {
 # as the issues that implement them land.
 PENDING = {
     # profiles
-    # settings
-    "GET /api/settings/author-default",
-    # snapshots
-    "GET /api/snapshots",
-    "POST /api/snapshots",
-    "GET /api/snapshots/{id}",
-    "DELETE /api/snapshots/{id}",
-    "POST /api/snapshots/{id}/restore",
-    "GET /api/snapshots/settings",
-    "PUT /api/snapshots/settings",
-    # workspace
-    "GET /api/workspace/context",
-    "POST /api/workspace/discover",
-    "POST /api/workspace/import",
-    # data
-    "POST /api/data/seed",
-    "POST /api/data/clear",
 }
 
 

@@ -10,6 +10,7 @@ from . import (
     context,
     documents,
     environment,
+    data,
     handoffs,
     health,
     keys,
@@ -25,6 +26,7 @@ from . import (
     runtimes,
     schedules,
     settings,
+    snapshots,
     stan,
     tables,
     task_changes,
@@ -33,6 +35,7 @@ from . import (
     uploads,
     views,
     workflows,
+    workspace,
 )
 from ._scopes import guard_routes
 
@@ -67,6 +70,9 @@ routes = guard_routes([
     *tables.routes,  # api/tables/: its templates routes come before /api/tables/{id}
     *views.routes,
     *context.routes,
+    *snapshots.routes,
+    *data.routes,
+    *workspace.routes,
     *ui_events.routes,
     # Stan
     *stan.routes,

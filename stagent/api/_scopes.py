@@ -239,6 +239,22 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/handoffs/{id}": READ,
     "PATCH /api/handoffs/{id}": WRITE,
     "POST /api/context/batch": WRITE,
+    # snapshots (restore replaces every piece of data: admin)
+    "GET /api/snapshots": READ,
+    "POST /api/snapshots": WRITE,
+    "GET /api/snapshots/settings": READ,
+    "PUT /api/snapshots/settings": WRITE,
+    "GET /api/snapshots/{id}": READ,
+    "DELETE /api/snapshots/{id}": WRITE,
+    "POST /api/snapshots/{id}/restore": ADMIN,
+    # data: replaces or deletes every piece of user data
+    "POST /api/data/seed": ADMIN,
+    "POST /api/data/clear": ADMIN,
+    # workspace: discovery lists folders anywhere on disk
+    "GET /api/workspace/context": READ,
+    "GET /api/settings/author-default": READ,
+    "POST /api/workspace/discover": ADMIN,
+    "POST /api/workspace/import": WRITE,
     "GET /api/settings/learning": READ,
     "POST /api/settings/learning": WRITE,
     # notifications

@@ -13,7 +13,7 @@ class LazyGroup(click.Group):
     """Subcommands are imported when named, so `stagent serve` never loads the HTTP client
     (httpx costs ~60 ms of start-up) and `stagent tasks` never loads the server."""
 
-    COMMANDS = ("serve", "tasks", "logs", "keys", "mcp")  # module stagent.cli.<name> defines <name>
+    COMMANDS = ("serve", "tasks", "logs", "keys", "mcp", "snapshot")  # module stagent.cli.<name> defines <name>
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.COMMANDS)

@@ -49,6 +49,7 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 BUSY_TIMEOUT_MS = 5000
+REOPEN_WAIT_S = 120.0  # the longest a call waits for a database being swapped (a restore)
 
 
 def _connect(path: Path, readonly: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
@@ -91,6 +92,8 @@ class Database:
         self._inline_deadline = 0.0
         # Call sites whose reads overran the budget: site -> threaded reads left before a retry inline.
         self._threaded_sites: dict[Hashable, int] = {}
+        # Set while closed for a reopen (a snapshot restore swapping the file): calls wait for it.
+        self._reopened: asyncio.Event | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +105,15 @@ class Database:
         self._inline = _connect(self.path, readonly=True, busy_timeout_ms=0)
         self._inline.set_progress_handler(self._inline_overran, BUDGET_CHECK_STEPS)
         self._inline_thread = threading.get_ident()
+        reopened, self._reopened = self._reopened, None
+        if reopened is not None:
+            reopened.set()
 
-    async def close(self) -> None:
+    async def close(self, *, reopening: bool = False) -> None:
+        """Close every connection. With `reopening`, reads and writes made meanwhile wait for
+        the next open() instead of failing (the file is being swapped under them)."""
+        if reopening and self._reopened is None:
+            self._reopened = asyncio.Event()
         conns = [c for c in [*self._readers, self._writer] if c is not None]
         self._readers, self._writer = [], None
         inline, self._inline = self._inline, None
@@ -115,8 +125,14 @@ class Database:
             except Exception:  # pragma: no cover - closing a broken connection
                 pass
 
+    async def _until_open(self) -> None:
+        if self._reopened is not None:
+            await asyncio.wait_for(self._reopened.wait(), REOPEN_WAIT_S)
+
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(conn) in one IMMEDIATE transaction on the writer; return after COMMIT."""
+        if self._writer is None:
+            await self._until_open()
         assert self._writer is not None, "database is not open"
 
         def run(conn: sqlite3.Connection) -> T:
@@ -133,11 +149,15 @@ class Database:
 
     async def write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(conn) on the writer without a wrapping transaction (migrations, VACUUM)."""
+        if self._writer is None:
+            await self._until_open()
         assert self._writer is not None, "database is not open"
         return await self._writer._execute(fn, self._writer._conn)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *, site: Hashable | None = None) -> T:
         """fn(conn) on a read-only connection: on the loop's thread if it is quick, else on a reader's."""
+        if not self._readers:
+            await self._until_open()
         site = _call_site(fn) if site is None else site
         if self._may_read_inline(site):
             result = self._read_inline(fn, site)

@@ -47,6 +47,10 @@ REGISTRY: dict[str, Setting] = {s.key: s for s in (
     Setting("web.exaBaseUrl", "https://api.exa.ai"),  # extension: tests point it at a loopback fake
     Setting("profiles.githubApiUrl", "https://api.github.com", env="STAGENT_GITHUB_API_URL"),  # profile import
     Setting("profiles.githubRawUrl", "https://raw.githubusercontent.com", env="STAGENT_GITHUB_RAW_URL"),
+    Setting("snapshot.autoBackup.enabled", "false"),  # snapshots (engine/snapshots/auto.py)
+    Setting("snapshot.autoBackup.interval", "1d"),
+    Setting("snapshot.retention.maxCount", "10"),
+    Setting("snapshot.retention.maxAgeWeeks", "4"),
 )}
 
 

@@ -14,9 +14,10 @@ import httpx
 from tests.helpers.http import http_client
 
 
-def spawn_daemon(data_dir, port, fake) -> subprocess.Popen:
+def spawn_daemon(data_dir, port, fake, extra_env: dict | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGENT_", "OPENAI_", "ANTHROPIC_"))}
     env.update(OPENAI_API_KEY="sk-crash", OPENAI_API_BASE=fake.base_url, STAGENT_DEFAULT_MODEL="openai/fake")
+    env.update(extra_env or {})
     proc = subprocess.Popen([sys.executable, "-m", "stagent", "serve", "--port", str(port),
                              "--data-dir", str(data_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -33,9 +34,9 @@ def spawn_daemon(data_dir, port, fake) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
-def daemon_process(data_dir, port, fake):
+def daemon_process(data_dir, port, fake, extra_env: dict | None = None):
     """The daemon for the block; whatever the block did to it, it is gone afterwards."""
-    proc = spawn_daemon(data_dir, port, fake)
+    proc = spawn_daemon(data_dir, port, fake, extra_env)
     try:
         yield proc
     finally:

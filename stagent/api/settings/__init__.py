@@ -2,7 +2,7 @@
 
 from starlette.routing import Route
 
-from . import groups, learning, mcp, providers, web_search
+from . import author, groups, learning, mcp, providers, web_search
 
 routes = [
     Route("/api/settings/providers", providers.get_providers, methods=["GET"]),
@@ -16,4 +16,5 @@ routes = [
     *learning.routes,  # /api/settings/learning
     *mcp.routes,  # /api/settings/mcp-servers, /api/settings/browser-tools
     Route("/api/settings/test", providers.test_connection, methods=["POST"]),
+    Route("/api/settings/author-default", author.get_author_default, methods=["GET"]),
 ]

@@ -85,6 +85,8 @@ class Scheduler:
         self._stan_config_changed = True
         self.fired = 0  # firings started since start (bench and tests read it)
         self._prepared: _Prepared | None = None
+        # Other clocked jobs (auto-backup): `await tick(now)` each pass, `next_at()` joins the sleep.
+        self.tickers: list = []
 
     def start(self) -> None:
         self.supervisor.start("scheduler", self._loop())
@@ -122,6 +124,8 @@ class Scheduler:
                 now = self.clock.now()
                 await self.fire_due(now)
                 await self._stan_tick(now)
+                for ticker in self.tickers:
+                    await ticker.tick(now)
                 next_at = await self._next_wake()
                 if next_at is not None and next_at - self.clock.now() > PREPARE_LEAD:
                     next_at -= PREPARE_LEAD  # wake a little early, then prepare for the slot
@@ -138,6 +142,7 @@ class Scheduler:
         candidates = [rules.parse_iso(earliest)] if earliest else []
         if self._stan_next is not None:
             candidates.append(self._stan_next)
+        candidates += [at for at in (t.next_at() for t in self.tickers) if at is not None]
         return min(candidates) if candidates else None
 
     # ---- firing ----------------------------------------------------------------------------

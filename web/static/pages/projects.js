@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { taskBadge, waitingTaskIds } from '../runs.js';
 import { ago, badge, button, clear, empty, errorBox, field, h, link, options, run, section, stacked, toast } from '../ui.js';
+import { importView } from './project-import.js';
 import { createForm } from './tasks.js';
 
 function projectFields(project = {}) {
@@ -59,7 +60,8 @@ async function list(root, params, scope) {
       await load();
     }, errors);
   });
-  page.append(h('h1', { text: 'Projects' }), section('New project', form), section('All projects', body));
+  page.append(h('h1', { text: 'Projects' }), h('p', {}, link('/projects/import', 'Import folders from disk…')),
+    section('New project', form), section('All projects', body));
   await load();
   scope.on('reconnected', load);
 }
@@ -128,5 +130,5 @@ async function detail(root, { id }, scope) {
 
 export default {
   nav: { label: 'Projects', path: '/projects' },
-  routes: { '/projects': list, '/projects/:id': detail },
+  routes: { '/projects': list, '/projects/import': importView, '/projects/:id': detail },
 };

@@ -4,6 +4,7 @@
 
 import { api } from '../api.js';
 import { badge, button, clear, errorBox, field, h, options, run, section, stacked, toast, when } from '../ui.js';
+import { dataSection } from './data-settings.js';
 import { keysSection } from './settings-keys.js';
 
 function keyState(state) {
@@ -154,7 +155,7 @@ async function settings(root) {
   root.append(page);
   page.append(h('h1', { text: 'Settings' }));
   // Each part loads on its own: a failing one shows its error and the rest still work.
-  const parts = [providers, defaults, budgets, keysSection, security].map((load) => {
+  const parts = [providers, defaults, budgets, keysSection, security, dataSection].map((load) => {
     const slot = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
     page.append(slot);
     return load().then((el) => clear(slot, el)).catch((err) => clear(slot, errorBox(err)));
