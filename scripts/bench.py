@@ -36,8 +36,8 @@ sys.path[:0] = [str(SCRIPTS_DIR.parent), str(SCRIPTS_DIR)]
 from benchlib import api, chat, cold, ingest, scheduler, sse, sse_clients, sse_server, workflows  # noqa: E402
 from benchlib import documents as documents_bench  # noqa: E402
 from benchlib import shell as shell_bench  # noqa: E402
-from benchlib import tables as tables_bench  # noqa: E402
 from benchlib import snapshots as snapshots_bench  # noqa: E402
+from benchlib import tables as tables_bench  # noqa: E402
 from benchlib import toolbox as toolbox_bench  # noqa: E402
 from benchlib.common import RESULTS_DIR, ROOT, STAGENT_BIN, fmt, raise_nofile  # noqa: E402
 from benchlib.probes import ForeignLoad, machine_info  # noqa: E402
