@@ -52,7 +52,9 @@ def serve(ctx: click.Context, host: str, port: int, data_dir: str | None, log_le
     server = uvicorn.Server(uvicorn.Config(
         create_app(config), host=host, port=port, http=http_protocol(idle_timeout),
         timeout_keep_alive=max(1, round(idle_timeout)), log_level="warning", access_log=False,
-        lifespan="on", timeout_graceful_shutdown=5))
+        lifespan="on", timeout_graceful_shutdown=5,
+        # The TCP peer is who is calling: no X-Forwarded-For rewrites the address the key checks read.
+        proxy_headers=False))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
