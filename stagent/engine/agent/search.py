@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import filewalk
 from .files import MAX_FILE_BYTES, bool_arg, int_arg, is_binary
-from .tools import ToolContext, ToolError, confine, text_arg, tool
+from .tools import WORKDIR, ToolContext, ToolError, confine, text_arg, tool
 
 DEFAULT_MATCHES = 200
 MAX_MATCHES = 2000
@@ -77,7 +77,7 @@ def _more(count: int, noun: str, nouns: str) -> str:
       {"pattern": {"type": "string", "description": "Glob, e.g. **/*.py"},
        "path": {"type": "string", "description": "Folder to search in, relative to the working directory (default '.')"},
        "limit": {"type": "integer", "description": f"At most this many paths (default {DEFAULT_FILES})"}},
-      ("pattern",))
+      ("pattern",), sets=WORKDIR)
 async def glob(ctx: ToolContext, args: dict) -> str:
     pattern = text_arg(args, "pattern", required=True)
     limit = int_arg(args, "limit", DEFAULT_FILES, maximum=MAX_MATCHES * 5)
@@ -201,7 +201,7 @@ def _grep(root: Path, target: Path, regex: re.Pattern, wanted: filewalk.PathFilt
        "ignoreCase": {"type": "boolean", "description": "Case-insensitive (default false)"},
        "filesOnly": {"type": "boolean", "description": "List the matching files instead of lines (default false)"},
        "limit": {"type": "integer", "description": f"At most this many results (default {DEFAULT_MATCHES})"}},
-      ("pattern",))
+      ("pattern",), sets=WORKDIR)
 async def grep(ctx: ToolContext, args: dict) -> str:
     pattern = args.get("pattern")
     if not isinstance(pattern, str) or not pattern:

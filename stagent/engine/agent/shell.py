@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...store import settings
-from .tools import TASK_TOOLS, ToolError, text_arg, tool
+from .tools import WORKDIR, ToolError, text_arg, tool
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -276,7 +276,7 @@ def describe_status(status: int) -> str:
       {"command": {"type": "string", "description": "The command line, run by bash -c"},
        "timeout_seconds": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT,
                            "description": f"Seconds before it is killed (default {DEFAULT_TIMEOUT:g})"}},
-      ("command",), sets=(TASK_TOOLS,))
+      ("command",), sets=WORKDIR)
 async def run_command(ctx, args: dict) -> str:
     command = text_arg(args, "command", required=True)
     if len(command) > MAX_COMMAND:

@@ -5,7 +5,8 @@ search.py; engine/agent/toolbox.py imports every family.
 
 A tool is registered once (`ToolSet.tool`, or `tool(..., sets=...)` for several surfaces)
 and any surface offers it by its set: TASK_TOOLS (task runs; a task's `tool_names` narrows
-it), CHAT_TOOLS (Stagent chat, channel chat), STAN_TOOLS (Stan's workflow builder) and
+it), CHAT_TOOLS (Stagent chat, channel chat), WORKDIR_TOOLS (files, search, shell: part of
+the task set, and added to Stagent chat in a project with a working directory), STAN_TOOLS (Stan's workflow builder) and
 LARS_TOOLS (Lars). Each surface passes its own context object to the tools it runs.
 
 Invariants: a failure a tool reports (ToolError) or trips over on bad input (ValueError,
@@ -33,10 +34,11 @@ class ToolError(Exception):
 
 @dataclass
 class ToolContext:
-    """What a task run's tools see (TASK_TOOLS)."""
+    """What a task run's tools see (TASK_TOOLS). A chat turn's context has the same fields the
+    working-directory tools read (db, task None, working_dir, log, file_hashes)."""
 
     db: Database
-    task: dict
+    task: dict | None
     working_dir: Path | None
     output: dict  # {"text": str | None}: update_output writes the task's result here
     log: Callable[[str, dict], None] | None = None  # appends a line (type, payload) to the task's live log
@@ -112,9 +114,13 @@ class ToolSet:
 
 TASK_TOOLS = ToolSet("task")
 CHAT_TOOLS = ToolSet("chat")
+# The tools that act in a working directory (files, search, shell): task runs always have them;
+# a chat turn adds them when its conversation's project has a working directory.
+WORKDIR_TOOLS = ToolSet("workdir")
+WORKDIR = (TASK_TOOLS, WORKDIR_TOOLS)
 STAN_TOOLS = ToolSet("stan")
 LARS_TOOLS = ToolSet("lars")
-TOOL_SETS = {s.name: s for s in (TASK_TOOLS, CHAT_TOOLS, STAN_TOOLS, LARS_TOOLS)}
+TOOL_SETS = {s.name: s for s in (TASK_TOOLS, CHAT_TOOLS, WORKDIR_TOOLS, STAN_TOOLS, LARS_TOOLS)}
 
 
 def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = (), *,

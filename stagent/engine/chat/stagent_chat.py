@@ -36,9 +36,14 @@ class StagentChat:
         from starting."""
         conv = await self.conversations.get(conversation_id)
         extra = [f"This conversation belongs to project {conv['projectId']}."] if conv.get("projectId") else []
+        folder = await chat_tools.working_dir(self.db, conv)
+        if folder is not None:
+            extra.append(f"The project's working directory is {folder}; your file, search and shell "
+                         "tools work there (paths are relative to it).")
         if mentions:
             extra.append(await chat_tools.describe_mentions(self.db, mentions))
-        tool_context = chat_tools.ChatToolContext(self.db, self.runner, conv)
+        tool_context = chat_tools.ChatToolContext(self.db, self.runner, conv, working_dir=folder)
+        tools = await chat_tools.tool_set(tool_context, getattr(self.runner, "mcp", None))
         queue: asyncio.Queue = asyncio.Queue()
         streamed: list[str] = []
         recent = asyncio.ensure_future(chat_tools.recent_entities(self.db))
@@ -56,7 +61,7 @@ class StagentChat:
 
         async def turn() -> None:
             try:
-                await self.conversations.send(conversation_id, content, tools=chat_tools.CHAT_TOOLS,
+                await self.conversations.send(conversation_id, content, tools=tools,
                                               tool_context=tool_context,
                                               system_extra="\n\n".join(p for p in extra if p), on_event=sink)
             except ApiError as exc:  # before the first event: the caller's error; after it: an error event

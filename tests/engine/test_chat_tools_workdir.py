@@ -1,0 +1,75 @@
+"""Stagent chat in a project with a working directory: the file, search and shell tools are
+offered and run there, under the same permission checks as a task run's; without a working
+directory they are not offered. Real daemon, the fake provider, real files."""
+
+from __future__ import annotations
+
+from tests.api.test_chat import new_conversation, send, types
+
+
+def offered(request: dict) -> set[str]:
+    return {t["function"]["name"] for t in request.get("tools") or []}
+
+
+def test_a_chat_turn_reads_a_file_of_the_projects_working_directory(daemon, client, llm_env, tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the secret word is pelican\n")
+    project = client.post("/api/projects", json={"name": "Repo", "workingDirectory": str(folder)}).json()
+    conv = new_conversation(client, projectId=project["id"])
+    llm_env.enqueue_tool_call("read_file", {"path": "notes.txt"})
+    llm_env.enqueue_text("The word in notes.txt is pelican.")
+    events = send(daemon, conv["id"], "What does notes.txt say?", approve=None)
+    kinds = types(events)
+    assert "permission_request" not in kinds  # reading is allowed like in a task run
+    result = next(e.json() for e in events if e.json()["type"] == "tool_result")
+    assert result["name"] == "read_file" and "pelican" in result["result"]
+    assert kinds.index("tool_result") < kinds.index("delta") and kinds[-1] == "done"
+    assert "".join(e.json()["content"] for e in events if e.json()["type"] == "delta").endswith("pelican.")
+    tools = offered(llm_env.requests[0])
+    assert {"read_file", "write_file", "edit_file", "list_files", "glob", "grep", "run_command",
+            "create_task", "list_projects"} <= tools
+    assert str(folder) in llm_env.requests[0]["messages"][0]["content"]
+
+
+def test_a_chat_command_asks_first_and_runs_in_the_working_directory(daemon, client, llm_env, tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    project = client.post("/api/projects", json={"name": "Repo", "workingDirectory": str(folder)}).json()
+    conv = new_conversation(client, projectId=project["id"])
+    llm_env.enqueue_tool_call("run_command", {"command": "pwd; echo made > made.txt"})
+    llm_env.enqueue_text("Ran it.")
+    events = send(daemon, conv["id"], "Run pwd", approve="deny")
+    request = next(e.json() for e in events if e.json()["type"] == "permission_request")
+    assert request["toolName"] == "run_command"
+    assert not (folder / "made.txt").exists()
+
+    llm_env.enqueue_tool_call("run_command", {"command": "pwd; echo made > made.txt"})
+    llm_env.enqueue_text("Ran it.")
+    events = send(daemon, conv["id"], "Run pwd again", approve="allow")
+    result = next(e.json() for e in events if e.json()["type"] == "tool_result")
+    assert result["result"].startswith("exit code 0") and str(folder.resolve()) in result["result"]
+    assert (folder / "made.txt").read_text() == "made\n"
+
+
+def test_a_file_path_outside_the_working_directory_is_refused_in_chat(daemon, client, llm_env, tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (tmp_path / "outside.txt").write_text("not yours")
+    project = client.post("/api/projects", json={"name": "Repo", "workingDirectory": str(folder)}).json()
+    conv = new_conversation(client, projectId=project["id"])
+    llm_env.enqueue_tool_call("read_file", {"path": "../outside.txt"})
+    llm_env.enqueue_text("I cannot.")
+    events = send(daemon, conv["id"], "Read ../outside.txt", approve=None)
+    result = next(e.json() for e in events if e.json()["type"] == "tool_result")
+    assert "outside the working directory" in result["result"] and "not yours" not in result["result"]
+
+
+def test_without_a_working_directory_chat_offers_no_file_or_shell_tools(daemon, client, llm_env):
+    project = client.post("/api/projects", json={"name": "No folder"}).json()
+    for conv in (new_conversation(client, projectId=project["id"]), new_conversation(client)):
+        llm_env.enqueue_text("Hello.")
+        send(daemon, conv["id"], "Hi", approve=None)
+        tools = offered(llm_env.requests[-1])
+        assert "create_task" in tools and "web_fetch" in tools
+        assert not tools & {"read_file", "write_file", "edit_file", "list_files", "glob", "grep", "run_command"}
