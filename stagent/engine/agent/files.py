@@ -20,7 +20,7 @@ import asyncio
 from pathlib import Path
 
 from . import changes
-from .tools import WORKDIR, ToolContext, ToolError, confine, text_arg, tool
+from .tools import WORKDIR, ToolContext, ToolError, confine, data_folder, text_arg, tool
 
 MAX_FILE_BYTES = 10 * 1024 * 1024   # read_file and edit_file refuse larger files; write_file larger content
 MAX_READ_CHARS = 64 * 1024          # one read_file answer; longer ones are cut at a line and say how to go on
@@ -241,7 +241,8 @@ async def list_files(ctx: ToolContext, args: dict) -> str:
     folder = confine(ctx, rel)
     if not folder.is_dir():
         raise ToolError(f"no such folder: {rel}")
-    entries = sorted(folder.iterdir())
+    data = data_folder(ctx)
+    entries = [e for e in sorted(folder.iterdir()) if e != data]  # not even the data folder's name
     shown = "\n".join(e.name + ("/" if e.is_dir() else "") for e in entries[:MAX_LIST_ENTRIES])
     if len(entries) > MAX_LIST_ENTRIES:
         shown += f"\n({len(entries) - MAX_LIST_ENTRIES} more entries)"

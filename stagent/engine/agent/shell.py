@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ...store import settings
 from . import proctree
-from .tools import WORKDIR, ToolError, text_arg, tool
+from .tools import WORKDIR, ToolError, in_data_folder, text_arg, tool
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -259,6 +259,9 @@ def _working_dir(ctx) -> Path:
         raise ToolError("this task's project has a relative working directory; set an absolute folder")
     if not folder.is_dir():
         raise ToolError(f"the working directory {folder} does not exist")
+    if in_data_folder(ctx, folder.resolve()):
+        raise ToolError(f"the working directory {folder} is inside stagent's own data folder (its database "
+                        "and API key); commands never run there")
     return folder
 
 

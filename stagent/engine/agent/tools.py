@@ -12,7 +12,8 @@ LARS_TOOLS (Lars). Each surface passes its own context object to the tools it ru
 Invariants: a failure a tool reports (ToolError) or trips over on bad input (ValueError,
 TypeError, KeyError, OSError) becomes an `error: ...` result the model reads, and the run goes
 on; tool names are unique within a set. File tools only ever touch paths inside the
-project's working directory (resolved, so `..` and symlinks cannot escape).
+project's working directory (resolved, so `..` and symlinks cannot escape), and never inside
+stagent's own data folder (database, API key), even when it lies within the working directory.
 """
 
 from __future__ import annotations
@@ -194,7 +195,29 @@ def confine(ctx: ToolContext, relative: str) -> Path:
         raise ToolError("this task's project has no working directory")
     if not ctx.working_dir.is_absolute():  # stored before projects were checked: never the daemon's cwd
         raise ToolError("this task's project has a relative working directory; set an absolute folder")
-    return inside(ctx.working_dir.resolve(), relative)
+    target = inside(ctx.working_dir.resolve(), relative)
+    refuse_data_folder(ctx, target, relative)
+    return target
+
+
+def data_folder(ctx: Any) -> Path | None:
+    """stagent's own data folder (its database, API key, uploads), resolved: the tools of a run
+    never read, list, search, change or run commands in it, even inside a working directory."""
+    path = getattr(getattr(ctx, "db", None), "path", None)
+    if not path or str(path) == ":memory:":
+        return None
+    return Path(path).resolve().parent
+
+
+def in_data_folder(ctx: Any, target: Path) -> bool:
+    data = data_folder(ctx)
+    return data is not None and (target == data or data in target.parents)
+
+
+def refuse_data_folder(ctx: Any, target: Path, shown: str) -> None:
+    if in_data_folder(ctx, target):
+        raise ToolError(f"path '{shown}' is inside stagent's own data folder (its database and API key); "
+                        "tools never touch it")
 
 
 def inside(root: Path, relative: str) -> Path:
