@@ -136,3 +136,25 @@ def test_a_profiles_mcp_servers_are_started_for_its_runs(daemon, client, llm_env
     assert {"mcp__fake__echo", "read_file", "update_output"} <= names and "write_file" not in names
     results = {m["tool_call_id"]: m["content"] for m in llm_env.requests[1]["messages"] if m["role"] == "tool"}
     assert "hello" in results["m1"]
+
+
+def test_the_model_override_applies_to_scheduled_firings_and_workflow_steps(daemon, client, llm_env):
+    from tests.helpers.workflows import start, wait_status
+
+    make_profile(client, capabilityOverrides={"openai-direct": {"modelId": "openai/fake-special"}},
+                 canUseToolPolicy=None)
+    schedule = client.post("/api/schedules", json={"name": "Nightly", "interval": "every day at 3am",
+                                                   "prompt": "Summarise", "agentProfile": "careful"})
+    assert schedule.status_code == 201, schedule.text
+    llm_env.enqueue_text("fired")
+    fired = client.post(f"/api/schedules/{schedule.json()['id']}/execute")
+    assert fired.status_code in (200, 201, 202), fired.text
+    task_id = fired.json().get("taskId") or fired.json().get("id")
+    assert daemon.wait_for_status(task_id, {"completed", "failed"})["status"] == "completed"
+    assert llm_env.requests[-1]["model"] == "fake-special"
+
+    llm_env.enqueue_text("step done")
+    workflow_id = start(client, {"pattern": "sequence", "steps": [
+        {"id": "a", "name": "A", "prompt": "do a", "agentProfile": "careful"}]})
+    assert wait_status(client, workflow_id, "completed", "failed")["status"] == "completed"
+    assert llm_env.requests[-1]["model"] == "fake-special"

@@ -123,11 +123,13 @@ class Runner:
         task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
         self._launch(task, target, resume=True)
 
-    async def target_or_error(self, model_id: str | None, runtime_id: str | None
-                              ) -> tuple[ModelTarget | None, str | None]:
-        """(the model a task with these fields runs on, None), or (None, why it cannot run)."""
+    async def target_or_error(self, model_id: str | None, runtime_id: str | None, profile_id: str | None = None,
+                              project_id: str | None = None) -> tuple[ModelTarget | None, str | None]:
+        """(the model a task with these fields runs on, None), or (None, why it cannot run). A
+        profile's `capabilityOverrides.modelId` applies when no model is named (as for tasks)."""
         try:
-            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id}), None
+            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id,
+                                          "agentProfile": profile_id, "projectId": project_id}), None
         except ApiError as exc:
             return None, exc.message
 
@@ -255,6 +257,8 @@ class Runner:
             picked: list[tuple[str, dict]] = []  # logged after `started`
             task = await profile_runs.assign(self.db, self.profiles, task,
                                              lambda kind, payload: picked.append((kind, payload)))
+            if picked and not task.get("modelId"):  # the profile just picked may name its own model
+                target = await self.target_for(task)
             shape = await profile_runs.shape(self.profiles, task)
             session_id, messages = await load_session(self.db, task, resume, after_restart,
                                                       shape.prompt(SYSTEM_PROMPT, target.runtime_id))
