@@ -46,6 +46,7 @@ class ToolContext:
     # this run's view of its files: resolved path -> sha256 of the content the agent last read
     # or wrote (files.py refuses to change a file it has not seen, or that changed since)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    events: Any = None  # the app's EventBus (events.py): what a tool announces live (a handoff waiting)
 
 
 @dataclass(frozen=True)

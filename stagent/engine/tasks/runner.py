@@ -278,7 +278,8 @@ class Runner:
             task_tools = shape.tools(task_tools)
             loop = AgentLoop(surface, target, task_tools,
                              tools.ToolContext(self.db, task, working_dir, output,
-                                              log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload)),
+                                              log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload),
+                                              events=self.events),
                              budgets=self.budgets,
                              permissions=shape.permissions(self.permissions),
                              max_steps=shape.max_turns or self.max_steps,
