@@ -23,6 +23,7 @@ from .m012_task_budget import m012_task_budget
 from .m013_file_changes import m013_file_changes
 from .m014_memory_handoffs import m014_memory_handoffs
 from .m015_profiles import m015_profiles
+from .m020_conversation_profile import m020_conversation_profile
 from .migrations_lib import run_script
 
 
@@ -184,7 +185,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
               m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
               m011_workflow_triggers, m012_task_budget, m013_file_changes, m014_memory_handoffs,
-              m015_profiles]
+              m015_profiles, m020_conversation_profile]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -73,3 +73,39 @@ def test_without_a_working_directory_chat_offers_no_file_or_shell_tools(daemon, 
         tools = offered(llm_env.requests[-1])
         assert "create_task" in tools and "web_fetch" in tools
         assert not tools & {"read_file", "write_file", "edit_file", "list_files", "glob", "grep", "run_command"}
+
+
+# ---- a conversation under a profile ----------------------------------------------------------
+
+def test_a_conversation_profile_shapes_its_turns(daemon, client, llm_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("STAGENT_SKILLS_HOME", str(tmp_path / "skills"))
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "secret.txt").write_text("top secret")
+    project = client.post("/api/projects", json={"name": "Repo", "workingDirectory": str(folder)}).json()
+    body = {"id": "careful", "name": "Careful", "version": "1.0.0", "domain": "work", "tags": ["careful"],
+            "skillMd": "---\nname: Careful\ndescription: Careful.\n---\n\nALWAYS ANSWER IN HAIKU.",
+            "allowedTools": ["Read", "LS"], "canUseToolPolicy": {"autoDeny": ["Read"]}, "maxTurns": 3,
+            "capabilityOverrides": {"claude-code": {"modelId": "openai/fake-special"}}}
+    assert client.post("/api/profiles", json=body).status_code == 201
+    assert client.post("/api/chat/conversations", json={"runtimeId": "claude-code",
+                                                        "agentProfile": "nobody"}).status_code == 400
+    conv = new_conversation(client, projectId=project["id"], agentProfile="careful")
+    assert conv["agentProfile"] == "careful"
+    llm_env.enqueue_tool_call("read_file", {"path": "secret.txt"})
+    llm_env.enqueue_text("Quiet file / a secret kept from me / autumn leaves fall.")
+    events = send(daemon, conv["id"], "What is in secret.txt?", approve=None)
+    result = next(e.json() for e in events if e.json()["type"] == "tool_result")
+    assert result["result"].startswith("Permission denied: Denied by the policy of profile 'careful'")
+    first = llm_env.requests[-2]
+    assert first["model"] == "fake-special"
+    assert "ALWAYS ANSWER IN HAIKU." in first["messages"][0]["content"]
+    tools = offered(first)
+    assert {"read_file", "list_files", "list_projects", "create_task"} <= tools  # chat's own tools stay
+    assert not tools & {"write_file", "edit_file", "run_command", "web_fetch", "grep"}
+
+    cleared = client.patch(f"/api/chat/conversations/{conv['id']}", json={"agentProfile": ""}).json()
+    assert cleared["agentProfile"] is None
+    llm_env.enqueue_text("Plain.")
+    send(daemon, conv["id"], "Hi", approve=None)
+    assert "run_command" in offered(llm_env.requests[-1]) and llm_env.requests[-1]["model"] == "fake"
