@@ -37,6 +37,7 @@ from ..agent.providers import ModelTarget, resolve_model
 from ..governance.budgets import BudgetExceeded, Budgets
 from ..governance.permissions import Permissions
 from ..logbus import LogBus
+from ..profiles import hooks as profile_hooks
 from ..profiles import runs as profile_runs
 from ..profiles.registry import ProfileRegistry
 from ..schedules import scheduled_actions  # noqa: F401  (registers the built-in actions' tools)
@@ -275,7 +276,8 @@ class Runner:
                 task_tools = await self.mcp.task_tools(task_tools, {**task, "profileMcpServers": shape.mcp_servers},
                                                        allowed, lambda kind, payload:
                                                        self.logbus.append(task_id, agent, kind, payload))
-            task_tools = shape.tools(task_tools)
+            task_tools = profile_hooks.wrap(shape.tools(task_tools), shape.profile, self.db, task, working_dir,
+                                            lambda kind, payload: self.logbus.append(task_id, agent, kind, payload))
             loop = AgentLoop(surface, target, task_tools,
                              tools.ToolContext(self.db, task, working_dir, output,
                                               log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload),
