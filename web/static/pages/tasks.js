@@ -15,8 +15,9 @@ const machineMade = (t) => MACHINE_MADE.has(t.sourceType) || Boolean(t.workflowI
 let view = 'list'; // kept while the tab is open (nothing is stored in the browser)
 
 // The new-task form. `project`: a project the task belongs to (the project page's form), or
-// the projects to choose from.
-export function createForm({ projects = [], project = null, models = [], onCreated }) {
+// the projects to choose from. `profiles`: the agent profiles to pick from (GET /api/profiles);
+// none picked, the run picks one from the task's words.
+export function createForm({ projects = [], project = null, models = [], profiles = [], onCreated }) {
   const title = h('input', { type: 'text', name: 'title', required: true, maxlength: 200,
     placeholder: 'e.g. Write a haiku about SQLite' });
   const description = h('textarea', { name: 'description', maxlength: 2000,
@@ -27,18 +28,22 @@ export function createForm({ projects = [], project = null, models = [], onCreat
   const model = h('input', { type: 'text', name: 'model', list: listId, maxlength: 200,
     placeholder: 'default model' });
   const list = h('datalist', { id: listId }, models.map((m) => h('option', { value: m.id }, m.label)));
+  const profilePicker = h('select', { name: 'profile' }, options([['', 'Pick from the task'],
+    ...profiles.map((p) => [p.id, p.scope && p.scope !== 'builtin' ? `${p.name} (${p.scope})` : p.name])]));
   const errors = h('div');
   const runButton = h('button', { type: 'submit', class: 'primary', value: 'run' }, 'Create and run');
   const saveButton = h('button', { type: 'submit', value: 'save' }, 'Create only');
   const form = h('form', { 'aria-label': 'New task' }, field('Title', title), field('Description', description),
     h('div', { class: 'row' }, projectPicker ? field('Project', projectPicker) : null,
-      field('Model', model, 'Any LiteLLM model id')),
+      field('Model', model, 'Any LiteLLM model id'),
+      field('Profile', profilePicker, 'Shapes the agent: instructions, tools, model')),
     list, errors, h('div', { class: 'actions' }, runButton, saveButton));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const runIt = event.submitter !== saveButton;
     const fields = { title: title.value.trim(), description: description.value.trim() || undefined,
-      projectId: project ? project.id : projectPicker.value || undefined, modelId: model.value.trim() || undefined };
+      projectId: project ? project.id : projectPicker.value || undefined, modelId: model.value.trim() || undefined,
+      agentProfile: profilePicker.value || undefined };
     run(event.submitter, async () => {
       try {
         const task = await createAndRun(fields, { run: runIt });
@@ -81,8 +86,8 @@ async function list(root, params, scope) {
   const page = h('div');
   root.append(page);
   page.append(h('h1', { text: 'Tasks' }));
-  const [projects, models] = await Promise.all([api.get('/api/projects'),
-    api.get('/api/chat/models').catch(() => [])]);
+  const [projects, models, profiles] = await Promise.all([api.get('/api/projects'),
+    api.get('/api/chat/models').catch(() => []), api.get('/api/profiles').catch(() => [])]);
   const names = Object.fromEntries(projects.map((p) => [p.id, p.name]));
 
   const search = h('input', { type: 'search', placeholder: 'Search titles (press /)', 'aria-label': 'Search tasks',
@@ -152,7 +157,7 @@ async function list(root, params, scope) {
   project.addEventListener('change', load);
   showAll.addEventListener('change', draw);
 
-  page.append(section('New task', createForm({ projects, models, onCreated: (task, started) => {
+  page.append(section('New task', createForm({ projects, models, profiles, onCreated: (task, started) => {
     if (started) location.hash = `#/tasks/${task.id}`;
     else load();
   } })), section('All tasks',
