@@ -42,8 +42,17 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def find(marker_value: str, roots: set[int]) -> set[int]:
-    """The live processes that carry the marker, or are one of `roots`, or descend from those."""
+def start_time(pid: int) -> int:
+    """When the process started (clock ticks since boot; 0 when it cannot be read)."""
+    stat = _read(f"/proc/{pid}/stat")
+    fields = stat.rsplit(b")", 1)[-1].split() if stat else []
+    return int(fields[19]) if len(fields) > 19 else 0
+
+
+def find(marker_value: str, roots: set[int], since: int = 0) -> set[int]:
+    """The live processes that carry the marker, or are one of `roots`, or descend from those.
+    Processes started before `since` (the command's shell) cannot be the command's: their
+    environment is not read."""
     needle = f"{MARKER}={marker_value}".encode()
     me = os.getpid()
     children: dict[int, list[int]] = defaultdict(list)
@@ -61,7 +70,9 @@ def find(marker_value: str, roots: set[int]) -> set[int]:
         if stat is None:
             continue
         fields = stat.rsplit(b")", 1)[-1].split()
-        if len(fields) < 2 or fields[0] in (b"Z", b"X"):  # a zombie is dead already
+        if len(fields) < 20 or fields[0] in (b"Z", b"X"):  # a zombie is dead already
+            continue
+        if int(fields[19]) < since:
             continue
         alive.add(pid)
         children[int(fields[1])].append(pid)
@@ -90,7 +101,7 @@ def kill_group(pgid: int, signum: int = signal.SIGKILL) -> None:
         os.killpg(pgid, signum)
 
 
-def kill_tree(marker_value: str, shell_pid: int | None, pgid: int) -> None:
+def kill_tree(marker_value: str, shell_pid: int | None, pgid: int, since: int = 0) -> None:
     """Kill the command's group and every process of the command (see the module's doc).
     `shell_pid` is the command's shell while it has not been reaped (None after: its pid may
     belong to someone else by then). Blocking (reads /proc): run it in a worker thread."""
@@ -98,7 +109,7 @@ def kill_tree(marker_value: str, shell_pid: int | None, pgid: int) -> None:
     found: set[int] = set()
     kill_group(pgid, signal.SIGSTOP)
     for _ in range(ROUNDS):  # freeze everything, so the tree stops changing
-        new = find(marker_value, roots | found) - found
+        new = find(marker_value, roots | found, since) - found
         if not new:
             break
         _signal(new, signal.SIGSTOP)
@@ -108,7 +119,7 @@ def kill_tree(marker_value: str, shell_pid: int | None, pgid: int) -> None:
         if not found:
             return
         _signal(found, signal.SIGKILL)
-        found = find(marker_value, found)
+        found = find(marker_value, found, since)
 
 
 async def wait_exit(proc) -> int | None:

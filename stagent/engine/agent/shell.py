@@ -197,6 +197,7 @@ async def run_shell(command: str, cwd: Path, env: dict[str, str], timeout: float
     proc = await asyncio.create_subprocess_exec(
         SHELL, "-c", command, cwd=str(cwd), env={**env, name: marker}, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    since = proctree.start_time(proc.pid)  # nothing older is the command's
     capture = Capture()
     budget = [log_limit]
     streams = {name: LogStream(name, log, secrets, budget, log_limit) if log is not None else None
@@ -214,7 +215,7 @@ async def run_shell(command: str, cwd: Path, env: dict[str, str], timeout: float
             pass
         # Done or timed out: whatever it started in the background goes with it (and lets go
         # of the pipes, so the readers reach the end of the output).
-        await asyncio.to_thread(proctree.kill_tree, marker, None if ended else proc.pid, proc.pid)
+        await asyncio.to_thread(proctree.kill_tree, marker, None if ended else proc.pid, proc.pid, since)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_SECONDS):  # also waits for the pipes to close
                 await proc.wait()
@@ -224,7 +225,7 @@ async def run_shell(command: str, cwd: Path, env: dict[str, str], timeout: float
     except BaseException:  # cancelled: the task was cancelled, or the daemon is stopping
         proctree.kill_group(proc.pid)
         # finishes in its thread even if this wait is cancelled again
-        await asyncio.shield(asyncio.to_thread(proctree.kill_tree, marker, None, proc.pid))
+        await asyncio.shield(asyncio.to_thread(proctree.kill_tree, marker, None, proc.pid, since))
         raise
     finally:
         for pump in pumps:
