@@ -109,3 +109,25 @@ def test_a_conversation_profile_shapes_its_turns(daemon, client, llm_env, tmp_pa
     llm_env.enqueue_text("Plain.")
     send(daemon, conv["id"], "Hi", approve=None)
     assert "run_command" in offered(llm_env.requests[-1]) and llm_env.requests[-1]["model"] == "fake"
+
+
+def test_a_chat_turn_in_a_project_with_a_folder_calls_mcp_tools(daemon, client, llm_env, tmp_path):
+    from tests.engine.test_mcp_client import FAKE_TOOLS, calls, configure, stdio_entry
+
+    record = tmp_path / "calls.jsonl"
+    configure(daemon, {"fake": stdio_entry(record)})
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    plain = new_conversation(client)
+    llm_env.enqueue_text("Hello.")
+    send(daemon, plain["id"], "Hi", approve=None)
+    assert not any(name.startswith("mcp__") for name in offered(llm_env.requests[-1]))  # no folder: none
+
+    project = client.post("/api/projects", json={"name": "Repo", "workingDirectory": str(folder)}).json()
+    conv = new_conversation(client, projectId=project["id"])
+    llm_env.enqueue_tool_call("mcp__fake__echo", {"text": "hi"})
+    llm_env.enqueue_text("It echoed.")
+    events = send(daemon, conv["id"], "Echo hi", approve=None)
+    result = next(e.json() for e in events if e.json()["type"] == "tool_result")
+    assert result["result"] == "echo: hi" and [c["tool"] for c in calls(record)] == ["echo"]
+    assert FAKE_TOOLS <= offered(llm_env.requests[-2])
