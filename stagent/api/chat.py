@@ -36,6 +36,7 @@ class ConversationCreate(Body):
     title: str | None = Field(default=None, max_length=200)
     model_id: str | None = Field(default=None, max_length=200)
     personality: Personality | None = None
+    agent_profile: str | None = Field(default=None, max_length=100)  # extension: shapes every turn
 
 
 class ConversationUpdate(Body):
@@ -44,6 +45,7 @@ class ConversationUpdate(Body):
     model_id: str | None = Field(default=None, max_length=200)
     runtime_id: RuntimeId = None
     personality: Personality = None
+    agent_profile: str | None = Field(default=None, max_length=100)  # extension; "" or null clears it
 
 
 class ConversationListQuery(Body):
@@ -94,6 +96,7 @@ class ConversationOut(Out):
     runtimeId: str | None
     modelId: str | None
     status: Literal["active", "archived"]
+    agentProfile: str | None = None  # extension
     createdAt: str
     updatedAt: str
 
@@ -142,7 +145,8 @@ async def create_conversation(request):
         _check_runtime(runtime_id)
     body = validate_body(ConversationCreate, data)
     conv = await _engine(request).create(mode="chat", runtime_id=body.runtime_id, project_id=body.project_id,
-                                         title=body.title, model_id=body.model_id, personality=body.personality)
+                                         title=body.title, model_id=body.model_id, personality=body.personality,
+                                         agent_profile=body.agent_profile)
     return ok(conv, 201)
 
 

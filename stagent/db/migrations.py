@@ -26,6 +26,7 @@ from .m015_profiles import m015_profiles
 from .m016_documents import m016_documents
 from .m017_tables import m017_tables
 from .m019_environment import m019_environment
+from .m020_conversation_profile import m020_conversation_profile
 from .migrations_lib import run_script
 
 
@@ -187,7 +188,7 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [m001_initial, m002_scheduler, m003_channels, m004_conversations, m005_governance,
               m006_heartbeat, m007_usage_ledger, m008_governance_fixes, m009_workflows, m010_lars,
               m011_workflow_triggers, m012_task_budget, m013_file_changes, m014_memory_handoffs,
-              m015_profiles, m016_documents, m017_tables, m019_environment]
+              m015_profiles, m016_documents, m017_tables, m019_environment, m020_conversation_profile]
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

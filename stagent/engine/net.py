@@ -7,6 +7,9 @@ crafted URL or redirect uses to reach the machine's own secrets: link-local addr
 metadata at 169.254.169.254, fe80::/10), multicast, unspecified and reserved addresses, and the
 cloud metadata addresses that are not link-local. Every address the host resolves to is checked,
 so a name pointing at a metadata address is refused too; callers check every redirect's target.
+A caller that makes the connection itself (web_fetch) connects to a checked address
+(`pinned_url`), so a name that resolves differently a moment later (DNS rebinding) cannot
+lead it elsewhere.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
-async def check_fetch_url(url: str) -> None:
+async def check_fetch_url(url: str) -> list[IPAddress]:
     """Raise RefusedURL unless `url` is http(s) with a host whose every address may be fetched.
-    An IP literal is checked without any lookup; a name is resolved (no connection is made)."""
+    An IP literal is checked without any lookup; a name is resolved (no connection is made).
+    Returns the checked addresses (resolver order, no duplicates): a caller that connects
+    itself connects to one of these (pinned_url), so a second lookup cannot answer otherwise."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -78,6 +83,20 @@ async def check_fetch_url(url: str) -> None:
         if reason is not None:
             where = "" if literal is not None else f"{host} resolves to {address}: "
             raise RefusedURL(f"{where}{reason}; such addresses are never fetched")
+    return list(dict.fromkeys(addresses))
+
+
+def pinned_url(url: str, address: IPAddress) -> tuple[str, str, str]:
+    """(the URL with its host replaced by `address`, the Host header the original URL means,
+    the host name TLS must present and verify (SNI)). Connecting to the pinned URL with that
+    Host header and SNI is the same request, made to the address that was checked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, _, hostport = netloc.rpartition("@")
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    pinned = literal + (f":{parts.port}" if parts.port is not None else "")
+    return (parts._replace(netloc=(userinfo + "@" if userinfo else "") + pinned).geturl(),
+            hostport, parts.hostname or "")
 
 
 async def read_capped(response, cap: int, failed) -> bytes:

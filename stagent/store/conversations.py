@@ -17,7 +17,7 @@ from ..errors import Conflict, Invalid, NotFound
 
 CONVERSATION_STATUSES = ("active", "archived")
 _CONV_FIELDS = ("project_id", "title", "runtime_id", "model_id", "status", "session_id",
-                "context_scope", "mode", "owner", "personality", "active_skills")
+                "context_scope", "mode", "owner", "personality", "active_skills", "agent_profile")
 _MESSAGE_COLUMNS = ("seq, id, conversation_id, role, content, metadata, status, tool_calls, "
                     "tool_call_id, input_tokens, output_tokens, token_count, model, source, "
                     "compacted, created_at")

@@ -112,3 +112,44 @@ def test_api_chain_is_capped(client):
         parent = r.json()["id"]
     r = client.post("/api/handoffs", json={**HANDOFF, "parentMessageId": parent})
     assert r.status_code == 400 and "chain depth" in r.json()["error"]
+
+
+def test_a_built_in_profile_hands_off_and_a_pending_handoff_is_announced_live(tmp_path, llm_env):
+    import threading
+
+    import httpx
+
+    from tests.conftest import Daemon
+    from tests.helpers.sse import iter_events
+
+    # No keepalive re-read for an hour: the notification can only arrive through its event.
+    quiet = Daemon(tmp_path / "quiet", sse_keepalive_seconds=3600)
+    try:
+        client = quiet.client
+        assert client.post("/api/permissions", json={"pattern": "Handoff"}).status_code == 200
+        llm_env.enqueue_tool_call("send_handoff", {"toProfileId": "document-writer", "subject": "Write it up",
+                                                   "body": "Turn the sources into a report.", "requiresApproval": True})
+        gate = threading.Event()
+        llm_env.enqueue_text("Handed off.", gate=gate)
+        with httpx.stream("GET", f"{quiet.url}/api/events/stream", timeout=30) as r:
+            events = iter_events(r.iter_lines())
+            assert next(events).event == "ready"
+            task = client.post("/api/tasks", json={"title": "Research WAL", "agentProfile": "researcher"}).json()
+            client.patch(f"/api/tasks/{task['id']}", json={"status": "queued"})
+            assert client.post(f"/api/tasks/{task['id']}/execute").status_code == 202
+            seen = []
+            for event in events:  # the run waits at the gate: nothing ends it before the notification
+                seen.append(event)
+                if event.event == "notification" and event.json()["type"] == "agent_message":
+                    break
+            assert not any(e.event == "task" and e.json()["status"] == "completed" for e in seen)
+        gate.set()
+        assert quiet.wait_for_status(task["id"], {"completed"})["status"] == "completed"
+        offered = {t["function"]["name"] for t in llm_env.requests[0]["tools"]}
+        assert "send_handoff" in offered and "web_search" in offered and "write_file" not in offered
+        handoff = client.get("/api/handoffs").json()[0]
+        assert (handoff["fromProfileId"], handoff["toProfileId"], handoff["status"]) == (
+            "researcher", "document-writer", "pending")
+    finally:
+        gate.set()
+        quiet.stop()

@@ -54,7 +54,8 @@ def test_migrations_are_named_in_order():
     assert len(set(names)) == len(names)
     numbers = [int(name[1:4]) for name in names]
     assert all(name[0] == "m" and name[4] == "_" for name in names)
-    assert numbers == list(range(1, len(names) + 1))
+    # strictly increasing from 1; numbers are handed out per branch, so one may be unused
+    assert numbers[0] == 1 and numbers == sorted(set(numbers))
 
 
 def test_migrating_twice_is_a_no_op(tmp_path):

@@ -37,7 +37,7 @@ def env(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     loop = asyncio.new_event_loop()
-    db = Database(tmp_path / "stagent.db")
+    db = Database(tmp_path / "data" / "stagent.db")  # not a parent of the working directory
     loop.run_until_complete(db.open())
     loop.run_until_complete(db.write_raw(migrate))
     loop.run_until_complete(db.execute(
@@ -318,3 +318,51 @@ def test_the_file_tools_are_offered_with_their_parameters():
     assert set(schemas["write_file"]["properties"]) == {"path", "content"}
     assert set(schemas["read_file"]["properties"]) == {"path", "offset", "limit"}
     assert json.dumps(schemas)  # plain JSON schema, as providers take it
+
+
+# ---- stagent's own data folder ---------------------------------------------------------------
+
+@pytest.fixture
+def data_inside(tmp_path):
+    """(loop runner, Run over tmp_path/work) whose database lives in tmp_path/work/data, next to
+    an api-key file, as when a user makes their home folder a project's working directory."""
+    work = tmp_path / "work"
+    data = work / "data"
+    data.mkdir(parents=True)
+    (data / "api-key").write_text("stagent-key-0123456789-secret\n")
+    (work / "notes.txt").write_text("no secret here\n")
+    loop = asyncio.new_event_loop()
+    db = Database(data / "stagent.db")
+    loop.run_until_complete(db.open())
+    loop.run_until_complete(db.write_raw(migrate))
+    loop.run_until_complete(db.execute(
+        "INSERT INTO tasks (id, title, created_at, updated_at) VALUES ('t1', 't', 'x', 'x')"))
+    yield loop.run_until_complete, Run(db, work)
+    loop.run_until_complete(db.close())
+    loop.close()
+
+
+def test_the_data_folder_is_never_read_changed_listed_or_searched(data_inside):
+    call, run = data_inside
+    for name, args in [("read_file", {"path": "data/api-key"}), ("read_file", {"path": "data/stagent.db"}),
+                       ("read_file", {"path": "./data/../data/api-key"}),
+                       ("write_file", {"path": "data/api-key", "content": "mine"}),
+                       ("edit_file", {"path": "data/api-key", "old": "stagent", "new": "x"}),
+                       ("list_files", {"path": "data"}), ("glob", {"pattern": "*", "path": "data"}),
+                       ("grep", {"pattern": "secret", "path": "data"})]:
+        result = call(run(name, **args))
+        assert result.startswith("error: ") and "stagent's own data folder" in result, (name, result)
+    (run.work / "link").symlink_to(run.work / "data")
+    assert "stagent's own data folder" in call(run("read_file", path="link/api-key"))
+    assert (run.work / "data" / "api-key").read_text().startswith("stagent-key-")
+    assert "data/" not in call(run("list_files")).splitlines()
+    assert call(run("grep", pattern="secret")) == "notes.txt:1:no secret here"
+    assert "api-key" not in call(run("glob", pattern="**/*"))
+
+
+def test_a_command_never_runs_in_the_data_folder(data_inside):
+    call, run = data_inside
+    run.ctx.working_dir = run.work / "data"
+    result = call(run("run_command", command="cat api-key"))
+    assert result.startswith("error: ") and "stagent's own data folder" in result
+    assert "stagent-key" not in result

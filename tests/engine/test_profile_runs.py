@@ -136,3 +136,68 @@ def test_a_profiles_mcp_servers_are_started_for_its_runs(daemon, client, llm_env
     assert {"mcp__fake__echo", "read_file", "update_output"} <= names and "write_file" not in names
     results = {m["tool_call_id"]: m["content"] for m in llm_env.requests[1]["messages"] if m["role"] == "tool"}
     assert "hello" in results["m1"]
+
+
+def test_the_model_override_applies_to_scheduled_firings_and_workflow_steps(daemon, client, llm_env):
+    from tests.helpers.workflows import start, wait_status
+
+    make_profile(client, capabilityOverrides={"openai-direct": {"modelId": "openai/fake-special"}},
+                 canUseToolPolicy=None)
+    schedule = client.post("/api/schedules", json={"name": "Nightly", "interval": "every day at 3am",
+                                                   "prompt": "Summarise", "agentProfile": "careful"})
+    assert schedule.status_code == 201, schedule.text
+    llm_env.enqueue_text("fired")
+    fired = client.post(f"/api/schedules/{schedule.json()['id']}/execute")
+    assert fired.status_code in (200, 201, 202), fired.text
+    task_id = fired.json().get("taskId") or fired.json().get("id")
+    assert daemon.wait_for_status(task_id, {"completed", "failed"})["status"] == "completed"
+    assert llm_env.requests[-1]["model"] == "fake-special"
+
+    llm_env.enqueue_text("step done")
+    workflow_id = start(client, {"pattern": "sequence", "steps": [
+        {"id": "a", "name": "A", "prompt": "do a", "agentProfile": "careful"}]})
+    assert wait_status(client, workflow_id, "completed", "failed")["status"] == "completed"
+    assert llm_env.requests[-1]["model"] == "fake-special"
+
+
+HOOKS = {"preToolCall": ["echo \"pre $STAGENT_TOOL_NAME $STAGENT_TOOL_INPUT\" >> hooks.log",
+                         "[ \"$STAGENT_TOOL_NAME\" != write_file ] || { echo no writes in this profile; exit 3; }"],
+         "postToolCall": "echo \"post $STAGENT_TOOL_NAME $(printf %s \"$STAGENT_TOOL_RESULT\" | head -c 5)\" >> hooks.log"}
+
+
+def hook_run(daemon, client, llm_env, tmp_path) -> tuple[dict, Path, list[str]]:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("alpha")
+    project = client.post("/api/projects", json={"name": "P", "workingDirectory": str(work)}).json()
+    make_profile(client, hooks=HOOKS, canUseToolPolicy={"autoApprove": ["Write"]})
+    llm_env.enqueue_tool_calls([("read_file", {"path": "a.txt"}, "c1"),
+                                ("write_file", {"path": "b.txt", "content": "beta"}, "c2")])
+    llm_env.enqueue_text("Done.")
+    task = run(daemon, client, agentProfile="careful", projectId=project["id"])
+    results = {m["tool_call_id"]: m["content"] for m in llm_env.requests[1]["messages"] if m["role"] == "tool"}
+    return task, work, [results["c1"], results["c2"]]
+
+
+def test_profile_hooks_run_around_tool_calls_and_a_failing_pre_hook_blocks_the_call(daemon, client, llm_env,
+                                                                                       tmp_path):
+    assert client.post("/api/permissions", json={"pattern": "Bash"}).status_code == 200
+    task, work, (read, write) = hook_run(daemon, client, llm_env, tmp_path)
+    assert task["status"] == "completed"
+    assert read == "alpha"
+    assert write.startswith("error: the profile's preToolCall hook blocked this call (exit code 3)")
+    assert "no writes in this profile" in write and not (work / "b.txt").exists()
+    assert (work / "hooks.log").read_text().splitlines() == [
+        'pre read_file {"path": "a.txt"}', "post read_file alpha",
+        'pre write_file {"path": "b.txt", "content": "beta"}']
+    hooks = [line for line in log_lines(client, task["id"]) if line["event"] == "hook"]
+    assert [(json.loads(h["payload"])["event"], json.loads(h["payload"])["exitCode"]) for h in hooks] == [
+        ("preToolCall", 0), ("preToolCall", 0), ("postToolCall", 0), ("preToolCall", 0), ("preToolCall", 3)]
+
+
+def test_profile_hooks_nobody_allowed_are_skipped_and_said_so(daemon, client, llm_env, tmp_path):
+    task, work, (read, write) = hook_run(daemon, client, llm_env, tmp_path)
+    assert read == "alpha" and (work / "b.txt").read_text() == "beta"  # the calls run, the hooks do not
+    assert not (work / "hooks.log").exists()
+    skipped = [json.loads(line["payload"]) for line in log_lines(client, task["id"]) if line["event"] == "hook_skipped"]
+    assert len(skipped) == 3 and all("no permission pattern allows it" in s["reason"] for s in skipped)

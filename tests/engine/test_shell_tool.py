@@ -235,3 +235,42 @@ def test_a_bad_timeout_is_an_error_the_model_reads(value):
     with pytest.raises(shell.ToolError, match="timeout_seconds"):
         shell._timeout({"timeout_seconds": value})
     assert shell._timeout({}) == shell.DEFAULT_TIMEOUT and shell._timeout({"timeout_seconds": 9999}) == 600
+
+
+# ---- processes that leave the command's process group ----------------------------------------
+
+# A grandchild that starts its own session (so killpg of the command's group misses it), then
+# writes its pid and session id; the shell waits until it has.
+ESCAPE = ("python3 -c 'import os, time; os.setsid(); open(\"gc.tmp\", \"w\").write(f\"{os.getpid()} {os.getsid(0)}\"); "
+          "os.rename(\"gc.tmp\", \"gc.pid\"); time.sleep(300)' & "
+          "while [ ! -f gc.pid ]; do sleep 0.05; done; echo escaped")
+
+
+def escaped_pid(folder: Path) -> int:
+    pid, sid = map(int, (folder / "gc.pid").read_text().split())
+    assert pid == sid  # it really left the command's session and group
+    return pid
+
+
+@pytest.mark.parametrize("ending", ["exit", "timeout"])
+def test_a_grandchild_that_calls_setsid_does_not_outlive_the_command(tmp_path, ending):
+    command = ESCAPE + ("; sleep 300" if ending == "timeout" else "")
+    status, output = asyncio.run(shell.run_shell(command, tmp_path, dict(os.environ), 20 if ending == "timeout" else 60))
+    assert "escaped" in output
+    assert (status is None) == (ending == "timeout")
+    pid = escaped_pid(tmp_path)
+    wait_until(lambda: not running(pid), what="the setsid grandchild to be gone", timeout=10)
+
+
+def test_cancelling_a_command_kills_a_grandchild_that_called_setsid(tmp_path):
+    async def scenario() -> int:
+        run = asyncio.ensure_future(shell.run_shell(ESCAPE + "; sleep 300", tmp_path, dict(os.environ), 120))
+        while not (tmp_path / "gc.pid").exists():
+            await asyncio.sleep(0.05)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        return escaped_pid(tmp_path)
+
+    pid = asyncio.run(scenario())
+    wait_until(lambda: not running(pid), what="the setsid grandchild to be gone", timeout=10)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from stagent.engine import net
 from stagent.engine.agent import web
 from stagent.engine.agent.tools import TASK_TOOLS, run_tool
 from tests.engine.test_approvals import log_rows, start_task, tool_messages, wait_for_request
@@ -259,3 +261,57 @@ def test_web_search_failures_never_show_the_key(daemon, client, llm_env, exa):
     logged = json.dumps(log_rows(daemon, task["id"]))
     for key in (exa.key, "exa-wrong-key-9876543210"):
         assert key not in refused and key not in failed and key not in logged
+
+
+# ---- DNS rebinding: the connection goes to the address that was checked ----------------------
+
+def rebinding_resolver(real, answers: list[str]):
+    """socket.getaddrinfo for `rebind.test`: each lookup gets the next answer (the last one
+    repeats), as a DNS server with a zero TTL that changes its mind would give them."""
+    lookups = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        answer = answers[min(len(lookups), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, int(port))) for ip in answer.split(",")]
+
+    return getaddrinfo, lookups
+
+
+@pytest.fixture(scope="module")
+def echo_host():
+    async def host(request):
+        return Response(f"Host header: {request.headers.get('host')}", media_type="text/plain")
+
+    server = ThreadedServer(Starlette(routes=[Route("/host", host)])).start()
+    yield server.url
+    server.stop()
+
+
+def test_a_name_that_rebinds_after_the_check_is_fetched_from_the_checked_address(echo_host, monkeypatch):
+    port = echo_host.rsplit(":", 1)[1]
+    resolver, lookups = rebinding_resolver(socket.getaddrinfo, ["127.0.0.1", "169.254.169.254"])
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    result = fetch(f"http://rebind.test:{port}/host")
+    assert result.startswith(f"Fetched http://rebind.test:{port}/host (HTTP 200")
+    assert f"Host header: rebind.test:{port}" in result  # the request still names the host
+    assert len(lookups) == 1  # resolved once; a second answer (link-local) was never asked for
+
+
+def test_a_name_with_any_refused_address_is_not_fetched(echo_host, monkeypatch):
+    port = echo_host.rsplit(":", 1)[1]
+    resolver, _ = rebinding_resolver(socket.getaddrinfo, ["127.0.0.1,169.254.169.254"])
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    result = fetch(f"http://rebind.test:{port}/host")
+    assert result.startswith("error: ") and "rebind.test resolves to 169.254.169.254" in result
+
+
+def test_pinned_urls_keep_the_host_for_the_header_and_tls():
+    import ipaddress
+
+    assert net.pinned_url("https://user:pw@Example.com:8443/a?b=1#c", ipaddress.ip_address("::1")) == (
+        "https://user:pw@[::1]:8443/a?b=1#c", "Example.com:8443", "example.com")
+    assert net.pinned_url("http://example.com/x", ipaddress.ip_address("10.0.0.7")) == (
+        "http://10.0.0.7/x", "example.com", "example.com")

@@ -139,3 +139,20 @@ def test_edit_a_task_and_create_one_on_its_project_page(page, client):
     saved = client.get(f"/api/tasks/{task['id']}").json()
     assert (saved["title"], saved["description"], saved["priority"], saved["modelId"]) == (
         "Plant tomatoes and basil", "By the south wall.", 1, "openai/gpt-4o-mini")
+
+
+def test_the_task_form_picks_a_profile_and_the_run_uses_it(page, daemon, llm_env):
+    llm_env.enqueue_text("Three sources, compared.")
+    open_page(page, "/tasks")
+    picker = page.get_by_label("Profile")
+    expect(picker.locator("option")).to_have_count(1 + len(daemon.client.get("/api/profiles").json()))
+    expect(picker).to_have_value("")  # none picked: the run picks one from the task's words
+    picker.select_option(label="Researcher")
+    page.get_by_label("Title").fill("Compare three sources on WAL mode")
+    page.get_by_role("button", name="Create and run").click()
+
+    expect(page).to_have_url(re.compile(r"#/tasks/[0-9a-f-]{36}$"))
+    expect(page.locator("h1 .badge")).to_have_text("completed")
+    task = daemon.client.get(f"/api/tasks/{page.url.rsplit('/', 1)[1]}").json()
+    assert task["agentProfile"] == "researcher"
+    assert "## Profile: Researcher" in llm_env.requests[-1]["messages"][0]["content"]

@@ -61,10 +61,13 @@ async def record(ctx: ToolContext, target: Path, before: bytes | None, after: by
     path = target.relative_to(root).as_posix()
     diff = await asyncio.to_thread(unified_diff, path, before, after)
     before_hash = digest(before) if before is not None else None
-    row = await store.insert_change(ctx.db, task_id=ctx.task["id"], root=str(root), path=path,
-                                    before_content=before, before_hash=before_hash,
-                                    after_hash=digest(after), diff=diff)
-    payload = {"changeId": row["id"], "path": path, "beforeHash": before_hash, "afterHash": digest(after),
+    change_id = None
+    if ctx.task is not None:  # a chat turn's changes have no task to list or revert them under
+        row = await store.insert_change(ctx.db, task_id=ctx.task["id"], root=str(root), path=path,
+                                        before_content=before, before_hash=before_hash,
+                                        after_hash=digest(after), diff=diff)
+        change_id = row["id"]
+    payload = {"changeId": change_id, "path": path, "beforeHash": before_hash, "afterHash": digest(after),
                "created": before is None, "diff": diff[:MAX_LOG_DIFF_CHARS],
                "diffTruncated": len(diff) > MAX_LOG_DIFF_CHARS}
     if ctx.log is not None:

@@ -20,7 +20,7 @@ import asyncio
 from pathlib import Path
 
 from . import changes
-from .tools import ToolContext, ToolError, confine, text_arg, tool
+from .tools import WORKDIR, ToolContext, ToolError, confine, data_folder, text_arg, tool
 
 MAX_FILE_BYTES = 10 * 1024 * 1024   # read_file and edit_file refuse larger files; write_file larger content
 MAX_READ_CHARS = 64 * 1024          # one read_file answer; longer ones are cut at a line and say how to go on
@@ -114,7 +114,7 @@ def _split_lines(text: str) -> list[str]:
       {"path": PATH,
        "offset": {"type": "integer", "description": "First line to return, 1-based (default 1)"},
        "limit": {"type": "integer", "description": f"How many lines to return (default {DEFAULT_READ_LINES})"}},
-      ("path",))
+      ("path",), sets=WORKDIR)
 async def read_file(ctx: ToolContext, args: dict) -> str:
     rel = text_arg(args, "path", required=True)
     offset = int_arg(args, "offset", 1)
@@ -158,7 +158,7 @@ async def read_file(ctx: ToolContext, args: dict) -> str:
       "(missing folders are created). To change an existing file, read it with read_file first; prefer "
       "edit_file for changes to part of a file.",
       {"path": PATH, "content": {"type": "string", "description": "The file's whole new content"}},
-      ("path", "content"))
+      ("path", "content"), sets=WORKDIR)
 async def write_file(ctx: ToolContext, args: dict) -> str:
     rel = text_arg(args, "path", required=True)
     content = string_arg(args, "content")
@@ -194,7 +194,7 @@ def _write(path: Path, data: bytes) -> None:
        "old": {"type": "string", "description": "The exact text to replace"},
        "new": {"type": "string", "description": "The text to put in its place"},
        "replaceAll": {"type": "boolean", "description": "Replace every occurrence of old (default false)"}},
-      ("path", "old", "new"))
+      ("path", "old", "new"), sets=WORKDIR)
 async def edit_file(ctx: ToolContext, args: dict) -> str:
     rel = text_arg(args, "path", required=True)
     old, new = string_arg(args, "old"), string_arg(args, "new")
@@ -234,13 +234,15 @@ async def edit_file(ctx: ToolContext, args: dict) -> str:
 
 
 @tool("list_files", "List files and folders inside the project's working directory (folders end with '/').",
-      {"path": {"type": "string", "description": "Folder relative to the working directory (default '.')"}})
+      {"path": {"type": "string", "description": "Folder relative to the working directory (default '.')"}},
+      sets=WORKDIR)
 async def list_files(ctx: ToolContext, args: dict) -> str:
     rel = text_arg(args, "path", default=".")
     folder = confine(ctx, rel)
     if not folder.is_dir():
         raise ToolError(f"no such folder: {rel}")
-    entries = sorted(folder.iterdir())
+    data = data_folder(ctx)
+    entries = [e for e in sorted(folder.iterdir()) if e != data]  # not even the data folder's name
     shown = "\n".join(e.name + ("/" if e.is_dir() else "") for e in entries[:MAX_LIST_ENTRIES])
     if len(entries) > MAX_LIST_ENTRIES:
         shown += f"\n({len(entries) - MAX_LIST_ENTRIES} more entries)"

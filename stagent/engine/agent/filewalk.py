@@ -186,9 +186,11 @@ def _ignored(stack: list[tuple[str, IgnoreRules]], rel: str, name: str, is_dir: 
     return False
 
 
-def walk(root: str, start: str = "", *, gitignore: bool = True) -> Iterator[tuple[str, str]]:
+def walk(root: str, start: str = "", *, gitignore: bool = True,
+         skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
     """(path relative to root with `/`, absolute path) of every regular file under
-    root/start, in name order; `start` is a folder relative to root ("" for root itself)."""
+    root/start, in name order; `start` is a folder relative to root ("" for root itself).
+    Folders whose absolute path (root joined with the relative path) is in `skip` are not entered."""
     stack: list[tuple[str, IgnoreRules]] = []
     if gitignore:  # the .gitignore files of the folders from root down to start apply too
         parts = [p for p in start.split("/") if p]
@@ -197,10 +199,11 @@ def walk(root: str, start: str = "", *, gitignore: bool = True) -> Iterator[tupl
             rules = _read_rules(os.path.join(root, rel_dir) if rel_dir else root)
             if rules:
                 stack.append((rel_dir + "/" if rel_dir else "", rules))
-    yield from _walk(root, start, stack, gitignore)
+    yield from _walk(root, start, stack, gitignore, skip)
 
 
-def _walk(root: str, rel_dir: str, stack: list, gitignore: bool) -> Iterator[tuple[str, str]]:
+def _walk(root: str, rel_dir: str, stack: list, gitignore: bool,
+          skip: frozenset[str]) -> Iterator[tuple[str, str]]:
     folder = os.path.join(root, rel_dir) if rel_dir else root
     try:
         with os.scandir(folder) as it:
@@ -225,10 +228,12 @@ def _walk(root: str, rel_dir: str, stack: list, gitignore: bool) -> Iterator[tup
         if stack and _ignored(stack, rel, name, is_dir):
             continue
         if is_dir:
+            if entry.path in skip:
+                continue
             rules = _read_rules(entry.path) if gitignore else None
             if rules:
                 stack.append((rel + "/", rules))
-            yield from _walk(root, rel, stack, gitignore)
+            yield from _walk(root, rel, stack, gitignore, skip)
             if rules:
                 stack.pop()
         else:

@@ -2,7 +2,7 @@
 regex), over the project's working directory as filewalk.walk sees it.
 
 Invariants: a search reads only regular files inside the working directory (no symlinks, no
-`.git`, nothing a .gitignore ignores, no binary file, no file over files.MAX_FILE_BYTES); its
+`.git`, nothing in stagent's own data folder, nothing a .gitignore ignores, no binary file, no file over files.MAX_FILE_BYTES); its
 answer is capped (`limit`) and says how much more there was; the walk runs in a worker thread,
 so a search never blocks the daemon's event loop.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import filewalk
 from .files import MAX_FILE_BYTES, bool_arg, int_arg, is_binary
-from .tools import ToolContext, ToolError, confine, text_arg, tool
+from .tools import WORKDIR, ToolContext, ToolError, confine, data_folder, text_arg, tool
 
 DEFAULT_MATCHES = 200
 MAX_MATCHES = 2000
@@ -50,20 +50,22 @@ def _globs(args: dict, key: str) -> list[str]:
     raise ToolError(f"'{key}' must be a glob or a list of globs")
 
 
-def _start(ctx: ToolContext, args: dict) -> tuple[Path, Path]:
-    """(resolved working directory, resolved start path) for a search."""
+def _start(ctx: ToolContext, args: dict) -> tuple[Path, Path, frozenset[str]]:
+    """(resolved working directory, resolved start path, folders a search never enters: stagent's
+    data folder) for a search."""
     target = confine(ctx, text_arg(args, "path", default="."))
     if not target.exists():
         raise ToolError(f"no such file or folder: {args.get('path')}")
-    return ctx.working_dir.resolve(), target
+    data = data_folder(ctx)
+    return ctx.working_dir.resolve(), target, frozenset({str(data)} if data is not None else ())
 
 
-def _files(root: Path, target: Path) -> Iterator[tuple[str, str]]:
+def _files(root: Path, target: Path, skip: frozenset[str]) -> Iterator[tuple[str, str]]:
     if target.is_file():
         yield target.relative_to(root).as_posix(), str(target)
     else:
         rel = "" if target == root else target.relative_to(root).as_posix()
-        yield from filewalk.walk(str(root), rel)
+        yield from filewalk.walk(str(root), rel, skip=skip)
 
 
 def _more(count: int, noun: str, nouns: str) -> str:
@@ -77,11 +79,11 @@ def _more(count: int, noun: str, nouns: str) -> str:
       {"pattern": {"type": "string", "description": "Glob, e.g. **/*.py"},
        "path": {"type": "string", "description": "Folder to search in, relative to the working directory (default '.')"},
        "limit": {"type": "integer", "description": f"At most this many paths (default {DEFAULT_FILES})"}},
-      ("pattern",))
+      ("pattern",), sets=WORKDIR)
 async def glob(ctx: ToolContext, args: dict) -> str:
     pattern = text_arg(args, "pattern", required=True)
     limit = int_arg(args, "limit", DEFAULT_FILES, maximum=MAX_MATCHES * 5)
-    root, target = _start(ctx, args)
+    root, target, skip = _start(ctx, args)
     if not target.is_dir():
         raise ToolError(f"not a folder: {args.get('path')}")
     try:
@@ -92,7 +94,7 @@ async def glob(ctx: ToolContext, args: dict) -> str:
 
     def run() -> tuple[list[str], int]:
         found, extra = [], 0
-        for rel, _ in _files(root, target):
+        for rel, _ in _files(root, target, skip):
             if regex.fullmatch(rel[len(base):]):
                 if len(found) < limit:
                     found.append(rel)
@@ -145,13 +147,13 @@ def _read_small(path: str) -> bytes | None:
 
 
 def _grep(root: Path, target: Path, regex: re.Pattern, wanted: filewalk.PathFilter, limit: int,
-          files_only: bool) -> tuple[list[str], int]:
+          files_only: bool, skip: frozenset[str] = frozenset()) -> tuple[list[str], int]:
     """(lines `path:line:text`, or paths with files_only, up to limit; how many more there were)."""
     as_text = isinstance(regex.pattern, str)
     out: list[str] = []
     extra = 0
     search = regex.search
-    for rel, path in _files(root, target):
+    for rel, path in _files(root, target, skip):
         if not wanted.wants(rel, rel.rpartition("/")[2]):
             continue
         data = _read_small(path)
@@ -201,7 +203,7 @@ def _grep(root: Path, target: Path, regex: re.Pattern, wanted: filewalk.PathFilt
        "ignoreCase": {"type": "boolean", "description": "Case-insensitive (default false)"},
        "filesOnly": {"type": "boolean", "description": "List the matching files instead of lines (default false)"},
        "limit": {"type": "integer", "description": f"At most this many results (default {DEFAULT_MATCHES})"}},
-      ("pattern",))
+      ("pattern",), sets=WORKDIR)
 async def grep(ctx: ToolContext, args: dict) -> str:
     pattern = args.get("pattern")
     if not isinstance(pattern, str) or not pattern:
@@ -210,8 +212,8 @@ async def grep(ctx: ToolContext, args: dict) -> str:
     files_only = bool_arg(args, "filesOnly")
     limit = int_arg(args, "limit", DEFAULT_MATCHES, maximum=MAX_MATCHES)
     wanted = filewalk.PathFilter(_globs(args, "include"), _globs(args, "exclude"))
-    root, target = _start(ctx, args)
-    out, extra = await asyncio.to_thread(_grep, root, target, regex, wanted, limit, files_only)
+    root, target, skip = _start(ctx, args)
+    out, extra = await asyncio.to_thread(_grep, root, target, regex, wanted, limit, files_only, skip)
     if not out:
         return "No matches"
     return "\n".join(out) + (_more(extra, "file", "files") if files_only else _more(extra, "match", "matches"))

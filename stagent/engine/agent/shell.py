@@ -9,7 +9,8 @@ kept for the tool's result, which holds the first and the last RESULT_HALF chara
 Invariants:
 - nothing a command starts outlives it: when its shell exits, when it times out (default 2
   minutes, at most 10) and when its run is cancelled (a cancelled task, daemon shutdown), the
-  whole process group is killed with SIGKILL;
+  whole process group is killed with SIGKILL, and so is every process that left the group
+  (`setsid`, a double fork), found by the marker in its environment (proctree.py);
 - its environment never holds a secret the daemon knows: variables named like a credential
   (`*_API_KEY`, `*_TOKEN`, `*_SECRET`, the providers' names) are dropped, and so is any
   variable whose value contains a stored provider key, another secret setting or the daemon's
@@ -32,7 +33,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...store import settings
-from .tools import TASK_TOOLS, ToolError, text_arg, tool
+from . import proctree
+from .tools import WORKDIR, ToolError, in_data_folder, text_arg, tool
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -173,12 +175,6 @@ class LogStream:
         self.log("command_output", payload)
 
 
-def kill_group(pgid: int) -> None:
-    """SIGKILL every process of the command's group (gone already: nothing to do)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 async def _pump(stream: asyncio.StreamReader, capture: Capture, log: LogStream | None) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     while True:
@@ -197,9 +193,11 @@ async def run_shell(command: str, cwd: Path, env: dict[str, str], timeout: float
                     log_limit: int = LOG_LIMIT) -> tuple[int | None, str]:
     """Run `command`; (exit status, output) where the status is None when it timed out.
     Cancelling the caller kills the command's whole process group, then re-raises."""
+    name, marker = proctree.new_marker()
     proc = await asyncio.create_subprocess_exec(
-        SHELL, "-c", command, cwd=str(cwd), env=env, stdin=asyncio.subprocess.DEVNULL,
+        SHELL, "-c", command, cwd=str(cwd), env={**env, name: marker}, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    since = proctree.start_time(proc.pid)  # nothing older is the command's
     capture = Capture()
     budget = [log_limit]
     streams = {name: LogStream(name, log, secrets, budget, log_limit) if log is not None else None
@@ -208,19 +206,26 @@ async def run_shell(command: str, cwd: Path, env: dict[str, str], timeout: float
              asyncio.ensure_future(_pump(proc.stderr, capture, streams["stderr"]))]
     status: int | None = None
     try:
+        ended = False
         try:
             async with asyncio.timeout(timeout):
-                status = await proc.wait()
+                await proctree.wait_exit(proc)
+                ended = True
         except TimeoutError:
             pass
         # Done or timed out: whatever it started in the background goes with it (and lets go
         # of the pipes, so the readers reach the end of the output).
-        kill_group(proc.pid)
-        if status is None:
-            await proc.wait()
+        await asyncio.to_thread(proctree.kill_tree, marker, None if ended else proc.pid, proc.pid, since)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):  # also waits for the pipes to close
+                await proc.wait()
+        if ended:
+            status = proc.returncode
         await asyncio.wait(pumps, timeout=DRAIN_SECONDS)
     except BaseException:  # cancelled: the task was cancelled, or the daemon is stopping
-        kill_group(proc.pid)
+        proctree.kill_group(proc.pid)
+        # finishes in its thread even if this wait is cancelled again
+        await asyncio.shield(asyncio.to_thread(proctree.kill_tree, marker, None, proc.pid, since))
         raise
     finally:
         for pump in pumps:
@@ -255,6 +260,9 @@ def _working_dir(ctx) -> Path:
         raise ToolError("this task's project has a relative working directory; set an absolute folder")
     if not folder.is_dir():
         raise ToolError(f"the working directory {folder} does not exist")
+    if in_data_folder(ctx, folder.resolve()):
+        raise ToolError(f"the working directory {folder} is inside stagent's own data folder (its database "
+                        "and API key); commands never run there")
     return folder
 
 
@@ -276,7 +284,7 @@ def describe_status(status: int) -> str:
       {"command": {"type": "string", "description": "The command line, run by bash -c"},
        "timeout_seconds": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT,
                            "description": f"Seconds before it is killed (default {DEFAULT_TIMEOUT:g})"}},
-      ("command",), sets=(TASK_TOOLS,))
+      ("command",), sets=WORKDIR)
 async def run_command(ctx, args: dict) -> str:
     command = text_arg(args, "command", required=True)
     if len(command) > MAX_COMMAND:

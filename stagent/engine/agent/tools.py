@@ -5,13 +5,15 @@ search.py; engine/agent/toolbox.py imports every family.
 
 A tool is registered once (`ToolSet.tool`, or `tool(..., sets=...)` for several surfaces)
 and any surface offers it by its set: TASK_TOOLS (task runs; a task's `tool_names` narrows
-it), CHAT_TOOLS (Stagent chat, channel chat), STAN_TOOLS (Stan's workflow builder) and
+it), CHAT_TOOLS (Stagent chat, channel chat), WORKDIR_TOOLS (files, search, shell: part of
+the task set, and added to Stagent chat in a project with a working directory), STAN_TOOLS (Stan's workflow builder) and
 LARS_TOOLS (Lars). Each surface passes its own context object to the tools it runs.
 
 Invariants: a failure a tool reports (ToolError) or trips over on bad input (ValueError,
 TypeError, KeyError, OSError) becomes an `error: ...` result the model reads, and the run goes
 on; tool names are unique within a set. File tools only ever touch paths inside the
-project's working directory (resolved, so `..` and symlinks cannot escape).
+project's working directory (resolved, so `..` and symlinks cannot escape), and never inside
+stagent's own data folder (database, API key), even when it lies within the working directory.
 """
 
 from __future__ import annotations
@@ -33,16 +35,18 @@ class ToolError(Exception):
 
 @dataclass
 class ToolContext:
-    """What a task run's tools see (TASK_TOOLS)."""
+    """What a task run's tools see (TASK_TOOLS). A chat turn's context has the same fields the
+    working-directory tools read (db, task None, working_dir, log, file_hashes)."""
 
     db: Database
-    task: dict
+    task: dict | None
     working_dir: Path | None
     output: dict  # {"text": str | None}: update_output writes the task's result here
     log: Callable[[str, dict], None] | None = None  # appends a line (type, payload) to the task's live log
     # this run's view of its files: resolved path -> sha256 of the content the agent last read
     # or wrote (files.py refuses to change a file it has not seen, or that changed since)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    events: Any = None  # the app's EventBus (events.py): what a tool announces live (a handoff waiting)
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,13 @@ class ToolSet:
 
 TASK_TOOLS = ToolSet("task")
 CHAT_TOOLS = ToolSet("chat")
+# The tools that act in a working directory (files, search, shell): task runs always have them;
+# a chat turn adds them when its conversation's project has a working directory.
+WORKDIR_TOOLS = ToolSet("workdir")
+WORKDIR = (TASK_TOOLS, WORKDIR_TOOLS)
 STAN_TOOLS = ToolSet("stan")
 LARS_TOOLS = ToolSet("lars")
-TOOL_SETS = {s.name: s for s in (TASK_TOOLS, CHAT_TOOLS, STAN_TOOLS, LARS_TOOLS)}
+TOOL_SETS = {s.name: s for s in (TASK_TOOLS, CHAT_TOOLS, WORKDIR_TOOLS, STAN_TOOLS, LARS_TOOLS)}
 
 
 def tool(name: str, description: str, properties: dict, required: tuple[str, ...] = (), *,
@@ -188,7 +196,29 @@ def confine(ctx: ToolContext, relative: str) -> Path:
         raise ToolError("this task's project has no working directory")
     if not ctx.working_dir.is_absolute():  # stored before projects were checked: never the daemon's cwd
         raise ToolError("this task's project has a relative working directory; set an absolute folder")
-    return inside(ctx.working_dir.resolve(), relative)
+    target = inside(ctx.working_dir.resolve(), relative)
+    refuse_data_folder(ctx, target, relative)
+    return target
+
+
+def data_folder(ctx: Any) -> Path | None:
+    """stagent's own data folder (its database, API key, uploads), resolved: the tools of a run
+    never read, list, search, change or run commands in it, even inside a working directory."""
+    path = getattr(getattr(ctx, "db", None), "path", None)
+    if not path or str(path) == ":memory:":
+        return None
+    return Path(path).resolve().parent
+
+
+def in_data_folder(ctx: Any, target: Path) -> bool:
+    data = data_folder(ctx)
+    return data is not None and (target == data or data in target.parents)
+
+
+def refuse_data_folder(ctx: Any, target: Path, shown: str) -> None:
+    if in_data_folder(ctx, target):
+        raise ToolError(f"path '{shown}' is inside stagent's own data folder (its database and API key); "
+                        "tools never touch it")
 
 
 def inside(root: Path, relative: str) -> Path:

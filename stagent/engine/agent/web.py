@@ -2,7 +2,9 @@
 
 web_fetch: http(s) only; every URL it connects to (the first and each redirect's target) passes
 engine/net.py `check_fetch_url` first (no link-local or cloud-metadata address, whatever a
-name resolves to). A redirect is followed when it stays on the same host (http→https and a
+name resolves to), and the connection goes to an address that check resolved (the Host header
+and TLS server name stay the URL's host), so a name cannot resolve to a checked address for the
+check and to another one for the connection (DNS rebinding). No environment proxy is used. A redirect is followed when it stays on the same host (http→https and a
 `www.` prefix included); one to another host is reported to the model, which may fetch it with
 a new call, so a permission granted for one site never reaches another. At most MAX_BYTES are
 read and the whole fetch takes at most FETCH_SECONDS. The charset is the BOM's, the header's,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 from ... import __version__
 from ...sanitize import redact
 from ...store import settings
-from ..net import RefusedURL, check_fetch_url
+from ..net import IPAddress, RefusedURL, check_fetch_url, pinned_url
 from .providers import mask
 from .tools import CHAT_TOOLS, TASK_TOOLS, ToolError, text_arg, tool
 
@@ -93,11 +96,34 @@ def _same_site(current: str, target: str) -> bool:
         (a.scheme, b.scheme, ports) == ("http", "https", (80, 443))
 
 
-async def _check(url: str) -> None:
+async def _check(url: str) -> list[IPAddress]:
     try:
-        await check_fetch_url(url)
+        return await check_fetch_url(url)
     except RefusedURL as exc:
         raise ToolError(f"{url} is not fetched: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def _pinned_stream(client: httpx.AsyncClient, url: str, addresses: list[IPAddress]):
+    """GET `url` from one of its checked addresses (the next one when a connection fails), with
+    the Host header and TLS server name of the URL's own host: no second lookup happens."""
+    import httpx
+
+    for index, address in enumerate(addresses):
+        target, host, server_name = pinned_url(url, address)
+        extensions = {"sni_hostname": server_name} if url[:6].lower() == "https:" else {}
+        request = client.build_request("GET", target, headers={"Host": host}, extensions=extensions)
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.ConnectError:
+            if index == len(addresses) - 1:
+                raise
+            continue
+        try:
+            yield response
+        finally:
+            await response.aclose()
+        return
 
 
 def _media_type(value: str | None) -> tuple[str, str | None]:
@@ -121,13 +147,14 @@ async def fetch(url: str) -> Page | Redirect:
     """GET `url` within the caps; same-site redirects followed, each target checked first."""
     import httpx  # not at module level: the daemon starts without it (tests/test_startup.py)
 
-    async with httpx.AsyncClient(follow_redirects=False, headers=HEADERS,
+    # No proxy from the environment: through one, the daemon could not know which address it reaches.
+    async with httpx.AsyncClient(follow_redirects=False, headers=HEADERS, trust_env=False,
                                  timeout=httpx.Timeout(FETCH_SECONDS, connect=10.0)) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            await _check(url)
-            async with client.stream("GET", url) as response:
+            addresses = await _check(url)
+            async with _pinned_stream(client, url, addresses) as response:
                 if response.is_redirect and "location" in response.headers:
-                    target = urljoin(str(response.url), response.headers["location"])
+                    target = urljoin(url, response.headers["location"])
                     if not _same_site(url, target):
                         return Redirect(url, target, response.status_code)
                     url = target
@@ -144,7 +171,7 @@ async def fetch(url: str) -> Page | Redirect:
                     if size > MAX_BYTES:  # the rest is never read
                         truncated = True
                         break
-                return Page(str(response.url), response.status_code, response.reason_phrase, media, charset,
+                return Page(url, response.status_code, response.reason_phrase, media, charset,
                             b"".join(chunks)[:MAX_BYTES], truncated)
     raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times")
 

@@ -7,8 +7,10 @@ use, so what the assistant says it did is exactly what the API shows afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ...db import Database
@@ -18,7 +20,7 @@ from ...store import projects as project_store
 from ...store import schedules as schedule_store
 from ...store import tasks as task_store
 from ...store import workflows as workflow_store
-from ..agent.tools import CHAT_TOOLS, ToolError, text_arg
+from ..agent.tools import CHAT_TOOLS, WORKDIR_TOOLS, ToolError, ToolSet, text_arg
 
 HREFS = {"project": "/projects/{}", "task": "/tasks/{}", "workflow": "/workflows/{}",
          "document": "/documents/{}", "schedule": "/schedules/{}", "table": "/tables/{}"}
@@ -32,6 +34,12 @@ class ChatToolContext:
     runner: Any  # engine.runner.Runner (execute_task)
     conversation: dict
     touched: list[dict] = field(default_factory=list)  # entities the tools returned (quick access)
+    # What the working-directory tools (files, search, shell; WORKDIR_TOOLS) read, as a task
+    # run's ToolContext has it; a turn without a working directory is never offered them.
+    working_dir: Path | None = None
+    file_hashes: dict[str, str] = field(default_factory=dict)
+    log: Callable[[str, dict], None] | None = None
+    task: dict | None = None  # no task: file changes are not recorded under one
 
     def touch(self, entity_type: str, entity_id: str, label: str) -> None:
         self.touched.append({"entityType": entity_type, "entityId": entity_id, "label": label})
@@ -142,6 +150,29 @@ async def list_schedules(ctx: ChatToolContext, args: dict) -> list[dict]:
     project_id = text_arg(args, "projectId")
     rows = await schedule_store.list_schedules(ctx.db)
     return [_brief(s) for s in rows if project_id is None or s.get("projectId") == project_id][:BRIEF_LIMIT]
+
+
+# ---- the turn's tool set ---------------------------------------------------------------------
+
+async def working_dir(db: Database, conv: dict) -> Path | None:
+    """The conversation's project folder when it is an absolute path to an existing folder."""
+    folder = await project_store.working_directory(db, conv["projectId"]) if conv.get("projectId") else None
+    if not folder:
+        return None
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() and await asyncio.to_thread(path.is_dir) else None
+
+
+async def tool_set(ctx: ChatToolContext, mcp=None, profile_servers: dict | None = None) -> ToolSet:
+    """CHAT_TOOLS, plus the files, search and shell tools and the MCP servers' tools when the
+    turn has a working directory (`ctx.working_dir`); they run there, under the same
+    permission checks as a task run's."""
+    if ctx.working_dir is None:
+        return CHAT_TOOLS
+    tools = ToolSet("chat", [*CHAT_TOOLS, *(t for t in WORKDIR_TOOLS if t.name not in CHAT_TOOLS)])
+    if mcp is not None:
+        tools = await mcp.task_tools(tools, {"profileMcpServers": profile_servers or {}}, None, ctx.log)
+    return tools
 
 
 # ---- mentions and quick access ---------------------------------------------------------------

@@ -35,6 +35,7 @@ from ...store import tasks as task_store
 from ..agent import llm
 from ..agent.providers import ModelTarget, resolve_model
 from ..agent.tools import Tool, ToolSet
+from ..profiles import runs as profile_runs
 from . import context
 from .models import litellm_model
 from .turn import EventSink, Reply, Turn, ledger_entry, prompt_message, store_user_message
@@ -131,10 +132,12 @@ class ConversationEngine:
     async def create(self, *, mode: str = "chat", model_id: str | None = None, title: str | None = None,
                      project_id: str | None = None, runtime_id: str | None = None, owner: str = "local",
                      conversation_id: str | None = None, personality: str | None = None,
-                     active_skills: list[str] | None = None) -> dict:
+                     active_skills: list[str] | None = None, agent_profile: str | None = None) -> dict:
         if personality is not None:
             check_personality(personality)
+        agent_profile = await self._check_profile(agent_profile, runtime_id, project_id)
         return await store.create_conversation(self.db, {
+            "agent_profile": agent_profile,
             "id": conversation_id, "mode": mode, "model_id": model_id, "title": title,
             "project_id": project_id, "runtime_id": runtime_id, "owner": owner, "personality": personality,
             "active_skills": active_skills if active_skills is not None else DEFAULT_SKILLS.get(mode, [])})
@@ -158,7 +161,19 @@ class ConversationEngine:
         """Change stored fields (title, status, model_id, runtime_id, project_id, personality, ...)."""
         if fields.get("personality") is not None:
             check_personality(fields["personality"])
+        if "agent_profile" in fields or ("runtime_id" in fields and fields["runtime_id"]):
+            conv = await self.get(conversation_id)
+            profile_id = fields["agent_profile"] if "agent_profile" in fields else conv.get("agentProfile")
+            checked = await self._check_profile(profile_id, fields.get("runtime_id") or conv.get("runtimeId"),
+                                                fields.get("project_id", conv.get("projectId")))
+            if "agent_profile" in fields:
+                fields["agent_profile"] = checked
         return await store.update_conversation(self.db, conversation_id, fields)
+
+    async def _check_profile(self, profile_id: str | None, runtime_id: str | None,
+                             project_id: str | None) -> str | None:
+        return await profile_runs.check_named(getattr(self.runner, "profiles", None), profile_id, runtime_id,
+                                              project_id)
 
     async def set_model(self, conversation_id: str, model_id: str | None, runtime_id: str | None = None) -> dict:
         fields = {"model_id": model_id}
@@ -215,6 +230,12 @@ class ConversationEngine:
     async def target_for(self, conv: dict) -> ModelTarget:
         """The conversation's model, else the stored chat default, else the daemon's default."""
         model_id = conv.get("modelId")
+        registry = getattr(self.runner, "profiles", None)
+        if not model_id and conv.get("agentProfile") and registry is not None:
+            profile = await registry.find(conv["agentProfile"], conv.get("projectId"))
+            model_id = profile_runs.model_override(profile, conv.get("runtimeId"))
+            if model_id:  # a profile names a LiteLLM model, as for tasks
+                return await resolve_model(self.db, model_id=model_id)
         if not model_id:
             model_id = (await settings.get_many(self.db, ["chat.defaultModel"]))["chat.defaultModel"] or None
         return await resolve_model(self.db, model_id=litellm_model(model_id) if model_id else None)
@@ -310,12 +331,13 @@ class ConversationEngine:
 
     async def send(self, conversation_id: str, content: str, *, tools: ToolSet | list[Tool],
                    source: str = "chat", system_extra: str = "", tool_context: object = None,
-                   on_event: EventSink | None = None) -> Reply:
+                   on_event: EventSink | None = None, permissions=None, max_steps: int | None = None) -> Reply:
         """One user message and the assistant's whole answer, with the caller's tool set (a
         ToolSet or a list of tools; [] for none). Events: delta, status, permission_request,
         question, tool_call, tool_result, done, error. Raises Conflict while another reply of the conversation is in progress, and
         NotFound/Invalid/BudgetExceeded before anything is stored; UpstreamError (502) when the
-        provider fails mid-turn (after an `error` event)."""
+        provider fails mid-turn (after an `error` event). `permissions` and `max_steps` replace
+        the engine's for this turn (a profile's policy and maxTurns)."""
         if not isinstance(content, str) or not content.strip():
             raise Invalid("content must not be empty")
         if self.busy(conversation_id):
@@ -327,12 +349,13 @@ class ConversationEngine:
             async with self._exclusive(conversation_id):
                 tool_set = tools if isinstance(tools, ToolSet) else ToolSet("conversation", tools)
                 return await self._turn(conversation_id, content, source, tool_set, system_extra,
-                                        tool_context, on_event or _no_events, task)
+                                        tool_context, on_event or _no_events, task, permissions, max_steps)
         finally:
             self._end_reply(conversation_id, task)
 
     async def _turn(self, conversation_id: str, content: str, source: str, tools: ToolSet, system_extra: str,
-                    tool_context: object, sink: EventSink, task: asyncio.Task | None) -> Reply:
+                    tool_context: object, sink: EventSink, task: asyncio.Task | None, permissions,
+                    max_steps: int | None) -> Reply:
         conv, last_seq, rows, user_skills = await store.turn_state(self.db, conversation_id)
         # Every event of the turn carries `eventId`, increasing across the turns of one
         # conversation: (last message seq before the turn + 1) * 1e6 + the event's index.
@@ -351,7 +374,7 @@ class ConversationEngine:
         await llm.ensure_loaded()
         user = {"role": "user", "content": content}
         user_tokens = await _count(target.model, [user])
-        turn = Turn(self, conv, target, emit, tools, tool_context)
+        turn = Turn(self, conv, target, emit, tools, tool_context, permissions=permissions, max_steps=max_steps)
         try:
             try:
                 conv, messages = await self._prompt(conv, rows, user_skills, target, system_extra, user,

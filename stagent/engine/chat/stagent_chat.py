@@ -1,7 +1,10 @@
 """Stagent chat (/api/chat): a user message in, the assistant's turn out as a stream of events.
 
 A reply is one ConversationEngine.send with the Stagent chat tools (chat_tools.py) and, as
-extra system context, the conversation's project and the @-mentioned entities. Its `done`
+extra system context, the conversation's project and the @-mentioned entities. A conversation
+that names a profile (`agentProfile`) gets it as a task run does: its SKILL.md, learned context
+and memories in the prompt, its `allowedTools` over every tool but chat's own stagent tools,
+its policy in front of the permission checks, its maxTurns, model override and MCP servers. Its `done`
 event also carries the quick-access links of what the reply touched or named. The turn runs
 under the supervisor as `chat-turn:<conversation id>:<id>`, so a client that goes away does
 not cut it short: the reply is stored either way.
@@ -19,6 +22,9 @@ from collections.abc import AsyncIterator
 from ...db import Database
 from ...db.rows import new_id
 from ...errors import ApiError
+from ..agent.tools import TASK_TOOLS, ToolSet
+from ..memory.prompt import knowledge
+from ..profiles import runs as profile_runs
 from . import chat_tools
 
 
@@ -36,9 +42,23 @@ class StagentChat:
         from starting."""
         conv = await self.conversations.get(conversation_id)
         extra = [f"This conversation belongs to project {conv['projectId']}."] if conv.get("projectId") else []
+        folder = await chat_tools.working_dir(self.db, conv)
+        if folder is not None:
+            extra.append(f"The project's working directory is {folder}; your file, search and shell "
+                         "tools work there (paths are relative to it).")
         if mentions:
             extra.append(await chat_tools.describe_mentions(self.db, mentions))
-        tool_context = chat_tools.ChatToolContext(self.db, self.runner, conv)
+        tool_context = chat_tools.ChatToolContext(self.db, self.runner, conv, working_dir=folder)
+        profile = await self._profile(conv)
+        shape = profile_runs.RunShape(profile, (profile or {}).get("maxTurns"))
+        tools = await chat_tools.tool_set(tool_context, getattr(self.runner, "mcp", None), shape.mcp_servers)
+        if profile is not None:
+            extra.append(profile_runs.system_prompt("", profile, conv.get("runtimeId")).strip())
+            extra.append((await knowledge(self.db, {"agentProfile": profile["id"], "title": content})).strip())
+            # chat's own workspace tools (projects, tasks...) stay, as the original's mcp__stagent__* did
+            own = {t.name for t in tools if chat_tools.CHAT_TOOLS.get(t.name) is t and TASK_TOOLS.get(t.name) is not t}
+            limited = shape.tools(ToolSet("chat", (t for t in tools if t.name not in own)))
+            tools = ToolSet("chat", [*(t for t in tools if t.name in own), *limited])
         queue: asyncio.Queue = asyncio.Queue()
         streamed: list[str] = []
         recent = asyncio.ensure_future(chat_tools.recent_entities(self.db))
@@ -56,8 +76,9 @@ class StagentChat:
 
         async def turn() -> None:
             try:
-                await self.conversations.send(conversation_id, content, tools=chat_tools.CHAT_TOOLS,
-                                              tool_context=tool_context,
+                await self.conversations.send(conversation_id, content, tools=tools,
+                                              tool_context=tool_context, max_steps=shape.max_turns,
+                                              permissions=shape.permissions(self.conversations.permissions),
                                               system_extra="\n\n".join(p for p in extra if p), on_event=sink)
             except ApiError as exc:  # before the first event: the caller's error; after it: an error event
                 failures.append(exc)
@@ -71,6 +92,14 @@ class StagentChat:
         if first is None:  # the turn could not start
             raise failures[0] if failures else ApiError("The reply could not start; see the daemon log.")
         return ChatReply(self.supervisor, name, queue, first)
+
+
+    async def _profile(self, conv: dict) -> dict | None:
+        """The conversation's profile (None when it names none, or its profile is gone)."""
+        registry = getattr(self.runner, "profiles", None)
+        if not conv.get("agentProfile") or registry is None:
+            return None
+        return await registry.find(conv["agentProfile"], conv.get("projectId"))
 
 
 class ChatReply:

@@ -64,7 +64,7 @@ class Turn(Surface):
     conversation, each step stored as it completes."""
 
     def __init__(self, engine, conv: dict, target: ModelTarget, emit: EventSink, tools: ToolSet,
-                 tool_context: object):
+                 tool_context: object, *, permissions=None, max_steps: int | None = None):
         self.engine, self.conv, self.target, self.emit = engine, conv, target, emit
         self.reply_id = new_id()
         self.run_key = f"chat-turn:{self.reply_id}"  # the budget reservation of this turn
@@ -74,7 +74,7 @@ class Turn(Surface):
         self.started = now_iso()
         self.last_step: llm.Completion | None = None
         self.loop = AgentLoop(self, target, tools, tool_context, budgets=engine.budgets,
-                              permissions=engine.permissions, max_steps=engine.max_steps,
+                              permissions=permissions or engine.permissions, max_steps=max_steps or engine.max_steps,
                               retry_base_delay=engine.retry_base_delay, request_timeout=engine.request_timeout)
 
     @property
@@ -85,8 +85,8 @@ class Turn(Surface):
     def usage(self) -> dict:
         return self.loop.usage.as_dict()
 
-    def permission_scope(self) -> dict:
-        return {"conversation_id": self.conv["id"]}
+    def permission_scope(self) -> dict:  # a profile's own allow-list patterns apply too
+        return {"conversation_id": self.conv["id"], "profile": self.conv.get("agentProfile")}
 
     async def step_started(self) -> None:
         self.step_text, self.last_step = "", None

@@ -48,6 +48,7 @@ ALIASES: tuple[Alias, ...] = (
     Alias("Bash", "run_command", {}, "command"),
     Alias("WebFetch", "web_fetch", {}, "url"),
     Alias("WebSearch", "web_search", {}, "query"),
+    Alias("Handoff", "send_handoff", {}, "toProfileId"),  # the name its approval notification shows
 )
 
 # The field the short form matches for stagent's own names (`read_file(docs/*)`).
@@ -55,7 +56,8 @@ MAIN_FIELD = {"read_file": "path", "list_files": "path", "create_task": "title",
               "update_output": "content", "create_project": "name", "execute_task": "taskId",
               "grep": "pattern", "glob": "pattern", "write_file": "path", "edit_file": "path",
               "run_command": "command", "web_fetch": "url", "web_search": "query",
-              "add_table_rows": "table", "update_table_row": "table"}
+              "add_table_rows": "table", "update_table_row": "table",
+              "send_handoff": "toProfileId"}
 
 # Allowed without asking: they only read inside the project's folder, or set the running
 # task's own result (the original auto-allows Read, Grep and Glob the same way). Everything

@@ -1,11 +1,15 @@
 """The send_handoff task tool: an agent hands work to another profile's agent. Registered in
 TASK_TOOLS through the one registry (engine/agent/tools.py); imported by engine/agent/toolbox.py.
-The handoff is stored at once; the handoff watch (engine.py) turns an accepted one into a task
-when the sending run ends, so the recipient works on the sender's finished context."""
+The handoff is stored at once; one that waits for approval is announced on the event bus (the
+Inbox and the UI stream show it at once, as for a handoff sent through the API); the handoff
+watch (engine.py) turns an accepted one into a task when the sending run ends, so the recipient
+works on the sender's finished context. A profile offers it when its `allowedTools` name it
+(`send_handoff` or the original's `Handoff`), or has no list."""
 
 from __future__ import annotations
 
 from ...errors import ApiError
+from ...events import NotificationCreated
 from ..agent.tools import ToolContext, ToolError, text_arg, tool
 from ..profiles.registry import ProfileRegistry
 from .engine import send
@@ -34,4 +38,6 @@ async def send_handoff(ctx: ToolContext, args: dict) -> dict:
         handoff = await send(ctx.db, ProfileRegistry(ctx.db), fields)
     except ApiError as exc:
         raise ToolError(exc.message) from None
+    if handoff["notificationId"] and getattr(ctx, "events", None) is not None:  # waits in the Inbox: say so now
+        ctx.events.publish(NotificationCreated(handoff["notificationId"], handoff["taskId"], "agent_message"))
     return {"handoffId": handoff["id"], "status": handoff["status"], "chainDepth": handoff["chainDepth"]}

@@ -49,6 +49,18 @@ async def assign(db: Database, registry: ProfileRegistry, task: dict,
     return task
 
 
+async def check_named(registry: ProfileRegistry | None, profile_id: str | None, runtime_id: str | None,
+                      project_id: str | None) -> str | None:
+    """The profile id a conversation stores ("" clears it: None); Invalid (400) for `auto`, an
+    unknown profile or one that does not support the runtime."""
+    profile_id = (profile_id or "").strip() or None
+    if profile_id is not None and registry is not None:
+        if profile_id == "auto":
+            raise Invalid("A conversation names its profile; 'auto' is for tasks")
+        await registry.check_reference(profile_id, runtime_id, project_id, flatten=False)
+    return profile_id
+
+
 def model_override(profile: dict | None, runtime_id: str | None) -> str | None:
     overrides = (profile or {}).get("capabilityOverrides") or {}
     entry = overrides.get(runtime_id) if runtime_id else None

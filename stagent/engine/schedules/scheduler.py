@@ -46,6 +46,13 @@ WorkflowStarter = Callable[..., Awaitable[dict]]
 JOBS = ("scheduler", "scheduler-runs", "scheduler-queues", "stan-heartbeat")
 
 
+
+def target_key(schedule: dict) -> tuple:
+    """What a firing's model depends on: its model, runtime, profile (capabilityOverrides) and
+    project (where a project profile is read)."""
+    return (schedule.get("modelId"), schedule.get("assignedAgent"), schedule.get("agentProfile"),
+            schedule.get("projectId"))
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -202,9 +209,10 @@ class Scheduler:
         return nexts
 
     async def _targets(self, due: list[dict]) -> dict:
+        """The model of each due schedule's task, by target_key (its profile may name one)."""
         targets = {}
         for schedule in due:
-            key = (schedule.get("modelId"), schedule.get("assignedAgent"))
+            key = target_key(schedule)
             if key not in targets:
                 targets[key] = await self.runner.target_or_error(*key)
         return targets
@@ -237,7 +245,7 @@ class Scheduler:
             return None
         if queue:
             return None
-        return (task, *targets[(schedule.get("modelId"), schedule.get("assignedAgent"))])
+        return (task, *targets[target_key(schedule)])
 
     def _record_firing(self, conn, schedule: dict, slot: str, now: datetime, changes: dict, *, outcome: str,
                        status: str, manual: bool = False) -> dict | None:
@@ -267,7 +275,7 @@ class Scheduler:
         if schedule.get("workflowId"):
             raise Conflict("This schedule starts a workflow; run it with POST /api/workflows/"
                            f"{schedule['workflowId']}/execute.")
-        target, error = (await self._targets([schedule]))[(schedule.get("modelId"), schedule.get("assignedAgent"))]
+        target, error = (await self._targets([schedule]))[target_key(schedule)]
         now = self.clock.now()
 
         def fire(conn) -> dict:

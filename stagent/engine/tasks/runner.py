@@ -37,6 +37,7 @@ from ..agent.providers import ModelTarget, resolve_model
 from ..governance.budgets import BudgetExceeded, Budgets
 from ..governance.permissions import Permissions
 from ..logbus import LogBus
+from ..profiles import hooks as profile_hooks
 from ..profiles import runs as profile_runs
 from ..profiles.registry import ProfileRegistry
 from ..schedules import scheduled_actions  # noqa: F401  (registers the built-in actions' tools)
@@ -123,11 +124,13 @@ class Runner:
         task = await task_store.claim(self.db, task_id, ("failed", "cancelled"), count_resume=True)
         self._launch(task, target, resume=True)
 
-    async def target_or_error(self, model_id: str | None, runtime_id: str | None
-                              ) -> tuple[ModelTarget | None, str | None]:
-        """(the model a task with these fields runs on, None), or (None, why it cannot run)."""
+    async def target_or_error(self, model_id: str | None, runtime_id: str | None, profile_id: str | None = None,
+                              project_id: str | None = None) -> tuple[ModelTarget | None, str | None]:
+        """(the model a task with these fields runs on, None), or (None, why it cannot run). A
+        profile's `capabilityOverrides.modelId` applies when no model is named (as for tasks)."""
         try:
-            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id}), None
+            return await self.target_for({"modelId": model_id, "assignedAgent": runtime_id,
+                                          "agentProfile": profile_id, "projectId": project_id}), None
         except ApiError as exc:
             return None, exc.message
 
@@ -255,6 +258,8 @@ class Runner:
             picked: list[tuple[str, dict]] = []  # logged after `started`
             task = await profile_runs.assign(self.db, self.profiles, task,
                                              lambda kind, payload: picked.append((kind, payload)))
+            if picked and not task.get("modelId"):  # the profile just picked may name its own model
+                target = await self.target_for(task)
             shape = await profile_runs.shape(self.profiles, task)
             session_id, messages = await load_session(self.db, task, resume, after_restart,
                                                       shape.prompt(SYSTEM_PROMPT, target.runtime_id))
@@ -271,10 +276,12 @@ class Runner:
                 task_tools = await self.mcp.task_tools(task_tools, {**task, "profileMcpServers": shape.mcp_servers},
                                                        allowed, lambda kind, payload:
                                                        self.logbus.append(task_id, agent, kind, payload))
-            task_tools = shape.tools(task_tools)
+            task_tools = profile_hooks.wrap(shape.tools(task_tools), shape.profile, self.db, task, working_dir,
+                                            lambda kind, payload: self.logbus.append(task_id, agent, kind, payload))
             loop = AgentLoop(surface, target, task_tools,
                              tools.ToolContext(self.db, task, working_dir, output,
-                                              log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload)),
+                                              log=lambda kind, payload: self.logbus.append(task_id, agent, kind, payload),
+                                              events=self.events),
                              budgets=self.budgets,
                              permissions=shape.permissions(self.permissions),
                              max_steps=shape.max_turns or self.max_steps,

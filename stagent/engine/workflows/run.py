@@ -148,7 +148,8 @@ class Run:
         return f"{context}\n\n{prompt}" if context else prompt
 
     async def _launch(self, step: dict, iteration: int, prompt: str, title: str) -> Outcome:
-        target, error = await self.engine.runner.target_or_error(prompts.step_model(step), prompts.step_runtime(step))
+        target, error = await self.engine.runner.target_or_error(prompts.step_model(step), prompts.step_runtime(step),
+                                                                 prompts.step_profile(step), self.project_id)
         now = now_iso()
         fields = {"title": title[:200], "description": prompt, "status": "running", "project_id": self.project_id,
                   "workflow_id": self.workflow_id, "workflow_run_number": self.number, "priority": 1,

@@ -114,8 +114,9 @@ async function detail(root, { id }, scope) {
       location.hash = '#/projects';
     }, deleteErrors);
   }, { class: 'danger' });
-  const models = await api.get('/api/chat/models').catch(() => []);
-  const newTask = createForm({ project, models, onCreated: (task, started) => {
+  const [models, profiles] = await Promise.all([api.get('/api/chat/models').catch(() => []),
+    api.get(`/api/profiles?scope=all&projectId=${encodeURIComponent(id)}`).catch(() => [])]);
+  const newTask = createForm({ project, models, profiles, onCreated: (task, started) => {
     if (started) location.hash = `#/tasks/${task.id}`;
     else loadTasks();
   } });

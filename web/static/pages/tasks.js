@@ -16,8 +16,9 @@ const machineMade = (t) => MACHINE_MADE.has(t.sourceType) || Boolean(t.workflowI
 let view = 'list'; // kept while the tab is open (nothing is stored in the browser)
 
 // The new-task form. `project`: a project the task belongs to (the project page's form), or
-// the projects to choose from.
-export function createForm({ projects = [], project = null, models = [], onCreated }) {
+// the projects to choose from. `profiles`: the agent profiles to pick from (GET /api/profiles);
+// none picked, the run picks one from the task's words.
+export function createForm({ projects = [], project = null, models = [], profiles = [], onCreated }) {
   const title = h('input', { type: 'text', name: 'title', required: true, maxlength: 200,
     placeholder: 'e.g. Write a haiku about SQLite' });
   const description = h('textarea', { name: 'description', maxlength: 2000,
@@ -30,12 +31,15 @@ export function createForm({ projects = [], project = null, models = [], onCreat
   const list = h('datalist', { id: listId }, models.map((m) => h('option', { value: m.id }, m.label)));
   const documents = documentPicker({ legend: 'Attach documents',
     hint: 'Small documents go into the prompt whole; the agent reads larger ones with its document tools.' });
+  const profilePicker = h('select', { name: 'profile' }, options([['', 'Pick from the task'],
+    ...profiles.map((p) => [p.id, p.scope && p.scope !== 'builtin' ? `${p.name} (${p.scope})` : p.name])]));
   const errors = h('div');
   const runButton = h('button', { type: 'submit', class: 'primary', value: 'run' }, 'Create and run');
   const saveButton = h('button', { type: 'submit', value: 'save' }, 'Create only');
   const form = h('form', { 'aria-label': 'New task' }, field('Title', title), field('Description', description),
     h('div', { class: 'row' }, projectPicker ? field('Project', projectPicker) : null,
-      field('Model', model, 'Any LiteLLM model id')),
+      field('Model', model, 'Any LiteLLM model id'),
+      field('Profile', profilePicker, 'Shapes the agent: instructions, tools, model')),
     documents.el,
     list, errors, h('div', { class: 'actions' }, runButton, saveButton));
   form.addEventListener('submit', (event) => {
@@ -43,7 +47,8 @@ export function createForm({ projects = [], project = null, models = [], onCreat
     const runIt = event.submitter !== saveButton;
     const fields = { title: title.value.trim(), description: description.value.trim() || undefined,
       projectId: project ? project.id : projectPicker.value || undefined, modelId: model.value.trim() || undefined,
-      documentIds: documents.selected().length ? documents.selected() : undefined };
+      documentIds: documents.selected().length ? documents.selected() : undefined,
+      agentProfile: profilePicker.value || undefined };
     run(event.submitter, async () => {
       try {
         const task = await createAndRun(fields, { run: runIt });
@@ -87,8 +92,8 @@ async function list(root, params, scope) {
   const page = h('div');
   root.append(page);
   page.append(h('h1', { text: 'Tasks' }));
-  const [projects, models] = await Promise.all([api.get('/api/projects'),
-    api.get('/api/chat/models').catch(() => [])]);
+  const [projects, models, profiles] = await Promise.all([api.get('/api/projects'),
+    api.get('/api/chat/models').catch(() => []), api.get('/api/profiles').catch(() => [])]);
   const names = Object.fromEntries(projects.map((p) => [p.id, p.name]));
 
   const search = h('input', { type: 'search', placeholder: 'Search titles (press /)', 'aria-label': 'Search tasks',
@@ -158,7 +163,7 @@ async function list(root, params, scope) {
   project.addEventListener('change', load);
   showAll.addEventListener('change', draw);
 
-  page.append(section('New task', createForm({ projects, models, onCreated: (task, started) => {
+  page.append(section('New task', createForm({ projects, models, profiles, onCreated: (task, started) => {
     if (started) location.hash = `#/tasks/${task.id}`;
     else load();
   } })), section('All tasks',
