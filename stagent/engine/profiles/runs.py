@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...db import Database
 from ...errors import Invalid
-from ...store import tasks as task_store
 from ..agent.tools import ToolSet
 from ..governance import permission_patterns as patterns
 from ..governance.permissions import Decision
@@ -30,15 +28,15 @@ from .schema import skill_body
 ALWAYS_OFFERED = frozenset({"update_output"})  # setting the run's own result is never withheld
 
 
-async def assign(db: Database, registry: ProfileRegistry, task: dict,
+async def assign(registry: ProfileRegistry, task: dict,
                  log_line: Callable[[str, dict], None] | None = None) -> dict:
-    """The task with its profile settled (auto-picked and saved when it had none)."""
+    """The task with its profile settled (auto-picked when it had none; the run saves the pick
+    with its session, engine/tasks/session.py: load_session)."""
     runtime = task.get("assignedAgent")
     chosen = task.get("agentProfile")
     if not chosen or chosen == "auto":
         candidates = await registry.list(None)
         chosen, why = classify(task.get("title") or "", task.get("description"), candidates, runtime)
-        await task_store.set_fields(db, task["id"], agent_profile=chosen)
         if log_line is not None:
             log_line("profile_assigned", {"profile": chosen, "reason": why})
         task = {**task, "agentProfile": chosen}

@@ -256,7 +256,7 @@ class Runner:
         try:
             working_dir = await self._working_dir(task)
             picked: list[tuple[str, dict]] = []  # logged after `started`
-            task = await profile_runs.assign(self.db, self.profiles, task,
+            task = await profile_runs.assign(self.profiles, task,
                                              lambda kind, payload: picked.append((kind, payload)))
             if picked and not task.get("modelId"):  # the profile just picked may name its own model
                 target = await self.target_for(task)

@@ -58,7 +58,7 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
 
     def start(conn) -> None:  # one transaction: a run's launch waits on as few writes as it can
         session_store.save_in(conn, session_id, task["id"], text)
-        task_store.set_fields_in(conn, task["id"], session_id=session_id)
+        task_store.set_fields_in(conn, task["id"], session_id=session_id, agent_profile=task.get("agentProfile"))
 
     await db.write(start)
     return session_id, messages
