@@ -5,19 +5,11 @@ the file route's inline rules and headers, output-document versions; every docum
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 from tests.helpers.documents import png_bytes
-
-
-def wait_for(fn, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.05)
-    return value
+from tests.helpers.waiting import wait_for
 
 
 def wait_ready(client, document_id: str) -> dict:

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 
 from tests.api.test_task_runs import queued_task
-
-
-def wait_for(fn, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.05)
-    return value
+from tests.helpers.waiting import wait_for
 
 
 def test_crud_and_status_codes(client):

@@ -3,11 +3,10 @@ background, counted in fireCount/lastFiredAt; a bulk insert is bounded (decision
 
 from __future__ import annotations
 
-import time
-
 from stagent.engine.tables import triggers as engine
 from stagent.store import workflows as workflow_store
 from tests.helpers.table_documents import run
+from tests.helpers.waiting import wait_for
 
 COLUMNS = [{"name": "company", "displayName": "Company", "dataType": "text"},
            {"name": "value", "displayName": "Value", "dataType": "number"},
@@ -39,16 +38,6 @@ def trigger_of(client, table_id, trigger_id) -> dict:
     [found] = [t for t in client.get(f"/api/tables/{table_id}/triggers").json() if t["id"] == trigger_id]
     return found
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
 
 
 def trigger_tasks(client) -> list[dict]:

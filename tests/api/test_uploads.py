@@ -11,15 +11,10 @@ import time
 
 import pytest
 
+from tests.helpers.waiting import wait_for
+
 MB = 1024 * 1024
 
-
-def wait_for(fn, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.05)
-    return value
 
 
 def uploads(daemon) -> list[str]:

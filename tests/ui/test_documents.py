@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 
+from tests.helpers.waiting import wait_for
 from tests.ui.conftest import expect, open_page, screenshot
 
 BRIEF = "The launch date is the twelfth of March."
@@ -28,12 +28,6 @@ def drop_file(page, name: str, text: str) -> None:
 def system_prompt(fake) -> str:
     return fake.requests[-1]["messages"][0]["content"]
 
-
-def wait_for(condition, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_upload_ready_attach_to_a_task_and_the_run_uses_it(page, daemon, client, llm_env):
