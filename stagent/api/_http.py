@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
@@ -50,6 +51,10 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        try:  # ~10x faster than the json module on a task's body
+            return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # a lone surrogate, an integer past 64 bits: the json module copes
+            pass
         text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
         try:
             return text.encode()

@@ -89,7 +89,7 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._inline: sqlite3.Connection | None = None
         self._inline_thread: int | None = None
-        self._inline_deadline = 0.0
+        self._inline_deadline = (0.0, 0.0)  # (wall, CPU) of the read in progress
         # Call sites whose reads overran the budget: site -> threaded reads left before a retry inline.
         self._threaded_sites: dict[Hashable, int] = {}
         # Set while closed for a reopen (a snapshot restore swapping the file): calls wait for it.
@@ -179,8 +179,10 @@ class Database:
         return True
 
     def _read_inline(self, fn: Callable[[sqlite3.Connection], T], site: Hashable) -> T | object:
-        started = time.thread_time()
-        self._inline_deadline = started + INLINE_READ_BUDGET_S
+        # The wall clock is read first (a vDSO call, no syscall, unlike the thread's CPU clock):
+        # CPU time can only have overrun the budget once wall time has.
+        wall_started, started = time.perf_counter(), time.thread_time()
+        self._inline_deadline = (wall_started + INLINE_READ_BUDGET_S, started + INLINE_READ_BUDGET_S)
         try:
             result = fn(self._inline)
         except sqlite3.OperationalError as exc:
@@ -188,7 +190,8 @@ class Database:
                 raise
             self._send_to_threads(site)
             return _DEFERRED
-        if time.thread_time() - started > INLINE_READ_BUDGET_S:  # Python work after the last step
+        if (time.perf_counter() - wall_started > INLINE_READ_BUDGET_S  # Python work after the last step
+                and time.thread_time() - started > INLINE_READ_BUDGET_S):
             self._send_to_threads(site)
         else:
             self._threaded_sites.pop(site, None)
@@ -196,7 +199,8 @@ class Database:
 
     def _inline_overran(self) -> bool:
         """SQLite's progress handler: True interrupts the inline read."""
-        return time.thread_time() > self._inline_deadline
+        wall_deadline, cpu_deadline = self._inline_deadline
+        return time.perf_counter() > wall_deadline and time.thread_time() > cpu_deadline
 
     def _send_to_threads(self, site: Hashable) -> None:
         if len(self._threaded_sites) >= MAX_THREADED_SITES:
