@@ -2,13 +2,13 @@
 // they happen, Stop, the model and cost of each reply, model and personality pickers, inline
 // permission answers and slash commands (with completion). A reply keeps being read when the
 // page is left (chatturns.js) and shows again on return; after a reload, one still being
-// written is followed in the stored messages (chatview.js).
+// written is read again from the daemon's stream of the reply in progress.
 
 import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
 import { COMMANDS, PERSONALITIES, runCommand } from '../chatcommands.js';
-import { liveTurn, startTurn } from '../chatturns.js';
-import { Reply, addStored, followStored, historyNodes, readable, systemBubble, unfinished, userBubble } from '../chatview.js';
+import { liveTurn, reattachTurn, startTurn } from '../chatturns.js';
+import { Reply, historyNodes, readable, systemBubble, userBubble } from '../chatview.js';
 import { slashMenu } from '../slashmenu.js';
 import { ago, clear, empty, errorBox, h, options, run } from '../ui.js';
 
@@ -140,7 +140,7 @@ async function chatPage(root, params, scope) {
       } else if (event.type === 'stopped') {
         reply.streaming(false);
         reply.note(event.cancelled ? 'Stopped.'
-          : 'Stopped. The daemon still finishes this reply in the background; it shows here when you open the conversation again.');
+          : 'Stopped reading. The daemon could not be asked to stop; the reply shows here when you open the conversation again.');
         replyEnded();
       }
       scrollDown();
@@ -150,8 +150,9 @@ async function chatPage(root, params, scope) {
 
   async function open(id) {
     const turn = liveTurn(id); // taken before the history is read: a reply ending meanwhile stays whole
-    const [c, rows] = await Promise.all([api.get(`/api/chat/conversations/${id}`),
+    const [c, stored] = await Promise.all([api.get(`/api/chat/conversations/${id}`),
       api.get(`/api/chat/conversations/${id}/messages?includeSteps=true`)]);
+    let rows = stored;
     if (!scope.alive) return;
     conv = c;
     title.textContent = conv.title || 'Untitled conversation';
@@ -169,19 +170,20 @@ async function chatPage(root, params, scope) {
       attach(turn);
       return;
     }
-    const pending = unfinished(rows);
-    if (pending) {
-      // Written by a turn this tab is not reading (the page was reloaded): follow the stored steps.
-      const cut = rows.indexOf(pending.user);
-      clear(messages, historyNodes(rows.slice(0, cut + 1)));
-      const reply = new Reply();
-      messages.append(reply.el);
-      pending.steps.forEach((m) => addStored(reply, m));
-      setBusy(true);
-      followStored({ conversationId: id, reply, afterId: rows[rows.length - 1].id, scope, onDone: replyEnded });
-    } else {
-      clear(messages, historyNodes(rows));
+    if (conv.replying) {
+      // A reply this tab is not reading (the page was reloaded): read it again from its start.
+      const cut = rows.findLastIndex((m) => m.role === 'user');
+      const again = await reattachTurn(id, cut >= 0 ? rows[cut].content : '');
+      if (!scope.alive) return;
+      if (again) {
+        clear(messages, historyNodes(cut >= 0 ? rows.slice(0, cut) : rows));
+        attach(again);
+        return;
+      }
+      rows = await api.get(`/api/chat/conversations/${id}/messages?includeSteps=true`); // it ended meanwhile
+      if (!scope.alive) return;
     }
+    clear(messages, historyNodes(rows));
     if (!rows.length) showEmpty();
   }
 
