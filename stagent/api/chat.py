@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from ..engine.agent.providers import RUNTIME_IDS
 from ..engine.chat.conversation import PERSONALITIES
-from ..engine.chat.models import catalogue
+from ..engine.chat.model_lists import model_list
 from ..engine.chat.stagent_chat import ChatReply, StagentChat
 from ..errors import Conflict, Invalid, NotFound
 from ..store import conversations as store
@@ -272,8 +272,10 @@ async def search_entities(request):
 
 @endpoint()
 async def list_models(request):
-    """The chat model catalogue: built-in models plus the configured default and Ollama model."""
-    return ok(await catalogue(request.app.state.db))
+    """The chat model catalogue: the models each configured provider serves (an OpenAI-compatible
+    server's /models, Ollama's tags), the built-in models, the configured defaults; extension
+    fields `available` (its provider is set up), `source` and `default`."""
+    return ok(await model_list(request.app.state.db))
 
 
 SUGGESTED_PROMPTS = [

@@ -264,8 +264,9 @@ async def provider_overview(db: Database) -> dict:
 CONNECTION_TIMEOUT = 15.0
 
 
-async def check_connection(db: Database, runtime_id: str) -> dict:
-    """One tiny real completion through the runtime's model. Never raises; never hangs."""
+async def check_connection(db: Database, runtime_id: str, model_id: str | None = None) -> dict:
+    """One tiny real completion through `model_id`, else the runtime's model. Never raises;
+    never hangs."""
     from . import llm  # llm imports this module for ModelTarget
 
     runtime = RUNTIMES.get(runtime_id)
@@ -277,7 +278,7 @@ async def check_connection(db: Database, runtime_id: str) -> dict:
         key, source = (await credentials(db))[runtime.provider]
         out["apiKeySource"] = _key_source(key, source)
     try:
-        target = await resolve_model(db, runtime_id=runtime_id)
+        target = await resolve_model(db, runtime_id=runtime_id, model_id=model_id)
     except Invalid as exc:
         return {**out, "connected": False, "error": exc.message}
     out["model"] = target.model

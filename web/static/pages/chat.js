@@ -31,8 +31,13 @@ async function chatPage(root, params, scope) {
     h('button', { type: 'button', class: 'primary', onclick: () => { location.hash = '#/chat'; } }, 'New conversation'),
     convList);
   const title = h('h1', { text: 'Chat' });
-  const model = h('select', { 'aria-label': 'Model' }, options([['', 'Default model'],
-    ...models.map((m) => [m.id, `${m.label} (${m.costLabel})`])]));
+  // Models of a provider that is not set up are listed but cannot be picked; a new conversation
+  // starts on the default model (one of a provider that is set up), named in the list.
+  const fallback = models.find((m) => m.default) || null;
+  const model = h('select', { 'aria-label': 'Model' },
+    h('option', { value: '' }, fallback ? `Default: ${fallback.label}` : 'Default model'),
+    models.map((m) => h('option', { value: m.id, disabled: m.available === false },
+      `${m.label} (${m.available === false ? 'not set up' : m.costLabel})`)));
   const tonePicker = h('select', { 'aria-label': 'Personality' }, options(PERSONALITIES.map((p) => [p, p]), tone));
   const messages = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite' });
   const statusLine = h('p', { class: 'muted', role: 'status' });
@@ -188,9 +193,10 @@ async function chatPage(root, params, scope) {
   }
 
   async function create() {
-    const picked = models.find((m) => m.id === model.value);
+    const picked = models.find((m) => m.id === model.value) || fallback;
     conv = await api.post('/api/chat/conversations', {
-      runtimeId: RUNTIME_OF[picked?.provider] || 'openai-direct', modelId: model.value || undefined, personality: tone });
+      runtimeId: RUNTIME_OF[picked?.provider] || 'openai-direct', modelId: model.value || fallback?.id || undefined,
+      personality: tone });
     return conv;
   }
 

@@ -3,7 +3,7 @@
 // in the page: the inputs are cleared after saving and only the masked form comes back.
 
 import { api } from '../api.js';
-import { badge, button, clear, errorBox, field, h, options, run, section, stacked, toast, when } from '../ui.js';
+import { badge, button, clear, errorBox, explain, field, h, options, run, section, stacked, toast, when } from '../ui.js';
 import { keysSection } from './settings-keys.js';
 
 function keyState(state) {
@@ -13,29 +13,66 @@ function keyState(state) {
   return h('p', { 'data-key-state': true }, badge('ok'), ` Key ${state.maskedKey || 'set'} (${from})`);
 }
 
-function testButton(runtime, slot) {
+// "Test" asks the model chosen in the form's Model box (any model string may be typed).
+function testButton(runtime, modelInput, slot, missing) {
   const b = button('Test', () => run(b, async () => {
-    clear(slot, h('span', { class: 'muted' }, 'Asking the model…'));
-    const result = await api.post('/api/settings/test', { runtime });
-    clear(slot, result.connected ? h('p', { class: 'notice', 'data-test-result': 'ok' }, 'Connected: the model answered.')
-      : h('p', { class: 'error', 'data-test-result': 'failed' }, `Not connected: ${result.error || 'no answer'}`));
-  }, slot), { title: 'Send one tiny request to the model' });
+    const model = modelInput.value.trim();
+    const reason = missing();
+    if (reason) {
+      clear(slot, h('p', { class: 'error', 'data-test-result': 'failed' }, `Not connected: ${reason}`));
+      return;
+    }
+    clear(slot, h('span', { class: 'muted' }, `Asking ${model || 'the default model'}…`));
+    const result = await api.post('/api/settings/test', { runtime, model: model || undefined });
+    const asked = result.model || model || 'the model';
+    clear(slot, result.connected ? h('p', { class: 'notice', 'data-test-result': 'ok' }, `Connected: ${asked} answered.`)
+      : h('p', { class: 'error', 'data-test-result': 'failed' }, `Not connected (${asked}): `,
+        explain(result.error || 'no answer')));
+  }, slot), { title: 'Send one tiny request to the chosen model' });
   return b;
 }
 
-function providerForm({ label, name, runtime, state, inputs, save, hint }) {
+// The Model box of a provider: a list of the models it serves or offers, free text allowed.
+// It starts on the default model when that is this provider's, else on its first available one.
+function modelInput(name, models) {
+  const mine = models.filter((m) => m.provider === name);
+  const start = mine.find((m) => m.default) || mine.find((m) => m.available && m.source !== 'builtin')
+    || mine.find((m) => m.available);
+  const id = `models-${name}`;
+  const input = h('input', { type: 'text', list: id, value: start ? start.id : '', maxlength: 200,
+    placeholder: 'the provider\'s default', 'data-model-picker': name });
+  const list = h('datalist', { id }, mine.map((m) => h('option', { value: m.id },
+    `${m.label}${m.source === 'served' ? ' (served)' : ''}${m.available ? '' : ' (not set up)'}`)));
+  return [input, list];
+}
+
+// After a save the provider may serve other models (a new base URL, a key): list them again.
+async function refreshModels(name, input, list) {
+  const [fresh, freshList] = modelInput(name, await api.get('/api/chat/models'));
+  clear(list, ...freshList.children);
+  if (!input.value) input.value = fresh.value;
+}
+
+function providerForm({ label, name, runtime, state, inputs, save, hint, models, ready }) {
   const status = h('div', {}, keyState(state));
   const errors = h('div');
   const result = h('div', { 'aria-live': 'polite' });
-  const form = h('form', { 'aria-label': `${label} provider`, 'data-provider': name }, h('h3', {}, label), status,
-    inputs.map(([text, input, help]) => field(text, input, help)), hint ? h('p', { class: 'hint' }, hint) : null, errors,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), testButton(runtime, result)),
+  const [model, list] = modelInput(name, models);
+  const form = h('form', { 'aria-label': `${label} provider`, 'data-provider': name, class: ready ? null : 'unset' },
+    h('h3', {}, label), status,
+    inputs.map(([text, input, help]) => field(text, input, help)),
+    field('Model', model, 'Pick one the provider serves, or type any model id; Test asks it'), list,
+    hint ? h('p', { class: 'hint' }, hint) : null, errors,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), testButton(runtime, model, result,
+      () => (form.classList.contains('unset') ? `no ${label} key is set yet. Type it above and Save, then Test.` : null))),
     result);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     run(event.submitter, async () => {
       const next = await save();
       if (next) clear(status, keyState(next));
+      if (next) form.classList.toggle('unset', !(next.hasKey || next.baseUrl));
+      await refreshModels(name, model, list);
       for (const [, input] of inputs) if (input.type === 'password') input.value = '';
       toast(`${label} saved.`);
     }, errors);
@@ -44,8 +81,8 @@ function providerForm({ label, name, runtime, state, inputs, save, hint }) {
 }
 
 async function providers() {
-  const [anthropic, openai, ollama] = await Promise.all([api.get('/api/settings'), api.get('/api/settings/openai'),
-    api.get('/api/settings/ollama')]);
+  const [anthropic, openai, ollama, models] = await Promise.all([api.get('/api/settings'), api.get('/api/settings/openai'),
+    api.get('/api/settings/ollama'), api.get('/api/chat/models')]);
   const secret = (placeholder) => h('input', { type: 'password', autocomplete: 'off', placeholder, maxlength: 500 });
   const antKey = secret('sk-ant-…');
   const oaiKey = secret('sk-…');
@@ -55,12 +92,14 @@ async function providers() {
   return section('Providers',
     h('p', { class: 'muted' }, 'Keys are stored by the daemon and never shown again in full.'),
     h('div', { class: 'grid' },
-      providerForm({ label: 'Anthropic', name: 'anthropic', runtime: 'anthropic-direct', state: anthropic,
+      providerForm({ label: 'Anthropic', name: 'anthropic', runtime: 'anthropic-direct', state: anthropic, models,
+        ready: anthropic.hasKey,
         inputs: [['API key', antKey]], save: async () => {
           if (!antKey.value.trim()) throw new Error('Type the Anthropic API key first.');
           return api.post('/api/settings', { apiKey: antKey.value.trim() });
         } }),
-      providerForm({ label: 'OpenAI or compatible', name: 'openai', runtime: 'openai-direct', state: openai,
+      providerForm({ label: 'OpenAI or compatible', name: 'openai', runtime: 'openai-direct', state: openai, models,
+        ready: openai.hasKey || Boolean(openai.baseUrl),
         inputs: [['API key', oaiKey, 'Leave empty to keep the current key'],
           ['Base URL', oaiUrl, 'For an OpenAI-compatible server; empty for OpenAI itself']],
         save: async () => {
@@ -68,7 +107,7 @@ async function providers() {
           if (oaiKey.value.trim()) body.apiKey = oaiKey.value.trim();
           return api.post('/api/settings/openai', body);
         } }),
-      providerForm({ label: 'Ollama', name: 'ollama', runtime: 'ollama', state: null,
+      providerForm({ label: 'Ollama', name: 'ollama', runtime: 'ollama', state: null, models, ready: true,
         inputs: [['Base URL', olUrl], ['Default model', olModel]], hint: 'Ollama needs no key.',
         save: async () => {
           await api.post('/api/settings/ollama', { baseUrl: olUrl.value.trim() || null, defaultModel: olModel.value.trim() });
@@ -79,14 +118,16 @@ async function providers() {
 async function defaults() {
   const [chat, models, personality, tasks] = await Promise.all([api.get('/api/settings/chat'), api.get('/api/chat/models'),
     api.get('/api/v1/stan/personality'), api.get('/api/settings/tasks')]);
-  const model = h('input', { type: 'text', list: 'settings-models', value: chat.defaultModel, maxlength: 200 });
+  const usable = models.filter((m) => m.available);
+  const start = models.find((m) => m.default)?.id || chat.defaultModel;
+  const model = h('input', { type: 'text', list: 'settings-models', value: start, maxlength: 200 });
   const taskModel = h('input', { type: 'text', value: tasks.defaultModel || '', maxlength: 200,
     placeholder: 'the provider\'s default' });
-  const list = h('datalist', { id: 'settings-models' }, models.map((m) => h('option', { value: m.id }, m.label)));
+  const list = h('datalist', { id: 'settings-models' }, usable.map((m) => h('option', { value: m.id }, m.label)));
   const tone = h('select', {}, options(['professional', 'friendly', 'concise'].map((p) => [p, p]), personality.personality));
   const errors = h('div');
   const form = h('form', { 'aria-label': 'Defaults' },
-    field('Default chat model', model, 'A built-in id (haiku, gpt-5.4-mini, …) or any LiteLLM model string'), list,
+    field('Default chat model', model, 'A model of a provider set up above, or any LiteLLM model string'), list,
     field('Default model for tasks', taskModel, 'Tasks, schedules and workflow steps without a model of their own use it (a LiteLLM model string, e.g. openai/gpt-4o-mini)'),
     field('Personality', tone, 'The tone of Stan and of new chat conversations'), errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save defaults')));
