@@ -178,6 +178,28 @@ async function budgets() {
     form, statuses);
 }
 
+// One timeout for every request that waits for a person: tool calls, workflow checkpoints,
+// assistant actions.
+async function approvalSettings() {
+  const current = await api.get('/api/permissions/settings');
+  const minutes = h('input', { type: 'number', min: 0.1, step: 'any', value: String(+(current.requestTimeoutSeconds / 60).toFixed(2)) });
+  const errors = h('div');
+  const form = h('form', { 'aria-label': 'Approvals' },
+    field('Wait for an answer (minutes)', minutes,
+      'A tool call, a workflow checkpoint or an action waiting for your answer is denied after this long'),
+    errors, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save approvals')));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    run(event.submitter, async () => {
+      const value = Number(minutes.value);
+      if (!(value > 0)) throw new Error('Type a number of minutes above 0.');
+      await api.put('/api/permissions/settings', { requestTimeoutSeconds: Math.round(value * 60) });
+      toast('Approvals saved.');
+    }, errors);
+  });
+  return section('Approvals', form);
+}
+
 async function security() {
   const current = await api.get('/api/settings/security');
   const box = h('input', { type: 'checkbox', checked: current.requireApiKey });
@@ -195,7 +217,7 @@ async function settings(root) {
   root.append(page);
   page.append(h('h1', { text: 'Settings' }));
   // Each part loads on its own: a failing one shows its error and the rest still work.
-  const parts = [providers, defaults, budgets, keysSection, security].map((load) => {
+  const parts = [providers, defaults, budgets, approvalSettings, keysSection, security].map((load) => {
     const slot = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
     page.append(slot);
     return load().then((el) => clear(slot, el)).catch((err) => clear(slot, errorBox(err)));
