@@ -152,3 +152,17 @@ def test_stream_rejects_bad_cursors_and_unknown_conversations(daemon, client):
     assert stream(daemon, conv["id"], params={"after": "-1"}).status_code == 400
     assert stream(daemon, conv["id"], headers={"Last-Event-ID": "a.b"}).status_code == 400
     assert stream(daemon, "nope").status_code == 404
+
+
+def test_cancel_while_a_tool_call_waits_for_approval_closes_the_request(daemon, client, llm_env):
+    conv = new_conversation(client)
+    llm_env.enqueue_tool_call("create_task", {"title": "Not yet"}, call_id="c1")  # asks first
+    events: queue.Queue = queue.Queue()
+    read_reply(daemon, conv["id"], "make a task", events)
+    asked = wait_for(events, "permission_request")[-1]
+    assert [a["notificationId"] for a in client.get("/api/notifications/pending-approvals").json()] == [
+        asked["requestId"]]
+    assert client.post(f"{CONV}/{conv['id']}/cancel").json() == {"ok": True, "cancelled": True}
+    assert drain(events)[-1]["type"] == "error"
+    assert client.get("/api/notifications/pending-approvals").json() == []  # nothing left waiting
+    assert not any(t["title"] == "Not yet" for t in client.get("/api/tasks").json())

@@ -11,6 +11,8 @@ for completions, so they are asked the same way completions are.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 from ...db import Database
@@ -23,6 +25,7 @@ from .models import CHAT_MODELS, catalogue
 LIST_TIMEOUT = 3.0
 LIST_TTL = 20.0
 MAX_SERVED = 200
+MAX_LIST_BYTES = 2_000_000  # a list of a few thousand models; more is not a model list
 _cache: dict[str, tuple[float, list[str]]] = {}
 
 
@@ -32,9 +35,16 @@ async def _openai_served(base: str, key: str | None) -> list[str]:
     url = base.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(timeout=LIST_TIMEOUT, follow_redirects=False) as client:
-        response = await client.get(url, headers=headers)
-    response.raise_for_status()
-    data = response.json().get("data")
+        async with client.stream("GET", url, headers=headers) as response:
+            response.raise_for_status()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_LIST_BYTES:
+                    raise ValueError("the model list is too large")
+    data = (await asyncio.to_thread(json.loads, bytes(body))).get("data")
+    if not isinstance(data, list):
+        return []
     return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)][:MAX_SERVED]
 
 
