@@ -170,13 +170,17 @@ def test_a_budget_refused_start_fails_the_task_with_the_reason_and_retry_runs_it
     expect(line).not_to_contain_text("budget_exceeded")
     expect(line).not_to_contain_text("/api/")
     task_url = page.url
+    open_page(page, "/")
+    expect(page.locator("[data-spend-health=blocked]")).to_contain_text("Overall daily cap reached")
 
     # Raise the cap in Settings, come back, Retry: it runs.
     open_page(page, "/settings")
     budgets = page.get_by_role("form", name="Budgets")
-    budgets.get_by_label("Daily cap (USD)").fill("5")
+    budgets.get_by_label("Daily cap (USD)").fill("0.037")  # $0.03 spent: over 80 %, room for one more call
     budgets.get_by_role("button", name="Save budgets").click()
     expect(page.locator(".toast", has_text="Budgets saved.")).to_be_visible()
+    open_page(page, "/")
+    expect(page.locator("[data-spend-health=warning]")).to_have_text("Over 80 % of the overall daily cap.")
     page.goto(task_url)
     fake.enqueue_text("Ran after all.")
     page.get_by_role("button", name="Retry").click()
