@@ -14,7 +14,19 @@ function keyState(state) {
 }
 
 // "Test" asks the model chosen in the form's Model box (any model string may be typed).
-function testButton(runtime, modelInput, slot, missing) {
+// After a successful Test: make the model answered the default of chat and of tasks (a local
+// server without a key has no default of its own, so a first task needs one).
+function useByDefault(model, shared) {
+  const b = button(`Use ${model} by default`, () => run(b, async () => {
+    await api.put('/api/settings/chat', { defaultModel: model });
+    await api.put('/api/settings/tasks', { defaultModel: model });
+    shared.defaultsChanged?.(model);
+    toast(`${model} is now the default model of chat and tasks.`);
+  }), { title: 'The model of chat, tasks, schedules and workflow steps that name none' });
+  return b;
+}
+
+function testButton(runtime, modelInput, slot, missing, shared) {
   const b = button('Test', () => run(b, async () => {
     const model = modelInput.value.trim();
     const reason = missing();
@@ -25,7 +37,8 @@ function testButton(runtime, modelInput, slot, missing) {
     clear(slot, h('span', { class: 'muted' }, `Asking ${model || 'the default model'}…`));
     const result = await api.post('/api/settings/test', { runtime, model: model || undefined });
     const asked = result.model || model || 'the model';
-    clear(slot, result.connected ? h('p', { class: 'notice', 'data-test-result': 'ok' }, `Connected: ${asked} answered.`)
+    clear(slot, result.connected ? h('div', {}, h('p', { class: 'notice', 'data-test-result': 'ok' }, `Connected: ${asked} answered.`),
+      result.model ? useByDefault(model || result.model, shared) : null)
       : h('p', { class: 'error', 'data-test-result': 'failed' }, `Not connected (${asked}): `,
         explain(result.error || 'no answer')));
   }, slot), { title: 'Send one tiny request to the chosen model' });
@@ -53,7 +66,7 @@ async function refreshModels(name, input, list) {
   if (!input.value) input.value = fresh.value;
 }
 
-function providerForm({ label, name, runtime, state, inputs, save, hint, models, ready }) {
+function providerForm({ label, name, runtime, state, inputs, save, hint, models, ready, shared }) {
   const status = h('div', {}, keyState(state));
   const errors = h('div');
   const result = h('div', { 'aria-live': 'polite' });
@@ -64,7 +77,8 @@ function providerForm({ label, name, runtime, state, inputs, save, hint, models,
     field('Model', model, 'Pick one the provider serves, or type any model id; Test asks it'), list,
     hint ? h('p', { class: 'hint' }, hint) : null, errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), testButton(runtime, model, result,
-      () => (form.classList.contains('unset') ? `no ${label} key is set yet. Type it above and Save, then Test.` : null))),
+      () => (form.classList.contains('unset') ? `no ${label} key is set yet. Type it above and Save, then Test.` : null),
+      shared)),
     result);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -80,7 +94,7 @@ function providerForm({ label, name, runtime, state, inputs, save, hint, models,
   return form;
 }
 
-async function providers() {
+async function providers(shared) {
   const [anthropic, openai, ollama, models] = await Promise.all([api.get('/api/settings'), api.get('/api/settings/openai'),
     api.get('/api/settings/ollama'), api.get('/api/chat/models')]);
   const secret = (placeholder) => h('input', { type: 'password', autocomplete: 'off', placeholder, maxlength: 500 });
@@ -92,13 +106,13 @@ async function providers() {
   return section('Providers',
     h('p', { class: 'muted' }, 'Keys are stored by the daemon and never shown again in full.'),
     h('div', { class: 'grid' },
-      providerForm({ label: 'Anthropic', name: 'anthropic', runtime: 'anthropic-direct', state: anthropic, models,
+      providerForm({ label: 'Anthropic', name: 'anthropic', runtime: 'anthropic-direct', state: anthropic, models, shared,
         ready: anthropic.hasKey,
         inputs: [['API key', antKey]], save: async () => {
           if (!antKey.value.trim()) throw new Error('Type the Anthropic API key first.');
           return api.post('/api/settings', { apiKey: antKey.value.trim() });
         } }),
-      providerForm({ label: 'OpenAI or compatible', name: 'openai', runtime: 'openai-direct', state: openai, models,
+      providerForm({ label: 'OpenAI or compatible', name: 'openai', runtime: 'openai-direct', state: openai, models, shared,
         ready: openai.hasKey || Boolean(openai.baseUrl),
         inputs: [['API key', oaiKey, 'Leave empty to keep the current key'],
           ['Base URL', oaiUrl, 'For an OpenAI-compatible server; empty for OpenAI itself']],
@@ -107,7 +121,7 @@ async function providers() {
           if (oaiKey.value.trim()) body.apiKey = oaiKey.value.trim();
           return api.post('/api/settings/openai', body);
         } }),
-      providerForm({ label: 'Ollama', name: 'ollama', runtime: 'ollama', state: null, models, ready: true,
+      providerForm({ label: 'Ollama', name: 'ollama', runtime: 'ollama', state: null, models, ready: true, shared,
         inputs: [['Base URL', olUrl], ['Default model', olModel]], hint: 'Ollama needs no key.',
         save: async () => {
           await api.post('/api/settings/ollama', { baseUrl: olUrl.value.trim() || null, defaultModel: olModel.value.trim() });
@@ -115,7 +129,7 @@ async function providers() {
         } })));
 }
 
-async function defaults() {
+async function defaults(shared) {
   const [chat, models, personality, tasks] = await Promise.all([api.get('/api/settings/chat'), api.get('/api/chat/models'),
     api.get('/api/v1/stan/personality'), api.get('/api/settings/tasks')]);
   const usable = models.filter((m) => m.available);
@@ -123,6 +137,10 @@ async function defaults() {
   const model = h('input', { type: 'text', list: 'settings-models', value: start, maxlength: 200 });
   const taskModel = h('input', { type: 'text', value: tasks.defaultModel || '', maxlength: 200,
     placeholder: 'the provider\'s default' });
+  shared.defaultsChanged = (id) => {
+    model.value = id;
+    taskModel.value = id;
+  };
   const list = h('datalist', { id: 'settings-models' }, usable.map((m) => h('option', { value: m.id }, m.label)));
   const tone = h('select', {}, options(['professional', 'friendly', 'concise'].map((p) => [p, p]), personality.personality));
   const errors = h('div');
@@ -217,10 +235,11 @@ async function settings(root) {
   root.append(page);
   page.append(h('h1', { text: 'Settings' }));
   // Each part loads on its own: a failing one shows its error and the rest still work.
+  const shared = {}; // what one part tells another (a new default model)
   const parts = [providers, defaults, budgets, approvalSettings, keysSection, security].map((load) => {
     const slot = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
     page.append(slot);
-    return load().then((el) => clear(slot, el)).catch((err) => clear(slot, errorBox(err)));
+    return load(shared).then((el) => clear(slot, el)).catch((err) => clear(slot, errorBox(err)));
   });
   await Promise.all(parts);
 }
