@@ -68,6 +68,7 @@ class ParseRequest(Body):
     expression: str = Field(min_length=1, max_length=200)
     count: Int = Field(default=3, ge=1, le=10)  # extension: how many fire times to preview
     time_zone: str | None = Field(default=None, max_length=64)  # extension: the zone to preview in
+    validate_only: bool = Field(default=False, alias="validate")  # extension: 200 {valid: false, error}
 
 
 class ScheduleOut(Out):
@@ -136,11 +137,18 @@ async def parse_schedule(request):
     """Preview an interval: its cron form, a description and the next fire times (three, or
     `count`), in `timeZone` (extension; default the machine's zone, named in the answer)."""
     body = await read_body(request, ParseRequest, plain=True)
-    parsed = parse_interval(body.expression)
-    tz = zone(body.time_zone).key if body.time_zone is not None else local_zone_name()
-    times = next_fire_times(parsed.cron_expression, tz, body.count)
-    return ok({"cronExpression": parsed.cron_expression, "description": parsed.description,
-               "nextFireTimes": [to_iso(t) for t in times], "confidence": parsed.confidence, "timeZone": tz})
+    try:
+        parsed = parse_interval(body.expression)
+        tz = zone(body.time_zone).key if body.time_zone is not None else local_zone_name()
+        times = next_fire_times(parsed.cron_expression, tz, body.count)
+    except Invalid as exc:
+        if not body.validate_only:
+            raise
+        # A preview asked while typing: an answer, not an error the browser logs.
+        return ok({"valid": False, "error": exc.message})
+    out = {"cronExpression": parsed.cron_expression, "description": parsed.description,
+           "nextFireTimes": [to_iso(t) for t in times], "confidence": parsed.confidence, "timeZone": tz}
+    return ok({"valid": True, **out} if body.validate_only else out)
 
 
 @endpoint(errors=(400, 404))

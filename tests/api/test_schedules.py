@@ -130,3 +130,14 @@ def test_parse_previews_in_a_time_zone(client):
     bad = client.post("/api/schedules/parse", json={"expression": "every day at 9am", "timeZone": "Mars/Olympus"})
     assert bad.status_code == 400 and "Unknown time zone" in bad.json()["error"]
     assert client.post("/api/schedules/parse", json={"expression": "every day at 9am"}).json()["timeZone"]
+
+
+def test_parse_in_validate_mode_answers_200_for_words_it_cannot_read(client):
+    r = client.post("/api/schedules/parse", json={"expression": "whenever you like", "validate": True})
+    assert r.status_code == 200 and r.json()["valid"] is False and r.json()["error"].startswith("Could not parse")
+    bad_zone = client.post("/api/schedules/parse", json={"expression": "hourly", "timeZone": "Nowhere/X",
+                                                         "validate": True})
+    assert bad_zone.status_code == 200 and "Unknown time zone" in bad_zone.json()["error"]
+    good = client.post("/api/schedules/parse", json={"expression": "hourly", "validate": True}).json()
+    assert good["valid"] is True and good["cronExpression"] == "0 * * * *"
+    assert client.post("/api/schedules/parse", json={"expression": "whenever"}).status_code == 400  # as before

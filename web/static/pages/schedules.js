@@ -40,9 +40,14 @@ function preview(box, zoneInput) {
     box.setAttribute('aria-busy', 'true');
     timer = setTimeout(async () => {
       try {
+        // `validate`: a phrase the parser cannot read is an answer, not a 400 in the console.
         const parsed = await api.post('/api/schedules/parse', { expression, count: PREVIEW_COUNT,
-          timeZone: timeZone || undefined });
+          timeZone: timeZone || undefined, validate: true });
         if (asked !== current) return;
+        if (!parsed.valid) {
+          clear(box, errorBox({ message: parsed.error }));
+          return;
+        }
         const zoneNote = parsed.timeZone === BROWSER_ZONE ? `your time, ${BROWSER_ZONE}`
           : `it runs on ${parsed.timeZone} time; shown in your time, ${BROWSER_ZONE}`;
         clear(box, h('p', {}, h('strong', {}, parsed.description), ' ', h('code', {}, parsed.cronExpression)),
