@@ -52,6 +52,8 @@ EXTENSIONS = {
     "POST /api/workflows/{id}/cancel",  # stop every running step (decision 013)
     "POST /api/workflows/{id}/respond",  # answer the workflow's checkpoint
     "GET /api/workflows/{id}/stream",  # SSE of the run's progress
+    "POST /api/chat/conversations/{id}/cancel",  # Stop: end the reply in progress (decision 016)
+    "GET /api/chat/conversations/{id}/stream",  # read the reply in progress again, from an eventId (016)
     "GET /api/events/stream",       # the browser UI's one multiplexed SSE stream (decision 016)
     "GET /api/events/logs",         # a task's log history as JSON pages (decision 016)
     "GET /api/settings/mcp-servers",  # the MCP servers task runs are offered (secrets masked)

@@ -170,6 +170,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/chat/conversations/{id}/messages": READ,
     "POST /api/chat/conversations/{id}/messages": WRITE,
     "POST /api/chat/conversations/{id}/respond": WRITE,
+    "POST /api/chat/conversations/{id}/cancel": WRITE,
+    "GET /api/chat/conversations/{id}/stream": READ,
     "GET /api/chat/entities/search": READ,
     "GET /api/chat/models": READ,
     "GET /api/chat/suggested-prompts": READ,

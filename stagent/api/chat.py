@@ -1,4 +1,4 @@
-"""/api/chat: 11 endpoints. Conversations, history, the streamed reply (SSE), permission
+"""/api/chat: 11 endpoints, and two extensions: cancel the reply in progress, and read it again (stream). Conversations, history, the streamed reply (SSE), permission
 answers, @-mention search, the model catalogue and suggested prompts.
 
 The reply stream: validation, an unknown conversation, a reply still in progress (409), a
@@ -19,12 +19,12 @@ from starlette.routing import Route
 
 from ..engine.agent.providers import RUNTIME_IDS
 from ..engine.chat.conversation import PERSONALITIES
-from ..engine.chat.models import catalogue
+from ..engine.chat.model_lists import model_list
 from ..engine.chat.stagent_chat import ChatReply, StagentChat
 from ..errors import Conflict, Invalid, NotFound
 from ..store import conversations as store
 from ._http import Body, Int, Out, RuntimeId, endpoint, ok, read_body, read_query, validate_body
-from ._sse import json_frame, sse_response
+from ._sse import json_frame, last_event_id, sequence_number, sse_response
 
 ConversationStatus = Literal["active", "archived"]
 Personality = Literal[tuple(PERSONALITIES)]  # extension: the UI's personality picker
@@ -59,6 +59,10 @@ class MessagesQuery(Body):
     after: str | None = None
     limit: Int | None = Field(default=None, ge=1, le=1000)
     include_steps: bool = False  # extension: also the tool results and tool-call steps
+
+
+class StreamQuery(Body):
+    after: str | None = None  # an eventId of the turn; Last-Event-ID does the same
 
 
 class Mention(Body):
@@ -152,8 +156,10 @@ async def create_conversation(request):
 
 @endpoint(response=ConversationOut, errors=(404,))
 async def get_conversation(request):
-    """One conversation with its messageCount."""
-    return ok(await _engine(request).get(request.path_params["id"]))
+    """One conversation with its messageCount; `replying` (extension) while a reply is written."""
+    engine = _engine(request)
+    conv = await engine.get(request.path_params["id"])
+    return ok({**conv, "replying": engine.busy(conv["id"])})
 
 
 @endpoint(body=ConversationUpdate, response=ConversationOut, errors=(400, 404))
@@ -203,6 +209,37 @@ async def _frames(reply: ChatReply, shutdown):
             yield json_frame(event, id=event["eventId"])
 
 
+@endpoint(errors=(404,))
+async def cancel_reply(request):
+    """Stop the reply in progress (extension): it is stored as interrupted and its stream ends
+    with an `error` event. `cancelled` is false when no reply was in progress."""
+    return ok({"ok": True, "cancelled": await _engine(request).cancel(request.path_params["id"])})
+
+
+@endpoint(query=StreamQuery, status=200, errors=(400, 404), content_type="text/event-stream")
+async def stream_reply(request):
+    """The reply in progress as SSE (extension): its events after `after` (or Last-Event-ID), then
+    each new one until `done` or `error`. 204 when no reply is in progress."""
+    engine = _engine(request)
+    conversation_id = request.path_params["id"]
+    await engine.get(conversation_id)
+    query = read_query(request, StreamQuery)
+    after = last_event_id(request, unit="event id")
+    if query.after is not None:
+        after = sequence_number(query.after, name="after", unit="event id")
+    live = engine.live.get(conversation_id)
+    if live is None:
+        return Response(status_code=204)
+    return sse_response(request.app, _follow(live, after or 0))
+
+
+async def _follow(live, after: int):
+    async for event in live.follow(after):
+        yield json_frame(event, id=event["eventId"])
+        if event["type"] in ("done", "error"):
+            return
+
+
 @endpoint(body=RespondRequest, errors=(400, 404))
 async def respond(request):
     """Answer a permission request of the live turn; `stale` when nothing waits on it any more,
@@ -239,8 +276,10 @@ async def search_entities(request):
 
 @endpoint()
 async def list_models(request):
-    """The chat model catalogue: built-in models plus the configured default and Ollama model."""
-    return ok(await catalogue(request.app.state.db))
+    """The chat model catalogue: the models each configured provider serves (an OpenAI-compatible
+    server's /models, Ollama's tags), the built-in models, the configured defaults; extension
+    fields `available` (its provider is set up), `source` and `default`."""
+    return ok(await model_list(request.app.state.db))
 
 
 SUGGESTED_PROMPTS = [
@@ -273,6 +312,8 @@ routes = [
     Route("/api/chat/conversations/{id}/messages", list_messages, methods=["GET"]),
     Route("/api/chat/conversations/{id}/messages", send_message, methods=["POST"]),
     Route("/api/chat/conversations/{id}/respond", respond, methods=["POST"]),
+    Route("/api/chat/conversations/{id}/cancel", cancel_reply, methods=["POST"]),
+    Route("/api/chat/conversations/{id}/stream", stream_reply, methods=["GET"]),
     Route("/api/chat/entities/search", search_entities, methods=["GET"]),
     Route("/api/chat/models", list_models, methods=["GET"]),
     Route("/api/chat/suggested-prompts", suggested_prompts, methods=["GET"]),

@@ -13,7 +13,8 @@ from starlette.routing import Route
 from ..db.rows import to_iso
 from ..engine.profiles.registry import ProfileRegistry
 from ..engine.schedules import editing as service
-from ..engine.schedules.parse import next_fire_times, parse_interval
+from ..engine.schedules.parse import local_zone_name, next_fire_times, parse_interval, zone
+from ..engine.schedules.rules import presented
 from ..errors import Invalid
 from ..store import document_context as document_store
 from ..store import schedules as store
@@ -68,6 +69,8 @@ class ScheduleUpdate(ScheduleFields):
 class ParseRequest(Body):
     expression: str = Field(min_length=1, max_length=200)
     count: Int = Field(default=3, ge=1, le=10)  # extension: how many fire times to preview
+    time_zone: str | None = Field(default=None, max_length=64)  # extension: the zone to preview in
+    validate_only: bool = Field(default=False, alias="validate")  # extension: 200 {valid: false, error}
 
 
 class ScheduleOut(Out):
@@ -89,8 +92,9 @@ def _fields(body) -> dict:
 
 @endpoint(response=list[ScheduleOut])
 async def list_schedules(request):
-    """List schedules, newest first."""
-    return ok(await store.list_schedules(request.app.state.db))
+    """List schedules, newest first; each with `description`, `effectiveTimeZone` and the next
+    three `nextFireTimes` (extension)."""
+    return ok([presented(s) for s in await store.list_schedules(request.app.state.db)])
 
 
 @endpoint(body=ScheduleCreate, response=ScheduleOut, status=201, errors=(400,))
@@ -100,14 +104,14 @@ async def create_schedule(request):
     state = request.app.state
     await ProfileRegistry(state.db).check_reference(body.agent_profile, body.assigned_agent, body.project_id,
                                                     flatten=False)
-    return ok(await service.create(state.db, state.scheduler, _fields(body)), 201)
+    return ok(presented(await service.create(state.db, state.scheduler, _fields(body))), 201)
 
 
 @endpoint(response=ScheduleOut, errors=(404,))
 async def get_schedule(request):
     """One schedule with its firing history (newest first)."""
     db, schedule_id = request.app.state.db, request.path_params["id"]
-    schedule = await store.get(db, schedule_id)
+    schedule = presented(await store.get(db, schedule_id))
     schedule["firingHistory"] = await store.firing_history(db, schedule_id)
     schedule["documentIds"] = await document_store.schedule_document_ids(db, schedule_id)  # extension
     return ok(schedule)
@@ -120,7 +124,7 @@ async def update_schedule(request):
     state = request.app.state
     await ProfileRegistry(state.db).check_reference(getattr(body, "agent_profile", None),
                                                     getattr(body, "assigned_agent", None), flatten=False)
-    return ok(await service.update(state.db, state.scheduler, request.path_params["id"], _fields(body)))
+    return ok(presented(await service.update(state.db, state.scheduler, request.path_params["id"], _fields(body))))
 
 
 @endpoint(errors=(404,))
@@ -133,12 +137,21 @@ async def delete_schedule(request):
 
 @endpoint(body=ParseRequest, errors=(400,))
 async def parse_schedule(request):
-    """Preview an interval: its cron form, a description and the next fire times (three, or `count`)."""
+    """Preview an interval: its cron form, a description and the next fire times (three, or
+    `count`), in `timeZone` (extension; default the machine's zone, named in the answer)."""
     body = await read_body(request, ParseRequest, plain=True)
-    parsed = parse_interval(body.expression)
-    times = next_fire_times(parsed.cron_expression, None, body.count)
-    return ok({"cronExpression": parsed.cron_expression, "description": parsed.description,
-               "nextFireTimes": [to_iso(t) for t in times], "confidence": parsed.confidence})
+    try:
+        parsed = parse_interval(body.expression)
+        tz = zone(body.time_zone).key if body.time_zone is not None else local_zone_name()
+        times = next_fire_times(parsed.cron_expression, tz, body.count)
+    except Invalid as exc:
+        if not body.validate_only:
+            raise
+        # A preview asked while typing: an answer, not an error the browser logs.
+        return ok({"valid": False, "error": exc.message})
+    out = {"cronExpression": parsed.cron_expression, "description": parsed.description,
+           "nextFireTimes": [to_iso(t) for t in times], "confidence": parsed.confidence, "timeZone": tz}
+    return ok({"valid": True, **out} if body.validate_only else out)
 
 
 @endpoint(errors=(400, 404))

@@ -365,17 +365,23 @@ def test_execute_resume_and_assist_answer_429_while_exhausted(daemon, client, pr
     assert status(snap, "overall:daily:spend")["health"] == "blocked"
     assert snap["dailySpend"] == pytest.approx(1.05)
 
-    task = queued(client)
     for _ in range(2):
+        task = queued(client)
         r = client.post(f"/api/tasks/{task['id']}/execute")
         assert r.status_code == 429
         body = r.json()
         assert body["error"].startswith("Overall daily budget reached: $1.05 of $1.00 spent.")
         assert "resets at" in body["error"] and "POST /api/settings/budgets" in body["error"]
         assert body["code"] == "budget_exceeded" and body["scopeId"] == "overall"
-    assert client.get(f"/api/tasks/{task['id']}").json()["status"] == "queued"  # nothing changed
+        # The refused task does not sit queued as if it would run: it failed, the reason in its log.
+        refused = client.get(f"/api/tasks/{task['id']}").json()
+        assert refused["status"] == "failed" and refused["result"].startswith("budget_exceeded: Overall daily")
+        lines = client.get(f"/api/events/logs?taskId={task['id']}").json()["lines"]
+        assert [(line["event"], json.loads(line["payload"])["code"]) for line in lines] == [("error", "budget_exceeded")]
+        assert client.post(f"/api/tasks/{task['id']}/execute").status_code == 400  # no longer queued
     reached = [a for a in alerts(daemon) if a["title"] == "Overall daily budget reached"]
     assert len(reached) == 1  # once per window, however often it is hit
+
 
     failed = queued(client)
     on_loop(daemon, daemon.app.state.db.execute(
@@ -401,7 +407,9 @@ def test_execute_resume_and_assist_answer_429_while_exhausted(daemon, client, pr
     assert r.status_code == 400 and r.json()["error"].startswith("Task has no agent session")
     assert client.post(f"/api/tasks/{no_session['id']}/execute").status_code == 400  # not queued
 
+    # Once the cap is raised, Retry (queue the refused task again, execute) runs it.
     set_caps(client, {"overall": {"monthlySpendCapUsd": 100, "dailySpendCapUsd": 100}})
+    assert client.patch(f"/api/tasks/{task['id']}", json={"status": "queued"}).status_code == 200
     assert client.post(f"/api/tasks/{task['id']}/execute").status_code == 202
     assert finished(daemon, client, task["id"])["status"] == "completed"
 

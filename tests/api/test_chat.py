@@ -441,3 +441,27 @@ def test_models_and_suggested_prompts(client, llm_env):
 def test_chat_tools_have_unique_names():
     names = [t.name for t in chat_tools.CHAT_TOOLS]
     assert len(names) == len(set(names)) and "create_task" in names and "execute_task" in names
+
+
+def test_models_list_what_the_configured_server_serves(client, fake):
+    client.post("/api/settings/openai", json={"baseUrl": fake.base_url})  # an OpenAI-compatible server, no key
+    models = {m["id"]: m for m in client.get("/api/chat/models").json()}
+    served = models["openai/fake"]  # from the fake's GET /v1/models
+    assert served["source"] == "served" and served["available"] is True and served["label"] == "fake"
+    assert served["default"] is False or served["id"] == next(m for m in models.values() if m["default"])["id"]
+    assert models["haiku"]["available"] is False  # no Anthropic key: greyed in pickers
+    assert models["gpt-5.4"]["available"] is False  # OpenAI's own models are not on a compatible server
+    assert sum(m["default"] for m in models.values()) == 1  # the daemon's default on a configured provider
+    assert next(m for m in models.values() if m["default"])["provider"] == "openai"
+
+    answer = client.post("/api/settings/test", json={"runtime": "openai-direct", "model": "openai/fake"}).json()
+    assert answer["connected"] is True and answer["model"] == "openai/fake"
+    assert fake.requests[-1]["model"] == "fake"
+    bad = client.post("/api/settings/test", json={"runtime": "openai-direct", "model": "bedrock/x y"})
+    assert bad.status_code == 400 and "model" in bad.text
+
+
+def test_models_without_any_provider_mark_none_default_or_available(client):
+    models = client.get("/api/chat/models").json()
+    assert not any(m["default"] for m in models)
+    assert not any(m["available"] for m in models if m["provider"] in ("anthropic", "openai"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 CHECKLIST = [{"id": "inbox", "instruction": "Anything urgent?", "priority": "high"}]
@@ -96,3 +99,45 @@ def test_parse_previews_three_fire_times(client):
     r = client.post("/api/schedules/parse", json={"expression": "whenever you like"})
     assert r.status_code == 400 and r.json()["error"].startswith("Could not parse")
     assert client.post("/api/schedules/parse", json={}).status_code == 400
+
+
+def test_the_list_reads_in_words_with_its_zone_and_next_three_runs(client):
+    made = client.post("/api/schedules", json={"name": "Standup", "prompt": "notes", "interval": "0 9 * * 1-5",
+                                               "timeZone": "America/New_York"}).json()
+    local = client.post("/api/schedules", json={"name": "Hourly", "prompt": "tick", "interval": "every hour"}).json()
+    rows = {s["id"]: s for s in client.get("/api/schedules").json()}
+    standup, hourly = rows[made["id"]], rows[local["id"]]
+    assert standup["description"] == "Every weekday at 09:00"
+    assert standup["timeZone"] == "America/New_York" and standup["effectiveTimeZone"] == "America/New_York"
+    times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in standup["nextFireTimes"]]
+    assert len(times) == 3 and times == sorted(times)
+    assert times[0] == datetime.fromisoformat(standup["nextFireAt"].replace("Z", "+00:00"))  # the next is first
+    assert all(t.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %a") in
+               {f"09:00 {d}" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")} for t in times)
+    assert hourly["timeZone"] is None and hourly["effectiveTimeZone"]  # the machine's zone, named
+    assert client.get(f"/api/schedules/{made['id']}").json()["nextFireTimes"] == standup["nextFireTimes"]
+    paused = client.patch(f"/api/schedules/{made['id']}", json={"status": "paused"}).json()
+    assert paused["nextFireTimes"] == [] and paused["description"] == "Every weekday at 09:00"
+
+
+def test_parse_previews_in_a_time_zone(client):
+    r = client.post("/api/schedules/parse", json={"expression": "every day at 9am", "timeZone": "Asia/Tokyo"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["timeZone"] == "Asia/Tokyo"
+    assert {datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+            for t in body["nextFireTimes"]} == {"09:00"}
+    bad = client.post("/api/schedules/parse", json={"expression": "every day at 9am", "timeZone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "Unknown time zone" in bad.json()["error"]
+    assert client.post("/api/schedules/parse", json={"expression": "every day at 9am"}).json()["timeZone"]
+
+
+def test_parse_in_validate_mode_answers_200_for_words_it_cannot_read(client):
+    r = client.post("/api/schedules/parse", json={"expression": "whenever you like", "validate": True})
+    assert r.status_code == 200 and r.json()["valid"] is False and r.json()["error"].startswith("Could not parse")
+    bad_zone = client.post("/api/schedules/parse", json={"expression": "hourly", "timeZone": "Nowhere/X",
+                                                         "validate": True})
+    assert bad_zone.status_code == 200 and "Unknown time zone" in bad_zone.json()["error"]
+    good = client.post("/api/schedules/parse", json={"expression": "hourly", "validate": True}).json()
+    assert good["valid"] is True and good["cronExpression"] == "0 * * * *"
+    assert client.post("/api/schedules/parse", json={"expression": "whenever"}).status_code == 400  # as before

@@ -398,3 +398,12 @@ def test_the_default_task_model_is_set_and_cleared(client, llm_env, monkeypatch)
     assert body["model"] == "fake"
     assert client.put("/api/settings/tasks", json={"defaultModel": 5}).status_code == 400
     assert client.put("/api/settings/tasks", json={"defaultModel": ""}).json() == {"defaultModel": None}
+
+
+def test_an_unreachable_ollama_is_explained_in_words(client):
+    port = free_port()  # nothing listens there
+    client.post("/api/settings/ollama", json={"baseUrl": f"http://127.0.0.1:{port}", "defaultModel": "llama3"})
+    body = client.post("/api/settings/test", json={"runtime": "ollama"}).json()
+    assert body["connected"] is False
+    assert body["error"] == (f"Could not reach Ollama at http://127.0.0.1:{port}. Make sure it is running "
+                             "(`ollama serve`) and that the base URL is right.")

@@ -75,6 +75,7 @@ def screenshot(page, name: str) -> None:
     """Refresh docs/screenshots/ when STAGENT_SCREENSHOTS=1 (README says when); otherwise only
     check that the page renders to an image, so a test run leaves the work tree clean."""
     if os.environ.get("STAGENT_SCREENSHOTS") == "1":
+        page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page in a full-page shot
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     else:

@@ -118,6 +118,11 @@ def test_stop_a_reply(page, client, llm_env):
     text = reply.locator(".md").inner_text()
     page.wait_for_timeout(500)
     assert reply.locator(".md").inner_text() == text  # nothing more is drawn
+    # The daemon stopped the turn too: the reply is stored as interrupted, and nothing runs on.
+    [conversation] = client.get("/api/chat/conversations").json()
+    stored = client.get(f"/api/chat/conversations/{conversation['id']}/messages?includeSteps=true").json()
+    assert [(m["role"], m["status"]) for m in stored] == [("user", "complete"), ("assistant", "error")]
+    assert client.get(f"/api/chat/conversations/{conversation['id']}").json()["replying"] is False
 
 
 def test_a_reply_in_flight_is_shown_after_leaving_and_after_a_reload(page, client, llm_env):
@@ -138,20 +143,40 @@ def test_a_reply_in_flight_is_shown_after_leaving_and_after_a_reload(page, clien
     expect(reply).not_to_have_attribute("data-streaming", "true")
     expect(page.locator(".msg-user")).to_have_count(1)
 
-    # After a reload this tab no longer reads the reply: the stored one appears when it is done.
+    # After a reload the page reads the reply in progress again from the daemon, from its start.
     gate2 = threading.Event()
-    llm_env.enqueue_text("Second answer, found after a reload.", gate=gate2)
+    llm_env.enqueue_tool_call("list_projects", {}, call_id="p2")
+    llm_env.enqueue_text("Second answer, read again after a reload.", gate=gate2, chunk_delay=0.02)
     send(page, "And again")
-    expect(page.locator(".msg-assistant").last).to_have_attribute("data-streaming", "true")
+    expect(page.locator(".msg-assistant").last.locator(".tool summary")).to_contain_text("Used list_projects")
     page.reload()
     pending = page.locator(".msg-assistant").last
-    expect(pending.locator("[data-still-writing]")).to_be_visible()
-    expect(page.get_by_role("textbox", name="Message", exact=True)).to_be_visible()
+    expect(pending).to_have_attribute("data-streaming", "true")
+    expect(pending.locator(".tool summary")).to_contain_text("Used list_projects")  # replayed
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
     gate2.set()
-    expect(pending.locator(".md")).to_have_text("Second answer, found after a reload.")
-    expect(pending.locator("[data-still-writing]")).to_have_count(0)
+    expect(pending.locator(".md")).to_have_text("Second answer, read again after a reload.")
+    expect(pending).not_to_have_attribute("data-streaming", "true")
     expect(page.locator(".msg-user")).to_have_count(2)
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+    # A long reply: away, back, still growing in view; then Stop ends it in the daemon as well.
+    llm_env.enqueue_hang("on and on", chunk_delay=0.05)
+    send(page, "Keep talking")
+    page.get_by_role("link", name="Tasks").click()
+    expect(page.get_by_role("heading", name="Tasks", exact=True)).to_be_visible()
+    page.reload()  # this tab's reader is gone too: only the daemon's stream can bring it back
+    page.go_back()
+    expect(page).to_have_url(chat_url)
+    growing = page.locator(".msg-assistant").last
+    expect(growing).to_contain_text("on and on")
+    expect(growing).to_have_attribute("data-streaming", "true")
+    page.get_by_role("button", name="Stop").click()
+    expect(growing.locator(".note")).to_have_text("Stopped.")
+    conversation_id = chat_url.rsplit("/", 1)[1]
+    assert client.get(f"/api/chat/conversations/{conversation_id}").json()["replying"] is False
+    stored = client.get(f"/api/chat/conversations/{conversation_id}/messages").json()
+    assert stored[-1]["role"] == "assistant" and stored[-1]["status"] == "error"
 
 
 def test_slash_commands_complete_as_you_type(page, llm_env):

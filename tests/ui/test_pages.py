@@ -133,3 +133,29 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(page, client, llm_env, tmp_
     expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
     expect(nav).to_be_hidden()
     expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")
+
+
+def test_first_run_from_an_empty_data_dir_to_a_completed_task_using_only_the_page(page, daemon, client, fake):
+    """A new user with a local OpenAI-compatible server (no key): Home → Settings → Test → a task."""
+    open_page(page, "/")
+    page.locator("[data-card='Connect a model']").get_by_role("link", name="Open Settings to connect a model").click()
+    openai = page.locator("form[data-provider=openai]")
+    openai.get_by_label("Base URL").fill(fake.base_url)
+    openai.get_by_role("button", name="Save").click()
+    expect(openai.get_by_label("Model")).to_have_value("openai/fake")  # what the server serves
+    openai.get_by_role("button", name="Test").click()
+    expect(openai.locator("[data-test-result=ok]")).to_have_text("Connected: openai/fake answered.")
+    openai.get_by_role("button", name="Use openai/fake by default").click()
+    expect(page.locator(".toast", has_text="openai/fake is now the default model")).to_be_visible()
+    expect(page.get_by_role("form", name="Defaults").get_by_label("Default model for tasks")).to_have_value("openai/fake")
+
+    page.get_by_role("link", name="Home").click()
+    expect(page.locator("[data-card='Running now']")).to_be_visible()
+    expect(page.locator("[data-card='Connect a model']")).to_have_count(0)
+    page.get_by_role("link", name="Go to Tasks").click()  # Home's next step once a model answers
+    fake.enqueue_text("Hello from your own model.")
+    page.get_by_label("Title").fill("Say hello")
+    page.get_by_role("button", name="Create and run").click()
+    expect(page.locator("h1 .badge")).to_have_text("completed")
+    expect(page.locator("[data-output]")).to_have_text("Hello from your own model.")
+    assert fake.requests[-1]["model"] == "fake"

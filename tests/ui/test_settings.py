@@ -18,8 +18,9 @@ def test_save_a_provider_and_test_that_the_model_answers(page, client, fake):
     expect(openai.get_by_label("API key")).to_have_value("")  # the typed secret leaves the page
     assert client.get("/api/settings/openai").json()["hasKey"] is True
 
+    expect(openai.get_by_label("Model")).to_have_value("openai/fake")  # listed again after the save: served
     openai.get_by_role("button", name="Test").click()
-    expect(openai.locator("[data-test-result]")).to_have_text("Connected: the model answered.")
+    expect(openai.locator("[data-test-result]")).to_have_text("Connected: openai/fake answered.")
     assert fake.requests, "the test button made a real call to the provider"
     page.reload()
     expect(page.locator("form[data-provider=openai] [data-key-state]")).to_contain_text("7781")
@@ -28,11 +29,48 @@ def test_save_a_provider_and_test_that_the_model_answers(page, client, fake):
     screenshot(page, "settings-provider")
 
 
+def test_models_of_a_loopback_compatible_server_are_listed_picked_and_tested(page, client, fake):
+    client.post("/api/settings/openai", json={"baseUrl": fake.base_url})  # a local server, no key
+    fake.script.clear()
+    open_page(page, "/settings")
+    openai = page.locator("form[data-provider=openai]")
+    model = openai.get_by_label("Model")
+    expect(model).to_have_value("openai/fake")  # the model the server serves (GET /v1/models)
+    expect(page.locator("#models-openai option[value='openai/fake']")).to_have_text("fake (served)")
+    expect(page.locator("form[data-provider=anthropic]")).to_have_class("unset")  # no key: greyed
+    expect(openai).not_to_have_class("unset")
+    expect(page.get_by_role("form", name="Defaults").get_by_label("Default chat model")).to_have_value("openai/fake")
+
+    model.fill("openai/other-model")  # free text: any model id may be typed
+    openai.get_by_role("button", name="Test").click()
+    expect(openai.locator("[data-test-result]")).to_contain_text("openai/other-model")
+    assert fake.requests[-1]["model"] == "other-model"
+    model.fill("openai/fake")
+    openai.get_by_role("button", name="Test").click()
+    expect(openai.locator("[data-test-result]")).to_have_text("Connected: openai/fake answered.")
+    assert fake.requests[-1]["model"] == "fake"
+
+    # Chat starts on that model; a provider without a key cannot be picked.
+    open_page(page, "/chat")
+    picker = page.get_by_label("Model")
+    expect(picker.locator("option").first).to_have_text("Default: fake")
+    expect(picker.locator("option[value=haiku]")).to_be_disabled()
+    fake.enqueue_text("Hello from the local server.")
+    box = page.get_by_role("textbox", name="Message", exact=True)
+    box.fill("Hi")
+    box.press("Enter")
+    expect(page.locator(".msg-assistant .md").last).to_have_text("Hello from the local server.")
+    assert fake.requests[-1]["model"] == "fake"
+    [conversation] = client.get("/api/chat/conversations").json()
+    assert conversation["modelId"] == "openai/fake"
+
+
 def test_a_provider_that_does_not_answer_is_reported(page):
     open_page(page, "/settings")
     anthropic = page.locator("form[data-provider=anthropic]")
     anthropic.get_by_role("button", name="Test").click()
-    expect(anthropic.locator("[data-test-result=failed]")).to_contain_text("Not connected:")
+    expect(anthropic.locator("[data-test-result=failed]")).to_have_text(
+        "Not connected: no Anthropic key is set yet. Type it above and Save, then Test.")
     anthropic.get_by_label("API key").fill("not-a-key")
     anthropic.get_by_role("button", name="Save").click()
     expect(anthropic.get_by_role("alert")).to_have_text("apiKey: API key must start with sk-ant-")

@@ -156,3 +156,51 @@ def test_the_task_form_picks_a_profile_and_the_run_uses_it(page, daemon, llm_env
     task = daemon.client.get(f"/api/tasks/{page.url.rsplit('/', 1)[1]}").json()
     assert task["agentProfile"] == "researcher"
     assert "## Profile: Researcher" in llm_env.requests[-1]["messages"][0]["content"]
+
+
+def test_a_budget_refused_start_fails_the_task_with_the_reason_and_retry_runs_it(page, daemon, client, fake,
+                                                                                monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-env")
+    monkeypatch.setenv("OPENAI_API_BASE", fake.base_url)
+    monkeypatch.setenv("STAGENT_DEFAULT_MODEL", "openai/gpt-4o-mini")  # a priced model: spend adds up
+    fake.enqueue_text("Spent.", usage=(200_000, 0))  # $0.03 of gpt-4o-mini input
+    spend = client.post("/api/tasks", json={"title": "Spend some"}).json()
+    client.patch(f"/api/tasks/{spend['id']}", json={"status": "queued"})
+    client.post(f"/api/tasks/{spend['id']}/execute")
+    daemon.wait_for_status(spend["id"], {"completed"})
+    assert client.post("/api/settings/budgets", json={"overall": {"dailySpendCapUsd": 0.01}}).status_code == 200
+
+    open_page(page, "/tasks")
+    page.get_by_label("Title").fill("Refused at the door")
+    page.get_by_role("button", name="Create and run").click()
+    error = page.locator("form[aria-label='New task'] .error")
+    expect(error).to_contain_text("did not start: Overall daily budget reached")
+    expect(error.get_by_role("link", name="Settings")).to_be_visible()
+    expect(error).not_to_contain_text("/api/")  # words and a link, not an API call
+    row = page.locator("tbody tr", has_text="Refused at the door")
+    expect(row).to_contain_text("failed")  # not left queued as if it would run
+
+    row.get_by_role("link", name="Refused at the door").click()
+    expect(page.locator("h1 .badge")).to_have_text("failed")
+    line = page.get_by_role("log", name="Task log").locator(".line-error")
+    expect(line).to_contain_text("Overall daily budget reached")
+    expect(line).not_to_contain_text("budget_exceeded")
+    expect(line).not_to_contain_text("/api/")
+    task_url = page.url
+    open_page(page, "/")
+    expect(page.locator("[data-spend-health=blocked]")).to_contain_text("Overall daily cap reached")
+
+    # Raise the cap in Settings, come back, Retry: it runs.
+    open_page(page, "/settings")
+    budgets = page.get_by_role("form", name="Budgets")
+    budgets.get_by_label("Daily cap (USD)").fill("0.037")  # $0.03 spent: over 80 %, room for one more call
+    budgets.get_by_role("button", name="Save budgets").click()
+    expect(page.locator(".toast", has_text="Budgets saved.")).to_be_visible()
+    open_page(page, "/")
+    expect(page.locator("[data-spend-health=warning]")).to_have_text("Over 80 % of the overall daily cap.")
+    page.goto(task_url)
+    fake.enqueue_text("Ran after all.")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator("h1 .badge")).to_have_text("completed")
+    expect(page.locator("[data-output]")).to_have_text("Ran after all.")
+    page.problems[:] = [p for p in page.problems if "429" not in p]

@@ -1,13 +1,12 @@
-// A chat reply being written, read from the SSE answer to its POST by this tab, apart from any
-// page: leaving the chat does not stop the reading, and coming back to the conversation replays
-// what arrived so far and follows the rest. (After a reload the reply is found in the stored
-// messages instead: see chatview.js followStored.)
+// A chat reply being written, read by this tab apart from any page: leaving the chat does not
+// stop the reading, and coming back to the conversation replays what arrived so far and follows
+// the rest. A reply this tab did not start (the page was reloaded, or another tab sent it) is
+// read from GET …/stream, which replays the turn's events from its start and follows it.
 
 import { api, readEventStream } from './api.js';
 
 const live = new Map(); // conversationId -> Turn
 const FINAL = new Set(['done', 'error', 'stopped']);
-let cancelRoute = null; // Promise<boolean>: does the daemon offer POST …/{id}/cancel?
 
 class Turn {
   constructor(conversationId, content) {
@@ -16,6 +15,8 @@ class Turn {
     this.events = [];
     this.listeners = new Set();
     this.finished = false;
+    this.stopping = false;
+    this.lastEventId = 0;
     this.messageId = null;
     this.controller = new AbortController();
   }
@@ -29,6 +30,11 @@ class Turn {
 
   push(event) {
     if (this.finished) return;
+    if (event.eventId) {
+      if (event.eventId <= this.lastEventId) return; // already shown (a resumed stream)
+      this.lastEventId = event.eventId;
+    }
+    if (this.stopping && event.type === 'error') event = { type: 'stopped', cancelled: true };
     if (event.type === 'done') this.messageId = event.messageId;
     if (FINAL.has(event.type)) {
       this.finished = true;
@@ -44,28 +50,49 @@ class Turn {
     }
   }
 
-  // Stop: the daemon cancels the turn when it has a route for that; this tab stops reading.
+  // Stop: the daemon cancels the turn (it stores the reply as interrupted and ends the stream).
   async stop() {
     if (this.finished) return;
+    this.stopping = true;
     let cancelled = false;
-    if (await hasCancelRoute()) {
-      try {
-        await api.post(`/api/chat/conversations/${this.conversationId}/cancel`);
-        cancelled = true;
-      } catch {
-        cancelled = false; // finished meanwhile, or refused: reading stops all the same
-      }
+    try {
+      cancelled = (await api.post(`/api/chat/conversations/${this.conversationId}/cancel`)).cancelled;
+    } catch {
+      cancelled = false; // refused or unreachable: this tab stops reading all the same
     }
     this.push({ type: 'stopped', cancelled });
     this.controller.abort();
   }
+
+  // Reads the stream to its end; a connection cut mid-reply resumes once from the last event.
+  async read(response) {
+    for (let resumed = false; ; resumed = true) {
+      try {
+        await readEventStream(response, (event) => this.push(event));
+      } catch {
+        // cut: resumed below
+      }
+      if (this.finished || this.controller.signal.aborted) return;
+      const next = resumed ? null : await openStream(this.conversationId, this.lastEventId, this.controller.signal);
+      if (!next) {
+        this.push({ type: 'error', lost: true,
+          message: 'The connection to the daemon was lost while the reply was written; open the conversation again to see it.' });
+        return;
+      }
+      response = next;
+    }
+  }
 }
 
-function hasCancelRoute() {
-  cancelRoute ||= api.get('/api/openapi.json')
-    .then((spec) => Boolean(spec?.paths?.['/api/chat/conversations/{id}/cancel']?.post))
-    .catch(() => false);
-  return cancelRoute;
+// The reply in progress as a Response, or null when there is none (204) or it cannot be read.
+async function openStream(conversationId, after, signal) {
+  try {
+    const response = await api.get(`/api/chat/conversations/${conversationId}/stream?after=${after}`,
+      { raw: true, signal });
+    return response && response.status === 200 ? response : null;
+  } catch {
+    return null;
+  }
 }
 
 export function liveTurn(conversationId) {
@@ -79,10 +106,16 @@ export async function startTurn(conversationId, content) {
   const response = await api.stream(`/api/chat/conversations/${conversationId}/messages`, { content },
     { signal: turn.controller.signal });
   live.set(conversationId, turn);
-  readEventStream(response, (event) => turn.push(event)).then(() => {
-    turn.push({ type: 'error', lost: true, message: 'The reply stream ended early (was the daemon restarted?).' });
-  }, () => {
-    turn.push({ type: 'error', lost: true, message: 'The connection to the daemon was lost while the reply was written.' });
-  });
+  turn.read(response);
+  return turn;
+}
+
+// Follows a reply this tab did not start, from its first event; null when none is in progress.
+export async function reattachTurn(conversationId, content) {
+  const turn = new Turn(conversationId, content);
+  const response = await openStream(conversationId, 0, turn.controller.signal);
+  if (!response) return null;
+  live.set(conversationId, turn);
+  turn.read(response);
   return turn;
 }

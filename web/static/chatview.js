@@ -1,11 +1,8 @@
 // How chat messages read: a reply is its text (Markdown) and its tool calls in the order they
 // happened, each tool call with its input and result in words (not JSON), and a footer with the
-// model, tokens and cost. The same view serves a live reply (events of the SSE stream), a stored
-// one (the conversation's messages, steps included) and one still being written after a reload
-// (followStored: the stored steps, re-read until the final message is there).
+// model, tokens and cost. The same view serves a live reply (events of the SSE stream) and a
+// stored one (the conversation's messages, steps included).
 
-import { answerButtons } from './approvals.js';
-import { api } from './api.js';
 import { render } from './markdown.js';
 import { clear, errorBox, h, link, money, plural } from './ui.js';
 
@@ -230,92 +227,4 @@ export function historyNodes(rows) {
     }
   }
   return out;
-}
-
-// Whether the stored messages end in a reply still being written: the last user message has no
-// final answer yet and is recent (a daemon restart ends a turn without one).
-const STILL_WRITING_MS = 15 * 60 * 1000;
-export function unfinished(rows) {
-  let i = rows.length - 1;
-  while (i >= 0 && rows[i].role !== 'user') {
-    const m = rows[i];
-    if (m.role === 'assistant' && (m.status === 'error' || !(m.toolCalls && m.toolCalls.length))) return null;
-    i -= 1;
-  }
-  if (i < 0) return null;
-  const age = Date.now() - new Date(rows[i].createdAt).getTime();
-  return age < STILL_WRITING_MS ? { user: rows[i], steps: rows.slice(i + 1) } : null;
-}
-
-// A reply being written that this tab is not reading (the page was reloaded): its stored steps
-// are re-read until its final message is there, and a tool call waiting for an answer shows its
-// buttons here. onDone() runs when the reply is complete.
-export function followStored({ conversationId, reply, afterId, scope, onDone }) {
-  let after = afterId;
-  let timer = null;
-  let waiting = null; // the approval box shown, by request id
-  const started = Date.now();
-  reply.streaming(true);
-  const status = h('p', { class: 'note', 'data-still-writing': true },
-    'The reply is still being written; it appears here when it is ready.');
-  reply.footer.append(status);
-
-  async function approvals() {
-    const items = (await api.get('/api/notifications/pending-approvals'))
-      .filter((item) => item.conversationId === conversationId);
-    const item = items[0];
-    if ((item?.notificationId || null) === (waiting?.id || null)) return;
-    waiting?.el.remove();
-    waiting = null;
-    if (item) {
-      const slot = h('div');
-      const el = h('div', { class: 'approval' }, h('p', {}, `Allow ${item.toolName || 'this tool'}?`),
-        item.toolInput ? readable(item.toolInput) : null,
-        answerButtons({ ...item, conversationId }, () => { el.remove(); waiting = null; }, slot), slot);
-      waiting = { id: item.notificationId, el };
-      reply.body.append(el);
-    }
-  }
-
-  async function poll() {
-    timer = null;
-    if (!scope.alive) return;
-    try {
-      const query = new URLSearchParams({ includeSteps: 'true' });
-      if (after) query.set('after', after);
-      const rows = await api.get(`/api/chat/conversations/${conversationId}/messages?${query}`);
-      if (!scope.alive) return;
-      for (const m of rows) {
-        after = m.id;
-        if (m.role === 'user') continue;
-        if (addStored(reply, m)) {
-          status.remove();
-          waiting?.el.remove();
-          reply.streaming(false);
-          onDone?.();
-          return;
-        }
-      }
-      await approvals();
-    } catch (err) {
-      if (!scope.alive) return;
-      status.replaceWith(errorBox(err));
-      reply.streaming(false);
-      return;
-    }
-    if (Date.now() - started > STILL_WRITING_MS) {
-      status.textContent = 'No reply came; the daemon may have been restarted while it was written.';
-      reply.streaming(false);
-      return;
-    }
-    timer = setTimeout(poll, 1500);
-  }
-  scope.cleanup(() => clearTimeout(timer));
-  scope.on('notification', () => {
-    if (timer) {
-      clearTimeout(timer);
-      timer = setTimeout(poll, 100);
-    }
-  });
-  poll();
 }

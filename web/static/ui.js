@@ -86,14 +86,20 @@ const SETTINGS_FIXES = [
 ];
 const API_CALL = /\b(?:GET|POST|PUT|PATCH|DELETE) \/api\/|\bcurl\b|\bexport [A-Z_]+/;
 
+const ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})\b/g;
+
 export function explain(message, err = null) {
-  const text = String(message || '');
+  // Times in the browser's zone; a budget refusal without its machine-readable prefix.
+  const text = String(message || '').replace(ISO_TIME, (iso) => new Date(iso).toLocaleString())
+    .replace(/^budget_exceeded: /, '');
   for (const [pattern, words] of SETTINGS_FIXES) {
     if (pattern.test(text)) return [words, link('/settings', 'Settings'), ', then try again.'];
   }
   const code = err?.body?.code || err?.body?.error?.code;
-  if (/budget/i.test(String(code || '')) || (err?.status === 429 && /\bcap\b|budget/i.test(text))) {
-    return [text, ' ', 'Change the spending caps in ', link('/settings', 'Settings'), '.'];
+  if (/budget/i.test(String(code || '')) || (err?.status === 429 && /\bcap\b|budget/i.test(text))
+      || /budget reached/i.test(text)) {
+    const kept = text.split(/(?<=[.;:])\s+/).filter((part) => !API_CALL.test(part)).join(' ').replace(/[;:]$/, '.');
+    return [kept, ' ', 'Change the spending caps in ', link('/settings', 'Settings'), '.'];
   }
   if (API_CALL.test(text)) {
     // Keep the clauses that say what happened; drop the ones that name an API call.

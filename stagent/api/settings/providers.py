@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from ...engine.agent import providers
+from ...engine.chat.models import check_model
 from ...errors import Invalid
 from ...store import settings
 from .._http import Body, Out, endpoint, ok, read_body
@@ -161,6 +162,7 @@ class ProvidersOut(Out):
 
 class ConnectionTestIn(Body):
     runtime: str = Field(default=providers.DEFAULT_RUNTIME, min_length=1, max_length=100)
+    model: str | None = Field(default=None, max_length=200)  # extension: test this model, not the runtime's default
 
 
 class ConnectionTestOut(Out):
@@ -168,6 +170,7 @@ class ConnectionTestOut(Out):
     runtime: str
     capabilities: dict[str, Any]
     apiKeySource: RuntimeSource | None = None
+    model: str | None = None  # the model asked
     error: str | None = None
 
 
@@ -181,4 +184,8 @@ async def get_providers(request):
 async def test_connection(request):
     """Health-check a runtime with one tiny real completion; 200 whether or not it connects."""
     body = await read_body(request, ConnectionTestIn)
-    return ok(await providers.check_connection(request.app.state.db, body.runtime))
+    db = request.app.state.db
+    model = (body.model or "").strip() or None
+    if model:
+        model = await check_model(db, model, field="model")
+    return ok(await providers.check_connection(db, body.runtime, model))

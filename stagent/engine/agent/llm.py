@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import os
 import random
 import threading
@@ -25,6 +26,7 @@ from .providers import ModelTarget
 _litellm: Any = None
 _load_lock = threading.Lock()
 
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm")
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 
 
@@ -49,6 +51,10 @@ def _import() -> None:
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     litellm.drop_params = True
+    # LITELLM_LOG is read only by some of its loggers; the others inherit the daemon's INFO
+    # level and wrote a "completion() model=…" line for every call. Its warnings still show.
+    for name in LITELLM_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     _litellm = litellm
 
 

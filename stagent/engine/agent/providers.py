@@ -14,6 +14,7 @@ ever leave as hasKey / source / mask) and the connection test. The router behind
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 from ...db import Database
@@ -264,8 +265,25 @@ async def provider_overview(db: Database) -> dict:
 CONNECTION_TIMEOUT = 15.0
 
 
-async def check_connection(db: Database, runtime_id: str) -> dict:
-    """One tiny real completion through the runtime's model. Never raises; never hangs."""
+_UNREACHABLE = re.compile(r"Cannot connect to host|Connect call failed|Connection refused|ConnectError|"
+                          r"Name or service not known|nodename nor servname|getaddrinfo failed", re.IGNORECASE)
+
+
+def _unreachable(message: str, target: ModelTarget) -> str | None:
+    """A failed connection in words (the client library's text quotes objects such as
+    `ssl:<ssl.SSLContext object at 0x…>`); None for any other failure."""
+    if not _UNREACHABLE.search(message):
+        return None
+    where = f" at {target.api_base}" if target.api_base else ""
+    if target.provider == "ollama":
+        return (f"Could not reach Ollama{where}. Make sure it is running (`ollama serve`) and that the "
+                "base URL is right.")
+    return f"Could not reach the {target.provider} server{where}. Check that it is running and the base URL is right."
+
+
+async def check_connection(db: Database, runtime_id: str, model_id: str | None = None) -> dict:
+    """One tiny real completion through `model_id`, else the runtime's model. Never raises;
+    never hangs."""
     from . import llm  # llm imports this module for ModelTarget
 
     runtime = RUNTIMES.get(runtime_id)
@@ -277,7 +295,7 @@ async def check_connection(db: Database, runtime_id: str) -> dict:
         key, source = (await credentials(db))[runtime.provider]
         out["apiKeySource"] = _key_source(key, source)
     try:
-        target = await resolve_model(db, runtime_id=runtime_id)
+        target = await resolve_model(db, runtime_id=runtime_id, model_id=model_id)
     except Invalid as exc:
         return {**out, "connected": False, "error": exc.message}
     out["model"] = target.model
@@ -294,5 +312,5 @@ async def check_connection(db: Database, runtime_id: str) -> dict:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if target.api_key and target.api_key != "none":
             message = message.replace(target.api_key, mask(target.api_key) or "…")
-        return {**out, "connected": False, "error": message}
+        return {**out, "connected": False, "error": _unreachable(message, target) or message}
     return {**out, "connected": True}

@@ -37,6 +37,7 @@ from ..agent.providers import ModelTarget, resolve_model
 from ..agent.tools import Tool, ToolSet
 from ..profiles import runs as profile_runs
 from . import context
+from .live import LiveReplies
 from .models import litellm_model
 from .turn import EventSink, Reply, Turn, ledger_entry, prompt_message, store_user_message
 
@@ -125,6 +126,7 @@ class ConversationEngine:
         self.retry_base_delay = retry_base_delay
         self._locks: dict[str, _LockEntry] = {}
         self._replying: dict[str, asyncio.Task] = {}  # conversation -> the task of its reply in progress
+        self.live = LiveReplies()  # the events of each reply in progress, for readers that come back
         self._deleting: set[str] = set()
 
     # ---- conversations -------------------------------------------------------------------------
@@ -195,6 +197,17 @@ class ConversationEngine:
             await store.delete_conversation(self.db, conversation_id)
         finally:
             self._deleting.discard(conversation_id)
+
+    async def cancel(self, conversation_id: str) -> bool:
+        """Stop the reply in progress: it is stored as interrupted and ends with its `error`
+        event. False when no reply is in progress."""
+        await self.get(conversation_id)  # NotFound for an unknown conversation
+        live = self._replying.get(conversation_id)
+        if live is None or live.done():
+            return False
+        live.cancel()
+        await asyncio.wait({live}, timeout=5)
+        return True
 
     def being_deleted(self, conversation_id: str) -> bool:
         """Whether a reply was cancelled because its conversation is being deleted."""
@@ -345,13 +358,21 @@ class ConversationEngine:
                            "finished.", code="REPLY_IN_PROGRESS")
         task = asyncio.current_task()
         self._replying[conversation_id] = task
+        live = self.live.open(conversation_id)
+        sink = on_event or _no_events
+
+        async def record(event: dict) -> None:
+            live.add(event)
+            await sink(event)
+
         try:
             async with self._exclusive(conversation_id):
                 tool_set = tools if isinstance(tools, ToolSet) else ToolSet("conversation", tools)
                 return await self._turn(conversation_id, content, source, tool_set, system_extra,
-                                        tool_context, on_event or _no_events, task, permissions, max_steps)
+                                        tool_context, record, task, permissions, max_steps)
         finally:
             self._end_reply(conversation_id, task)
+            self.live.close(conversation_id, live)
 
     async def _turn(self, conversation_id: str, content: str, source: str, tools: ToolSet, system_extra: str,
                     tool_context: object, sink: EventSink, task: asyncio.Task | None, permissions,

@@ -141,6 +141,7 @@ class Permissions:
                                             notification_id=request_id)
             if closed:
                 self.events.publish(NotificationChanged(request_id, row["taskId"]))
+                await self._tell_timed_out(row)
                 return Decision(False, args, TIMEOUT_MESSAGE, request_id)
             row = await store.get(self.db, request_id)  # answered in the same instant
             return decision_from(loads(row["response"]) if row else None, args, request_id)
@@ -148,6 +149,20 @@ class Permissions:
             entry[1] -= 1
             if entry[1] <= 0 and self._waiters.get(request_id) is entry:
                 del self._waiters[request_id]
+
+    async def _tell_timed_out(self, row: dict) -> None:
+        """A request nobody answered in time was denied: say so in the Inbox, where the request
+        itself has just left the waiting list."""
+        waited = ""
+        if row.get("createdAt") and row.get("expiresAt"):
+            minutes = (_parse_iso(row["expiresAt"]) - _parse_iso(row["createdAt"])).total_seconds() / 60
+            waited = f" within {minutes:.0f} minute{'' if round(minutes) == 1 else 's'}" if minutes >= 1 else ""
+        notice = await store.create(
+            self.db, type="agent_message", title=f"No answer in time: {row['title']}",
+            body=(f"Nobody answered{waited}, so it was denied. How long approvals wait is a setting "
+                  "(Settings, Approvals)."),
+            task_id=row.get("taskId"), conversation_id=row.get("conversationId"))
+        self.events.publish(NotificationCreated(notice["id"], row.get("taskId"), "agent_message"))
 
     def _deliver(self, request_id: str, response: dict) -> None:
         entry = self._waiters.get(request_id)

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ...db.rows import to_iso
+from ...errors import Invalid
 from ...sanitize import scrub_json
-from .parse import local_zone_name, next_fire_times
+from .parse import describe, local_zone_name, next_fire_times
 
 # A slot fired more than this late counts as missed (the daemon was down or the machine slept),
 # and the schedule's missed policy decides: `skip` (default) or `run_once`.
@@ -121,3 +122,33 @@ def _candidates(text: str):
                 yield text[start:index + 1]
                 break
         start = text.find("{", start + 1)
+
+
+UPCOMING = 3
+
+
+def presented(schedule: dict, now: datetime | None = None) -> dict:
+    """The schedule as the list shows it (extension fields): `description` (the cron in words),
+    `effectiveTimeZone` (its own zone, else the machine's; `timeZone` stays the stored choice,
+    null meaning the machine's, so a PATCH round-trip never pins a zone) and `nextFireTimes`
+    (the next three slots in that zone, active hours honoured; none while paused or finished)."""
+    cron = schedule.get("cronExpression") or ""
+    out = {**schedule, "effectiveTimeZone": zone_of(schedule), "nextFireTimes": []}
+    try:
+        out["description"] = describe(cron)
+    except ValueError:  # not five fields: shown as it is
+        out["description"] = cron
+    if schedule.get("status") != "active":
+        return out
+    after, times = now or datetime.now(UTC), []
+    try:
+        while len(times) < UPCOMING:
+            slot = next_slot(schedule, after)
+            if slot is None:
+                break
+            times.append(slot)
+            after = parse_iso(slot)
+    except Invalid:  # a stored zone or cron that no longer reads: no preview rather than a 500
+        pass
+    out["nextFireTimes"] = times
+    return out

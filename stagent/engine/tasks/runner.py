@@ -95,7 +95,11 @@ class Runner:
         if task["status"] != "queued":
             raise Invalid(f"Task must be queued to execute, current status: {task['status']}")
         if check_budget:
-            await self.budgets.check_task(task)
+            try:
+                await self.budgets.check_task(task)
+            except BudgetExceeded as exc:
+                await self._refuse_start(task, exc)
+                raise
         try:
             # an unknown or runtime-unfit profile; `auto` or none is picked at the run's start
             await self.profiles.check_reference(task.get("agentProfile"), task.get("assignedAgent"),
@@ -107,6 +111,18 @@ class Runner:
                                   payload={"message": exc.message})
             raise
         self._launch(await task_store.claim(self.db, task_id, ("queued",)), target, resume=False)
+
+    async def _refuse_start(self, task: dict, exc: BudgetExceeded) -> None:
+        """A cap refused the start: the task fails with the reason in its log, as a run the
+        budget stops does, so it does not sit queued as if it would run; Retry runs it once the
+        cap is raised (decision 011)."""
+        try:
+            await task_store.claim(self.db, task["id"], ("queued",))
+        except Invalid:  # another caller took it meanwhile: its run decides
+            return
+        message = f"budget_exceeded: {exc.message}"
+        await self.set_status(task["id"], "failed", message, agent=_agent(task),
+                              payload={"message": message, "code": "budget_exceeded", **exc.extra})
 
     async def resume(self, task_id: str, *, check_budget: bool = False) -> None:
         """Continue a failed or cancelled task's saved conversation (fire-and-forget); with

@@ -22,6 +22,7 @@ from ...db.rows import now_iso, to_iso
 from ...events import NotificationCreated
 from ...store import document_context as document_store
 from ...store import notifications as notification_store
+from ...store import permissions as permission_store
 from ...store import tasks as task_store
 from ...store import workflow_runs as store
 from ..agent.document_tools import clean_name, save_text_document
@@ -31,7 +32,6 @@ from . import prompts as prompts
 log = logging.getLogger("stagent.workflows")
 
 INTERRUPTED = "interrupted"  # a task's result when a stop or crash of the daemon cut its run off
-DEFAULT_CHECKPOINT_TIMEOUT = 300.0
 RESULT_LINE_MAX = 10_000  # a result in a progress line (the full one is in the step state)
 
 
@@ -75,7 +75,8 @@ class Run:
         self.input_text = run.get("inputText")
         self.started_at = run["startedAt"]
         self.on_interrupt = self.definition.get("onInterrupt") or "retry"
-        self.checkpoint_timeout = float(self.definition.get("checkpointTimeoutSeconds") or DEFAULT_CHECKPOINT_TIMEOUT)
+        # None: the one approval timeout of Settings (GET/PUT /api/permissions/settings) applies
+        self.checkpoint_timeout = self.definition.get("checkpointTimeoutSeconds")
         self.states = {(s["stepId"], s["iteration"]): s for s in states}
         self.documents = documents
 
@@ -202,12 +203,14 @@ class Run:
         timed out: the step has failed)."""
         args = {"workflowId": self.workflow_id, "runNumber": self.number, "stepId": step["id"],
                 "stepName": prompts.step_name(step), "prompt": prompt}
+        timeout = float(self.checkpoint_timeout or await permission_store.timeout_seconds(
+            self.db, self.engine.permissions.default_timeout))
         notification = await notification_store.get(self.db, waiting_id) if waiting_id else None
         if waiting_id and notification is None:
             await self._fail(step, iteration, "The checkpoint request was dismissed")
             return None
         if notification is None:
-            expires = to_iso(datetime.now(UTC) + timedelta(seconds=self.checkpoint_timeout))
+            expires = to_iso(datetime.now(UTC) + timedelta(seconds=timeout))
 
             def write(conn, emit):
                 created = notification_store.insert(
@@ -228,7 +231,7 @@ class Run:
             edited = decision.args.get("prompt")
             return edited if isinstance(edited, str) else prompt
         if decision.message == TIMEOUT_MESSAGE:
-            error = f"Checkpoint timed out after {self.checkpoint_timeout:g} s without an answer"
+            error = f"Checkpoint timed out after {timeout:g} s without an answer"
         elif decision.message and decision.message != DENIED_MESSAGE:
             error = f"Approval denied: {decision.message}"
         else:

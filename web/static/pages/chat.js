@@ -2,13 +2,13 @@
 // they happen, Stop, the model and cost of each reply, model and personality pickers, inline
 // permission answers and slash commands (with completion). A reply keeps being read when the
 // page is left (chatturns.js) and shows again on return; after a reload, one still being
-// written is followed in the stored messages (chatview.js).
+// written is read again from the daemon's stream of the reply in progress.
 
 import { answerButtons } from '../approvals.js';
 import { api } from '../api.js';
 import { COMMANDS, PERSONALITIES, runCommand } from '../chatcommands.js';
-import { liveTurn, startTurn } from '../chatturns.js';
-import { Reply, addStored, followStored, historyNodes, readable, systemBubble, unfinished, userBubble } from '../chatview.js';
+import { liveTurn, reattachTurn, startTurn } from '../chatturns.js';
+import { Reply, historyNodes, readable, systemBubble, userBubble } from '../chatview.js';
 import { slashMenu } from '../slashmenu.js';
 import { ago, clear, empty, errorBox, h, options, run } from '../ui.js';
 
@@ -31,8 +31,13 @@ async function chatPage(root, params, scope) {
     h('button', { type: 'button', class: 'primary', onclick: () => { location.hash = '#/chat'; } }, 'New conversation'),
     convList);
   const title = h('h1', { text: 'Chat' });
-  const model = h('select', { 'aria-label': 'Model' }, options([['', 'Default model'],
-    ...models.map((m) => [m.id, `${m.label} (${m.costLabel})`])]));
+  // Models of a provider that is not set up are listed but cannot be picked; a new conversation
+  // starts on the default model (one of a provider that is set up), named in the list.
+  const fallback = models.find((m) => m.default) || null;
+  const model = h('select', { 'aria-label': 'Model' },
+    h('option', { value: '' }, fallback ? `Default: ${fallback.label}` : 'Default model'),
+    models.map((m) => h('option', { value: m.id, disabled: m.available === false },
+      `${m.label} (${m.available === false ? 'not set up' : m.costLabel})`)));
   const tonePicker = h('select', { 'aria-label': 'Personality' }, options(PERSONALITIES.map((p) => [p, p]), tone));
   const messages = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite' });
   const statusLine = h('p', { class: 'muted', role: 'status' });
@@ -140,7 +145,7 @@ async function chatPage(root, params, scope) {
       } else if (event.type === 'stopped') {
         reply.streaming(false);
         reply.note(event.cancelled ? 'Stopped.'
-          : 'Stopped. The daemon still finishes this reply in the background; it shows here when you open the conversation again.');
+          : 'Stopped reading. The daemon could not be asked to stop; the reply shows here when you open the conversation again.');
         replyEnded();
       }
       scrollDown();
@@ -150,8 +155,9 @@ async function chatPage(root, params, scope) {
 
   async function open(id) {
     const turn = liveTurn(id); // taken before the history is read: a reply ending meanwhile stays whole
-    const [c, rows] = await Promise.all([api.get(`/api/chat/conversations/${id}`),
+    const [c, stored] = await Promise.all([api.get(`/api/chat/conversations/${id}`),
       api.get(`/api/chat/conversations/${id}/messages?includeSteps=true`)]);
+    let rows = stored;
     if (!scope.alive) return;
     conv = c;
     title.textContent = conv.title || 'Untitled conversation';
@@ -169,26 +175,28 @@ async function chatPage(root, params, scope) {
       attach(turn);
       return;
     }
-    const pending = unfinished(rows);
-    if (pending) {
-      // Written by a turn this tab is not reading (the page was reloaded): follow the stored steps.
-      const cut = rows.indexOf(pending.user);
-      clear(messages, historyNodes(rows.slice(0, cut + 1)));
-      const reply = new Reply();
-      messages.append(reply.el);
-      pending.steps.forEach((m) => addStored(reply, m));
-      setBusy(true);
-      followStored({ conversationId: id, reply, afterId: rows[rows.length - 1].id, scope, onDone: replyEnded });
-    } else {
-      clear(messages, historyNodes(rows));
+    if (conv.replying) {
+      // A reply this tab is not reading (the page was reloaded): read it again from its start.
+      const cut = rows.findLastIndex((m) => m.role === 'user');
+      const again = await reattachTurn(id, cut >= 0 ? rows[cut].content : '');
+      if (!scope.alive) return;
+      if (again) {
+        clear(messages, historyNodes(cut >= 0 ? rows.slice(0, cut) : rows));
+        attach(again);
+        return;
+      }
+      rows = await api.get(`/api/chat/conversations/${id}/messages?includeSteps=true`); // it ended meanwhile
+      if (!scope.alive) return;
     }
+    clear(messages, historyNodes(rows));
     if (!rows.length) showEmpty();
   }
 
   async function create() {
-    const picked = models.find((m) => m.id === model.value);
+    const picked = models.find((m) => m.id === model.value) || fallback;
     conv = await api.post('/api/chat/conversations', {
-      runtimeId: RUNTIME_OF[picked?.provider] || 'openai-direct', modelId: model.value || undefined, personality: tone });
+      runtimeId: RUNTIME_OF[picked?.provider] || 'openai-direct', modelId: model.value || fallback?.id || undefined,
+      personality: tone });
     return conv;
   }
 

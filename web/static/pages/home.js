@@ -4,7 +4,7 @@
 
 import { api } from '../api.js';
 import { taskBadge, waitingTaskIds } from '../runs.js';
-import { ago, badge, clear, empty, errorBox, explain, h, link, money, section } from '../ui.js';
+import { ago, badge, clear, empty, errorBox, explain, h, link, money, section, when } from '../ui.js';
 
 function taskList(tasks, waiting) {
   return h('ul', { class: 'plain' }, tasks.map((t) => h('li', { class: 'spread' },
@@ -74,10 +74,28 @@ async function loadHeartbeat() {
       : empty('It has not run yet. Run it now from the Schedules page.', link('/schedules', 'Open Schedules'))];
 }
 
+// The worst state of any cap: over the warning threshold (amber) or reached (red).
+function spendHealth(budgets) {
+  const capped = (budgets.statuses || []).filter((s) => s.limitValue !== null);
+  const blocked = capped.find((s) => s.health === 'blocked');
+  if (blocked) {
+    return h('p', { class: 'error', 'data-spend-health': 'blocked' }, `${blocked.scopeLabel} ${blocked.window} cap reached: `,
+      'model calls are refused until it resets', blocked.resetAtIso ? ` (${when(blocked.resetAtIso)})` : '',
+      ' or the cap is raised.');
+  }
+  const warning = capped.find((s) => s.health === 'warning');
+  if (warning) {
+    const percent = Math.round((budgets.alertThreshold || 0.8) * 100);
+    return h('p', { class: 'warning', 'data-spend-health': 'warning' },
+      `Over ${percent} % of the ${warning.scopeLabel.toLowerCase()} ${warning.window} cap.`);
+  }
+  return null;
+}
+
 async function loadSpend() {
   const budgets = await api.get('/api/settings/budgets');
   const cap = budgets.dailyLimit;
-  return [h('p', { class: 'big' }, money(budgets.dailySpend)),
+  return [spendHealth(budgets), h('p', { class: 'big' }, money(budgets.dailySpend)),
     h('p', { class: 'muted' }, cap ? `of a ${money(cap)} daily cap` : 'no daily cap set',
       ` · this month ${money(budgets.monthlySpend)}`,
       budgets.monthlyLimit ? ` of ${money(budgets.monthlyLimit)}` : ''),

@@ -1,6 +1,6 @@
 // Inbox: tool calls waiting for an answer (allow once / always / deny) and notifications, live.
 
-import { answerButtons } from '../approvals.js';
+import { answerButtons, countdown, outcome } from '../approvals.js';
 import { api } from '../api.js';
 import { ago, badge, button, clear, empty, errorBox, explain, h, link, run, section, when } from '../ui.js';
 import { contextAnswer, handoffAnswer } from './learning-answers.js';
@@ -35,7 +35,7 @@ function approvalItem(item, reload) {
   return h('li', { class: 'approval', 'data-approval': item.notificationId },
     h('div', { class: 'spread' }, h('strong', {}, checkpoint ? `Workflow checkpoint: ${item.toolInput.stepName}`
       : `${item.permissionLabel}: ${item.compactSummary}`), h('span', { class: 'muted' }, ago(item.createdAt))),
-    h('div', { class: 'muted' }, source(item), item.expiresAt ? ` · denied automatically ${ago(item.expiresAt)}` : ''),
+    h('div', { class: 'muted' }, source(item), item.expiresAt ? [' · ', countdown(item.expiresAt)] : ''),
     checkpoint ? [item.body ? h('pre', {}, item.body) : null, h('p', { class: 'muted' }, 'Then it runs:'),
       h('pre', {}, item.toolInput.prompt || '(nothing: the output is passed on)')]
       : item.toolInput ? h('pre', {}, JSON.stringify(item.toolInput, null, 2)) : null,
@@ -43,7 +43,15 @@ function approvalItem(item, reload) {
       : direct ? approveOrReject(item, reload, slot) : answerButtons(item, reload, slot), slot);
 }
 
+// The kinds of notification in words (not `permission_required`).
+const KINDS = {
+  permission_required: 'approval', task_completed: 'task done', task_failed: 'task failed',
+  agent_message: 'message', budget_alert: 'budget', context_proposal: 'learning',
+  context_proposal_batch: 'learning',
+};
+
 function notificationItem(n, reload, errors) {
+  const answered = n.type === 'permission_required' ? outcome(n.response) : null;
   const toggle = button(n.read ? 'Mark unread' : 'Mark read', () => run(toggle, async () => {
     await api.patch(`/api/notifications/${n.id}`, { read: !n.read });
     await reload();
@@ -54,7 +62,10 @@ function notificationItem(n, reload, errors) {
   }, errors));
   return h('li', { 'data-notification': n.id, class: n.read ? 'read' : 'unread' },
     h('div', { class: 'spread' }, h('span', {}, n.read ? '' : h('strong', {}, '● '), h('strong', {}, n.title), ' ',
-      badge(n.type)), h('span', { class: 'muted', title: when(n.createdAt) }, ago(n.createdAt))),
+      badge(n.type, KINDS[n.type] || n.type.replaceAll('_', ' '))),
+    h('span', { class: 'muted', title: when(n.createdAt) }, ago(n.createdAt))),
+    answered ? h('p', { 'data-outcome': true }, h('strong', {}, answered),
+      n.respondedAt ? h('span', { class: 'muted' }, ` · ${ago(n.respondedAt)}`) : null) : null,
     n.body ? h('p', { class: 'muted' }, explain(n.body.slice(0, 500))) : null,
     handoffAnswer(n, reload, errors),
     h('div', { class: 'row' }, n.taskId ? link(`/tasks/${n.taskId}`, 'Open task') : null, toggle, del));

@@ -21,12 +21,14 @@ function unfinishedPhrase(text) {
   return fields.length < 5 && fields.every((f) => /^[\d*/,-]+$/.test(f)); // a cron (or "5") half typed
 }
 
-function preview(box) {
+function preview(box, zoneInput) {
   let timer = null;
   let asked = '';
   return (expression) => {
     clearTimeout(timer);
-    asked = expression;
+    const timeZone = zoneInput.value.trim();
+    asked = `${expression}|${timeZone}`;
+    const current = asked;
     if (!expression.trim()) {
       clear(box, h('p', { class: 'hint' }, 'Type when it should run, e.g. “every weekday at 9am” or “*/15 * * * *”.'));
       return;
@@ -38,15 +40,23 @@ function preview(box) {
     box.setAttribute('aria-busy', 'true');
     timer = setTimeout(async () => {
       try {
-        const parsed = await api.post('/api/schedules/parse', { expression, count: PREVIEW_COUNT });
-        if (asked !== expression) return;
+        // `validate`: a phrase the parser cannot read is an answer, not a 400 in the console.
+        const parsed = await api.post('/api/schedules/parse', { expression, count: PREVIEW_COUNT,
+          timeZone: timeZone || undefined, validate: true });
+        if (asked !== current) return;
+        if (!parsed.valid) {
+          clear(box, errorBox({ message: parsed.error }));
+          return;
+        }
+        const zoneNote = parsed.timeZone === BROWSER_ZONE ? `your time, ${BROWSER_ZONE}`
+          : `it runs on ${parsed.timeZone} time; shown in your time, ${BROWSER_ZONE}`;
         clear(box, h('p', {}, h('strong', {}, parsed.description), ' ', h('code', {}, parsed.cronExpression)),
-          h('p', { class: 'hint' }, `Next ${plural(parsed.nextFireTimes.length, 'run')} (your time, ${BROWSER_ZONE}):`),
+          h('p', { class: 'hint' }, `Next ${plural(parsed.nextFireTimes.length, 'run')} (${zoneNote}):`),
           h('ol', { 'data-preview': true }, parsed.nextFireTimes.map((t) => h('li', {}, when(t)))));
       } catch (err) {
-        if (asked === expression) clear(box, errorBox(err));
+        if (asked === current) clear(box, errorBox(err));
       } finally {
-        if (asked === expression) box.removeAttribute('aria-busy');
+        if (asked === current) box.removeAttribute('aria-busy');
       }
     }, DEBOUNCE_MS);
   };
@@ -63,9 +73,15 @@ function scheduleFields(projects, schedule = {}) {
     placeholder: 'What the task does each time, e.g. Summarise yesterday’s failed tasks' }, schedule.prompt || '');
   const project = h('select', { name: 'project' }, options([['', 'No project'], ...projects.map((p) => [p.id, p.name])],
     schedule.projectId || ''));
-  const show = preview(previewBox);
+  const zonesId = `time-zones-${Math.random().toString(36).slice(2, 8)}`;
+  const zone = h('input', { type: 'text', name: 'timeZone', maxlength: 64, list: zonesId,
+    placeholder: 'the computer’s local time', value: schedule.timeZone || '' });
+  const zones = h('datalist', { id: zonesId }, [BROWSER_ZONE, 'UTC', 'Europe/London', 'Europe/Berlin',
+    'America/New_York', 'America/Los_Angeles', 'Asia/Tokyo'].map((z) => h('option', { value: z })));
+  const show = preview(previewBox, zone);
   interval.addEventListener('input', () => show(interval.value));
-  return { name, interval, prompt, project, previewBox, show };
+  zone.addEventListener('input', () => show(interval.value));
+  return { name, interval, prompt, project, previewBox, show, zone, zones };
 }
 
 function createForm(projects, onCreated) {
@@ -75,14 +91,16 @@ function createForm(projects, onCreated) {
   f.show('');
   const errors = h('div');
   const form = h('form', { 'aria-label': 'New schedule' }, field('Name', f.name),
-    field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'), f.previewBox,
+    field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'),
+    field('Time zone', f.zone, 'The zone “9am” means; empty for the computer’s local time'), f.zones, f.previewBox,
     field('Prompt', f.prompt), field('Project', f.project), errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create schedule')));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     run(event.submitter, async () => {
       const schedule = await api.post('/api/schedules', { name: f.name.value.trim(), interval: f.interval.value.trim(),
-        prompt: f.prompt.value.trim(), projectId: f.project.value || undefined });
+        prompt: f.prompt.value.trim(), projectId: f.project.value || undefined,
+        timeZone: f.zone.value.trim() || undefined });
       form.reset();
       f.show('');
       toast(`Schedule “${schedule.name}” created; next run ${when(schedule.nextFireAt)}.`);
@@ -100,7 +118,8 @@ function editForm(s, projects, done, cancel) {
   const errors = h('div');
   const form = h('form', { 'aria-label': `Edit schedule ${s.name}`, class: 'edit-schedule' },
     h('div', { class: 'grid' }, h('div', {}, field('Name', f.name),
-      field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'), f.previewBox),
+      field('When', f.interval, 'Plain words, shorthand (5m, 2h) or a cron expression'),
+      field('Time zone', f.zone, 'Empty for the computer’s local time'), f.zones, f.previewBox),
     h('div', {}, field('Prompt', f.prompt), field('Project', f.project))), errors,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save schedule'),
       button('Cancel', cancel)));
@@ -109,6 +128,7 @@ function editForm(s, projects, done, cancel) {
     run(event.submitter, async () => {
       const changes = { name: f.name.value.trim(), prompt: f.prompt.value.trim() || null, projectId: f.project.value || null };
       if (f.interval.value.trim() !== s.cronExpression) changes.interval = f.interval.value.trim();
+      if (f.zone.value.trim() !== (s.timeZone || '')) changes.timeZone = f.zone.value.trim() || null;
       const saved = await api.patch(`/api/schedules/${s.id}`, changes);
       toast(`Schedule “${saved.name}” saved; next run ${when(saved.nextFireAt)}.`);
       await done();
@@ -118,32 +138,15 @@ function editForm(s, projects, done, cancel) {
   return form;
 }
 
-// How a stored schedule reads: its cron in words and its next fire times (POST /parse; the
-// times are the daemon's local zone, so they are used only for a schedule without a zone of its
-// own). One request per cron and next run, kept for the page's life.
-function describer() {
-  const cache = new Map();
-  return (s) => {
-    const key = `${s.cronExpression}|${s.nextFireAt}`;
-    if (!cache.has(key)) {
-      cache.set(key, api.post('/api/schedules/parse', { expression: s.cronExpression, count: 4 }).catch(() => null));
-    }
-    return cache.get(key);
-  };
-}
-
-function nextRuns(s, parsed) {
-  if (s.status !== 'active' || !s.nextFireAt) return s.status === 'paused' ? 'paused' : '—';
-  const times = [s.nextFireAt];
-  if (parsed && !s.timeZone) {
-    const first = new Date(s.nextFireAt).getTime();
-    times.push(...parsed.nextFireTimes.filter((t) => new Date(t).getTime() > first));
-  }
+// The next three runs, as the daemon computes them in the schedule's own zone.
+function nextRuns(s) {
+  const times = s.nextFireTimes || [];
+  if (s.status !== 'active' || !times.length) return s.status === 'paused' ? 'paused' : '—';
   return [h('ol', { class: 'runs', 'data-next-runs': true }, times.slice(0, 3).map((t) => h('li', {}, when(t)))),
-    h('div', { class: 'muted' }, ago(s.nextFireAt))];
+    h('div', { class: 'muted' }, ago(times[0]))];
 }
 
-function scheduleRow(s, parsed, ctx) {
+function scheduleRow(s, ctx) {
   const { reload, errors, notice, projects } = ctx;
   const toggle = button(s.status === 'active' ? 'Pause' : 'Resume', () => run(toggle, async () => {
     await api.patch(`/api/schedules/${s.id}`, { status: s.status === 'active' ? 'paused' : 'active' });
@@ -178,12 +181,12 @@ function scheduleRow(s, parsed, ctx) {
   } }, h('summary', {}, 'Firing history'));
   const row = h('tr', { 'data-schedule': s.name },
     h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, s.prompt?.slice(0, 120) || ''), history),
-    h('td', {}, parsed ? h('div', { 'data-words': true }, parsed.description) : null,
+    h('td', {}, h('div', { 'data-words': true }, s.description || s.cronExpression),
       h('div', { class: 'muted' }, h('code', {}, s.cronExpression), ' · ',
-        s.timeZone ? `time zone ${s.timeZone}` : 'the computer’s local time'),
+        s.timeZone ? `time zone ${s.timeZone}` : `the computer’s local time (${s.effectiveTimeZone || 'local'})`),
       s.type === 'heartbeat' ? h('div', {}, badge('heartbeat')) : null),
     h('td', {}, badge(s.status)),
-    h('td', {}, nextRuns(s, parsed)),
+    h('td', {}, nextRuns(s)),
     h('td', {}, s.lastFiredAt ? [when(s.lastFiredAt), h('div', { class: 'muted' }, plural(s.firingCount, 'run'))]
       : 'never'),
     h('td', {}, h('div', { class: 'row' }, edit, toggle, now, del)));
@@ -253,21 +256,18 @@ async function schedules(root, params, scope) {
   const body = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
   const errors = h('div');
   const notice = h('div', { 'aria-live': 'polite' });
-  const describe = describer();
   let rows = [];
   const ctx = { errors, notice, projects, editing: null, reload: null, edit: null };
-  const draw = (parsed) => {
+  const draw = () => {
     clear(body, rows.length ? stacked(h('table', {}, h('thead', {}, h('tr', {},
       ['Schedule', 'When', 'Status', 'Next runs', 'Last run', ''].map((c) => h('th', { text: c })))),
-    h('tbody', {}, rows.map((s, i) => scheduleRow(s, parsed[i], ctx)))))
+    h('tbody', {}, rows.map((s) => scheduleRow(s, ctx)))))
       : empty('No schedules yet. Describe when a task should run, e.g. “every weekday at 9am”, and press Create schedule.'));
   };
-  let parsedRows = [];
   const load = async () => {
     try {
       rows = await api.get('/api/schedules');
-      parsedRows = await Promise.all(rows.map(describe));
-      if (scope.alive) draw(parsedRows);
+      if (scope.alive) draw();
     } catch (err) {
       clear(body, errorBox(err));
     }
@@ -275,7 +275,7 @@ async function schedules(root, params, scope) {
   ctx.reload = load;
   ctx.edit = (id) => {
     ctx.editing = id;
-    draw(parsedRows);
+    draw();
   };
   page.append(section('New schedule', createForm(projects, load)),
     section('All schedules', h('p', { class: 'hint' }, `Times are shown in your time zone (${BROWSER_ZONE}).`),

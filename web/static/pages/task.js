@@ -3,7 +3,7 @@
 // The log is the history read page by page (/api/events/logs) followed by the tab's shared
 // stream; the shared stream is connected before the history is read, so no line falls between.
 
-import { answerButtons } from '../approvals.js';
+import { answerButtons, countdown } from '../approvals.js';
 import { api } from '../api.js';
 import { ChangesView } from '../changes.js';
 import * as events from '../events.js';
@@ -151,7 +151,8 @@ export default async function taskPage(root, { id }, scope) {
       const item = { notificationId: pending.notificationId, taskId: id, toolName: pending.toolName };
       const slot = h('div');
       clear(approval, section('Waiting for your answer',
-        h('div', { class: 'approval' }, h('p', {}, `The agent asks to run ${pending.toolName}:`),
+        h('div', { class: 'approval' }, h('p', {}, `The agent asks to run ${pending.toolName}:`,
+          pending.expiresAt ? [' ', h('span', { class: 'muted' }, '(', countdown(pending.expiresAt), ')')] : null),
           h('pre', {}, pending.toolInput || ''), answerButtons(item, refresh, slot), slot)));
     } else {
       clear(approval);

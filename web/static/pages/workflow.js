@@ -5,6 +5,7 @@
 // tasks' lines are the text a running step writes.
 
 import { api } from '../api.js';
+import { countdown } from '../approvals.js';
 import * as events from '../events.js';
 import { markdown } from '../markdown.js';
 import { ago, badge, button, clear, empty, errorBox, explain, field, h, link, plural, run, section, stacked, toast, when } from '../ui.js';
@@ -117,7 +118,7 @@ function checkpointCard(workflowId, step, request, done) {
   return section(`Checkpoint: ${stepName(step)}`,
     h('div', { class: 'approval', 'data-checkpoint': notificationId },
       h('p', {}, 'The workflow waits for your approval before it runs this step',
-        request?.expiresAt ? ` (rejected automatically ${ago(request.expiresAt)})` : '', '.'),
+        request?.expiresAt ? [' (', countdown(request.expiresAt), ')'] : '', '.'),
       previous ? [h('p', { class: 'muted' }, 'Output of the step before:'), h('pre', {}, previous)]
         : body ? h('p', { class: 'muted' }, body) : null,
       h('p', { class: 'muted' }, 'It will run:'), h('pre', {}, prompt || '(nothing: the output above is passed on)'),
