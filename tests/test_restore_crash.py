@@ -24,8 +24,7 @@ def state_of(data_dir) -> tuple[frozenset, str, bool]:
     return names, (uploads / "a.txt").read_text(), (data_dir / "notes").exists()
 
 
-@pytest.mark.serial
-@pytest.mark.parametrize("point", CRASH_POINTS)
+@pytest.mark.parametrize("point", CRASH_POINTS)  # a free port and its own data dir: runs beside others
 def test_sigkill_during_restore_leaves_old_or_new(tmp_path, fake, point):
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"

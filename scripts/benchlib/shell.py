@@ -30,7 +30,7 @@ async def _measure(data_dir, samples: int) -> dict:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "api-key").write_text("bench-daemon-key-0123456789\n")
-    work = data_dir / "work"
+    work = data_dir.parent / "shell-work"  # outside the data folder, where commands never run
     work.mkdir(exist_ok=True)
     db = Database(data_dir / "stagent.db")
     await db.open()

@@ -255,7 +255,7 @@ def escaped_pid(folder: Path) -> int:
 @pytest.mark.parametrize("ending", ["exit", "timeout"])
 def test_a_grandchild_that_calls_setsid_does_not_outlive_the_command(tmp_path, ending):
     command = ESCAPE + ("; sleep 300" if ending == "timeout" else "")
-    status, output = asyncio.run(shell.run_shell(command, tmp_path, dict(os.environ), 20 if ending == "timeout" else 60))
+    status, output = asyncio.run(shell.run_shell(command, tmp_path, dict(os.environ), 8 if ending == "timeout" else 60))
     assert "escaped" in output
     assert (status is None) == (ending == "timeout")
     pid = escaped_pid(tmp_path)
