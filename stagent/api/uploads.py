@@ -203,7 +203,7 @@ async def _stored_file(request, upload_id: str) -> tuple[Path, dict | None]:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if (entry.name == upload_id or entry.name.startswith(upload_id + ".")) \
-                            and not entry.name.endswith(".part") and entry.is_file():
+                            and not entry.name.endswith((".part", ".thumb.png")) and entry.is_file():
                         return Path(entry.path)
         except FileNotFoundError:
             return None

@@ -5,6 +5,7 @@ the file route's inline rules and headers, output-document versions; every docum
 from __future__ import annotations
 
 import os
+import struct
 
 import pytest
 
@@ -174,7 +175,8 @@ def test_file_route_inline_rules_and_headers(daemon, client):
     assert r.headers["content-disposition"].startswith('inline; filename="chart.png"')
     assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get(f"/api/documents/{png}/file").headers["content-disposition"].startswith("attachment")
-    assert client.get(f"/api/documents/{png}/file", params={"thumb": "1"}).content == png_bytes(12, 7)
+    thumb = client.get(f"/api/documents/{png}/file", params={"thumb": "1"})
+    assert thumb.headers["content-type"] == "image/png" and png_size(thumb.content) == (12, 7)  # no bigger
 
     r = client.get(f"/api/documents/{html}/file", params={"inline": "1"})
     assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
@@ -183,6 +185,25 @@ def test_file_route_inline_rules_and_headers(daemon, client):
     assert client.get("/api/documents/nope/file").status_code == 404
     os.unlink(daemon.data_dir / "uploads" / f"{png}.png")
     assert client.get(f"/api/documents/{png}/file").status_code == 404
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    return struct.unpack(">II", content[16:24])
+
+
+def test_an_image_gets_a_thumbnail_that_goes_with_it(daemon, client):
+    big = upload(client, "photo.png", png_bytes(1000, 500), "image/png")
+    wait_ready(client, big)
+    document = client.get(f"/api/documents/{big}").json()
+    assert document["extractedText"] == "Image: PNG, 1000x500 pixels."
+    thumb = client.get(f"/api/documents/{big}/file", params={"thumb": "1"})
+    assert thumb.status_code == 200 and png_size(thumb.content) == (320, 160)
+    assert png_size(client.get(f"/api/documents/{big}/file").content) == (1000, 500)  # the original, untouched
+    assert sorted(os.listdir(daemon.data_dir / "uploads")) == sorted([f"{big}.png", f"{big}.thumb.png"])
+    assert client.get(f"/api/uploads/{big}").content == png_bytes(1000, 500)
+    assert client.delete(f"/api/documents/{big}").status_code == 204
+    assert os.listdir(daemon.data_dir / "uploads") == []
 
 
 def test_output_versions_by_name_and_project(daemon, client, tmp_path):

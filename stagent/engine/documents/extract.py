@@ -32,8 +32,13 @@ class Refused(Exception):
     """The file is refused (too large, a zip bomb, unreadable); the message says why."""
 
 
-def extract(path: Path, mime: str) -> dict:
-    """{"text": str | None, "note": str | None}: the file's text (None when the type has none)."""
+THUMBNAIL_BOX = (320, 320)
+MAX_IMAGE_PIXELS = 50_000_000  # a larger image (or a decompression bomb) gets no thumbnail
+
+
+def extract(path: Path, mime: str, thumbnail: Path | None = None) -> dict:
+    """{"text": str | None, "note": str | None}: the file's text (None when the type has none);
+    for an image also its dimensions and, written to `thumbnail`, a PNG thumbnail."""
     if mime == "application/pdf":
         return {"text": _cap(pdf_text(path)), "note": None}
     if mime == DOCX:
@@ -53,7 +58,10 @@ def extract(path: Path, mime: str) -> dict:
         if size is None:
             return {"text": f"Image ({mime}); dimensions unknown.", "note": None}
         kind, width, height = size
-        return {"text": f"Image: {kind}, {width}x{height} pixels.", "note": None, "width": width, "height": height}
+        answer = {"text": f"Image: {kind}, {width}x{height} pixels.", "note": None, "width": width, "height": height}
+        if thumbnail is not None:
+            answer.update(make_thumbnail(path, thumbnail, width * height))
+        return answer
     return {"text": None, "note": f"No text extractor for {mime}"}
 
 
@@ -177,6 +185,23 @@ def html_text(path: Path) -> str:
     title = soup.title.string.strip() if soup.title and soup.title.string else ""
     text = "\n".join(out).strip()
     return f"# {title}\n\n{text}" if title and title not in text[:200] else text
+
+
+def make_thumbnail(path: Path, target: Path, pixels: int) -> dict:
+    """{"thumbnail": target} once a PNG of at most THUMBNAIL_BOX is written there, else a note
+    saying why not (the text and dimensions stand either way)."""
+    if pixels > MAX_IMAGE_PIXELS:
+        return {"note": f"No thumbnail: the image has more than {MAX_IMAGE_PIXELS:,} pixels."}
+    from PIL import Image  # only in the worker, only for images
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # the header may lie: Pillow checks again as it decodes
+    try:
+        with Image.open(path) as image:
+            image.thumbnail(THUMBNAIL_BOX)
+            image.convert("RGBA" if "A" in image.getbands() else "RGB").save(target, "PNG")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return {"note": f"No thumbnail: {type(exc).__name__}: {exc}"[:300]}
+    return {"thumbnail": str(target)}
 
 
 def image_size(path: Path) -> tuple[str, int, int] | None:

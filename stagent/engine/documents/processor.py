@@ -68,7 +68,9 @@ class Documents:
             return
         async with self._slots:
             try:
-                answer = await self.extract(Path(document["storagePath"]), document["mimeType"])
+                stored = Path(document["storagePath"])
+                thumbnail = stored.with_name(f"{stored.stem}.thumb.png") if document["mimeType"].startswith("image/") else None
+                answer = await self.extract(stored, document["mimeType"], thumbnail)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # pragma: no cover - the worker could not even start
@@ -77,10 +79,11 @@ class Documents:
         error = answer.get("error")
         # A type without an extractor ends `ready`, without text, its note in processingError.
         await store.finish_processing(self.db, document_id, text=None if error else answer.get("text"),
-                                      processed_path=None, error=error, note=answer.get("note"))
+                                      processed_path=None if error else answer.get("thumbnail"), error=error,
+                                      note=answer.get("note"))
         log.info("document %s %s", document_id, f"error: {error}" if error else "ready")
 
-    async def extract(self, path: Path, mime: str) -> dict:
+    async def extract(self, path: Path, mime: str, thumbnail: Path | None = None) -> dict:
         """Run the worker on one file; {"error": …} when it fails, overruns or is killed."""
         if not await asyncio.to_thread(path.is_file):
             return {"error": "The stored file is missing."}
@@ -89,7 +92,8 @@ class Documents:
             sys.executable, "-m", "stagent.engine.documents.worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, limit=MAX_ANSWER_BYTES)
-        request = json.dumps({"path": str(path), "mime": mime, "cpuSeconds": int(self.timeout_s) + 5}).encode()
+        request = json.dumps({"path": str(path), "mime": mime, "cpuSeconds": int(self.timeout_s) + 5,
+                              "thumbnail": str(thumbnail) if thumbnail else None}).encode()
         try:
             out, err = await asyncio.wait_for(proc.communicate(request), self.timeout_s)
         except TimeoutError:

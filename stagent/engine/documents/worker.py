@@ -1,5 +1,5 @@
 """The extraction subprocess: `python -m stagent.engine.documents.worker` reads one JSON request
-({"path", "mime"}) on stdin and writes one JSON answer ({"text", "note", ...} or {"error"}) on
+({"path", "mime", "thumbnail"?}) on stdin and writes one JSON answer ({"text", "note", ...} or {"error"}) on
 stdout. The daemon kills it at its time limit; here it also caps its own memory and CPU time, so
 a file that gets past the checks in extract.py still cannot take the machine."""
 
@@ -29,7 +29,8 @@ def main() -> int:
     from .extract import Refused, extract
 
     try:
-        answer = extract(Path(request["path"]), request["mime"])
+        thumbnail = request.get("thumbnail")
+        answer = extract(Path(request["path"]), request["mime"], Path(thumbnail) if thumbnail else None)
     except Refused as exc:
         answer = {"error": str(exc)}
     except MemoryError:
