@@ -60,6 +60,7 @@ EXTENSIONS = {
     "PUT /api/settings/mcp-servers",
     "GET /api/tasks/{id}/changes",  # the files a task's runs changed, with diffs (decision 018)
     "POST /api/tasks/{id}/changes/revert",  # put those files back
+    "POST /api/tasks/{id}/output/document",  # keep a task's output as a document (decision 023b)
 }
 
 # Catalog endpoints not routed yet. Generated from the catalog minus the routes; strike entries

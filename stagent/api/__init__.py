@@ -30,6 +30,7 @@ from . import (
     stan,
     tables,
     task_changes,
+    task_output,
     tasks,
     ui_events,
     uploads,
@@ -45,6 +46,7 @@ routes = guard_routes([
     # Stagent API domains
     *tasks.routes,
     *task_changes.routes,  # extension: a run's file changes and their revert
+    *task_output.routes,  # extension: a task's output kept as a document
     *projects.routes,
     *workflows.triggers.routes,  # before the workflow routes: /api/workflows/hooks/{token}
     *blueprints.routes,

@@ -62,6 +62,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/tasks/{id}/siblings": READ,
     "GET /api/tasks/{id}/changes": READ,
     "POST /api/tasks/{id}/changes/revert": WRITE,
+    "POST /api/tasks/{id}/output/document": WRITE,
     # profiles (engine/profiles)
     "GET /api/profiles": READ,
     "POST /api/profiles": WRITE,

@@ -238,3 +238,25 @@ def test_the_document_tools_are_offered_to_tasks_and_chat_and_need_no_approval(t
     from stagent.engine.governance.permission_patterns import SAFE_TOOLS
     assert tool in TASK_TOOLS and tool in CHAT_TOOLS and tool in SAFE_TOOLS
 
+
+
+def test_a_finished_tasks_output_is_kept_as_a_document_on_request(daemon, client, llm_env):
+    project = client.post("/api/projects", json={"name": "Reports"}).json()
+    planned = client.post("/api/tasks", json={"title": "Later", "projectId": project["id"]}).json()
+    assert client.post(f"/api/tasks/{planned['id']}/output/document").status_code == 409
+    assert client.post("/api/tasks/nope/output/document").status_code == 404
+
+    llm_env.enqueue_text("# Weekly report\n\nAll green.")
+    task = run_task(daemon, client, title="Weekly/report", projectId=project["id"])
+    assert task["status"] == "completed", task["result"]
+    first = client.post(f"/api/tasks/{task['id']}/output/document")
+    assert first.status_code == 201, first.text
+    saved = first.json()
+    assert (saved["originalName"], saved["direction"], saved["status"], saved["version"]) == \
+        ("Weekly-report.md", "output", "ready", 1)
+    assert client.get(f"/api/documents/{saved['id']}").json()["extractedText"] == "# Weekly report\n\nAll green."
+    assert client.get(f"/api/documents/{saved['id']}/file").content == b"# Weekly report\n\nAll green."
+    second = client.post(f"/api/tasks/{task['id']}/output/document").json()
+    assert second["version"] == 2
+    listed = client.get("/api/documents", params={"taskId": task["id"], "direction": "output"}).json()
+    assert {d["id"] for d in listed} == {saved["id"], second["id"]}

@@ -56,6 +56,12 @@ def test_upload_ready_attach_to_a_task_and_the_run_uses_it(page, daemon, client,
     assert f"--- brief.txt (documentId {doc['id']}) ---\n{BRIEF}" in system_prompt(llm_env)
     assert client.get(f"/api/documents/{doc['id']}").json()["taskId"] == task_id
 
+    page.get_by_role("button", name="Save as document").click()  # the answer kept as a document
+    expect(page.get_by_role("link", name="When do we launch?.md (version 1)")).to_be_visible()
+    saved = [d for d in client.get("/api/documents").json() if d["direction"] == "output"]
+    assert [(d["originalName"], d["taskId"]) for d in saved] == [("When do we launch?.md", task_id)]
+    client.delete(f"/api/documents/{saved[0]['id']}", params={"cascadeDelete": "true"})
+
     open_page(page, "/documents")  # the list links the document to its task
     row = page.locator(f'[data-document="{doc["id"]}"]')
     expect(row.get_by_role("link", name="When do we launch?")).to_have_attribute("href", f"#/tasks/{task_id}")

@@ -85,7 +85,18 @@ function outputBlock(output) {
   // Model text (markdown or plain) reads as Markdown; code and JSON stay as they are.
   const asText = ['markdown', 'text', 'unknown'].includes(output.contentType);
   return [h('p', { class: 'muted' }, `Content: ${output.contentType}`),
-    asText ? markdown(output.result, { 'data-output': true }) : h('pre', { 'data-output': true }, output.result)];
+    asText ? markdown(output.result, { 'data-output': true }) : h('pre', { 'data-output': true }, output.result),
+    output.status === 'completed' ? saveAsDocument(output.taskId) : null];
+}
+
+// Keep the output as a Markdown document of the task's project (a new version each time).
+function saveAsDocument(taskId) {
+  const note = h('span', { class: 'muted' });
+  const save = button('Save as document', () => run(save, async () => {
+    const doc = await api.post(`/api/tasks/${taskId}/output/document`);
+    clear(note, ' Saved as ', link('/documents', `${doc.originalName} (version ${doc.version})`));
+  }));
+  return h('p', {}, save, note);
 }
 
 function costBlock(provenance) {
