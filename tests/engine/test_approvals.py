@@ -309,6 +309,9 @@ def test_sigkill_while_waiting_keeps_the_run_resumable(tmp_path, fake):
         httpx.patch(f"{base}/api/tasks/{task['id']}", json={"status": "queued"})
         httpx.post(f"{base}/api/tasks/{task['id']}/execute")
         request = wait_for_request(base, task["id"])
+        with sqlite3.connect(data_dir / "stagent.db") as conn:  # saved before the request was
+            saved = conn.execute("SELECT messages FROM agent_sessions WHERE task_id = ?", (task["id"],)).fetchone()
+        assert '"k1"' in saved[0], "the call asked about is in the saved conversation"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 

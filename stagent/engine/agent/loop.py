@@ -78,6 +78,9 @@ class Surface:
     async def on_tool_call(self, call: dict, args: dict) -> None:
         """A tool call is about to be checked and run (not repeated for calls continued after a restart)."""
 
+    async def before_permission_request(self) -> None:
+        """A human is about to be asked about a call (the request is not committed yet)."""
+
     async def on_permission_request(self, notification: dict, call: dict, args: dict) -> None:
         """A human is asked about the call; the loop waits for the answer next."""
 
@@ -170,6 +173,7 @@ class AgentLoop:
 
             decision = await self.permissions.check_tool(
                 tool=name, args=args, project_id=surface.project_id, on_request=on_request,
+                before_request=surface.before_permission_request,
                 tool_call_id=call["id"], **surface.permission_scope())
             await surface.on_permission_answer(call, decision)
             if decision.allowed:

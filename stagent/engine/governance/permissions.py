@@ -68,9 +68,12 @@ class Permissions:
                          conversation_id: str | None = None, project_id: str | None = None,
                          profile: str | None = None,
                          on_request: Callable[[dict], Awaitable[None] | None] | None = None,
+                         before_request: Callable[[], Awaitable[None]] | None = None,
                          tool_call_id: str | None = None) -> Decision:
         """Allow/deny from the allow-lists; "ask" creates a permission_required notification,
         calls `on_request(notification)` (a chat stream sends its permission_request event),
+        after `before_request()` ran before the request was committed (a task saves its run, so
+        a crash never leaves a request that its saved conversation does not know),
         and waits (event-driven, no polling, no DB connection held) for the decision or the
         timeout (deny)."""
         if tool in patterns.SAFE_TOOLS:
@@ -85,6 +88,8 @@ class Permissions:
         if task_id and fingerprint in self._settled.get(task_id, {}):
             return self._settled[task_id][fingerprint]
 
+        if before_request is not None:
+            await before_request()
         timeout = await allow_store.timeout_seconds(self.db, self.default_timeout)
         input_text = json.dumps(args, ensure_ascii=False)
         notification, created = await store.open_request(

@@ -124,11 +124,13 @@ class TaskSurface(Surface):
     async def on_tool_call(self, call: dict, args: dict) -> None:
         self._log("tool_start", {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
 
+    async def before_permission_request(self) -> None:
+        await self.save()  # with the call asked about, before a restart could find its request
+
     async def on_permission_request(self, notification: dict, call: dict, args: dict) -> None:
         self.waiting.add(self.task_id)
         self._log("permission_request", {"notificationId": notification["id"], "tool": call["name"],
                                          "input": args, "expiresAt": notification["expiresAt"]})
-        await self.save()
 
     async def on_permission_answer(self, call: dict, decision: Decision) -> None:
         self.waiting.discard(self.task_id)  # not on cancel: the runner must see that the run was paused
