@@ -122,6 +122,35 @@ def claim_slot(conn, schedule: dict, slot: str, outcome: str, *, task_id: str | 
     return cursor.rowcount == 1
 
 
+def claim_slots_in(conn, claims: list[tuple[dict, str, str, str]]) -> set[str]:
+    """claim_slot for many (schedule, slot, outcome, task id); the task ids whose slot this
+    claimed (a slot claimed before keeps its first firing)."""
+    now = now_iso()
+    inserted = conn.executemany(
+        "INSERT INTO schedule_firings (id, schedule_id, slot, number, task_id, outcome, reason, fired_at) "
+        "VALUES (?,?,?,?,?,?,NULL,?) ON CONFLICT (schedule_id, slot) DO NOTHING",
+        [(new_id(), schedule["id"], slot, schedule["firingCount"] + 1, task_id, outcome, now)
+         for schedule, slot, outcome, task_id in claims]).rowcount
+    if inserted == len(claims):
+        return {task_id for *_, task_id in claims}
+    return {task_id for schedule, slot, _, task_id in claims if conn.execute(
+        "SELECT 1 FROM schedule_firings WHERE schedule_id = ? AND slot = ? AND task_id = ?",
+        (schedule["id"], slot, task_id)).fetchone()}
+
+
+def set_many_in(conn, changes: list[tuple[str, dict]]) -> None:
+    """set_in for many schedules: one executemany per shape of change."""
+    now = now_iso()
+    by_shape: dict[tuple, list] = {}
+    for schedule_id, fields in changes:
+        unknown = set(fields) - _EDITABLE
+        assert not unknown, f"not editable: {unknown}"
+        values = {**_encode(fields), "updated_at": now}
+        by_shape.setdefault(tuple(values), []).append((*values.values(), schedule_id))
+    for shape, rows in by_shape.items():
+        conn.executemany(f"UPDATE schedules SET {', '.join(f'{k} = ?' for k in shape)} WHERE id = ?", rows)
+
+
 def attach_task(conn, schedule_id: str, slot: str, task_id: str) -> None:
     conn.execute("UPDATE schedule_firings SET task_id = ? WHERE schedule_id = ? AND slot = ?",
                  (task_id, schedule_id, slot))

@@ -369,3 +369,34 @@ def test_a_schedule_changed_after_its_slot_was_prepared_fires_as_changed(sched, 
     task = wait_until(lambda: schedule_tasks(client, schedule["id"]), what="the firing")[0]
     assert client.get(f"/api/tasks/{task['id']}").json()["description"] == "New prompt"
     assert client.get(f"/api/schedules/{schedule['id']}").json()["firingCount"] == 1
+
+
+def test_a_burst_fires_each_plain_schedule_once_beside_the_others(sched, fake):
+    """Plain prompt schedules of a burst are written together; a slot already claimed keeps
+    its first firing (no second task, no orphan), and the others due with them fire one by one."""
+    daemon, clock = sched
+    client = daemon.client
+    plain = [create(client, name=f"Plain {i}") for i in range(3)]
+    r = client.post("/api/v1/stan/tasks", headers={"X-API-Key": daemon.api_key}, json={
+        "name": "Audit", "action": "audit_workflows", "schedule": "*/15 * * * *", "modelId": "openai/fake"})
+    assert r.status_code == 201, r.text
+    action = client.get(f"/api/schedules/{r.json()['id']}").json()
+    claimed = plain[2]
+    with sqlite3.connect(daemon.data_dir / "stagent.db") as conn:
+        conn.execute("INSERT INTO schedule_firings (id, schedule_id, slot, number, outcome, fired_at) "
+                     "VALUES ('earlier', ?, ?, 1, 'started', ?)",
+                     (claimed["id"], claimed["nextFireAt"], claimed["nextFireAt"]))
+    for _ in range(3):
+        fake.enqueue_text("done")
+    clock.set(utc(2026, 6, 1, 12, 15, 0, 200_000))
+    for schedule in (*plain[:2], action):
+        task = wait_until(lambda s=schedule: schedule_tasks(client, s["id"]), what=schedule["name"])[0]
+        assert task["title"] == f"{schedule['name']} — firing #1"
+        after = client.get(f"/api/schedules/{schedule['id']}").json()
+        assert after["firingCount"] == 1 and after["nextFireAt"] == iso(utc(2026, 6, 1, 12, 30))
+    clock.settle()
+    assert schedule_tasks(client, claimed["id"]) == []
+    after = client.get(f"/api/schedules/{claimed['id']}").json()
+    assert after["firingCount"] == 0 and after["nextFireAt"] == iso(utc(2026, 6, 1, 12, 30))
+    all_tasks = client.get("/api/tasks").json()
+    assert len(all_tasks) == 3 and all(t["scheduleId"] != claimed["id"] for t in all_tasks)

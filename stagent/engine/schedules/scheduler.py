@@ -29,8 +29,7 @@ from ..logbus import LogBus
 from ..supervisor import Supervisor
 from ..tasks.runner import Runner
 from ..workflows import firings as workflow_firings
-from . import rules as rules
-from .scheduled_actions import prompt_and_tools
+from . import firing, rules
 
 log = logging.getLogger("stagent.scheduler")
 MAX_SLEEP = 300.0  # re-check now and then: the wall clock can jump (suspend, NTP)
@@ -194,7 +193,12 @@ class Scheduler:
             current = store.due_versions_in(conn, to_iso(now))
             due = [s for s in due if current.get(s["id"]) == (s["nextFireAt"], s["updatedAt"])]
         live = store.live_statuses_of(conn, [s["id"] for s in due])
-        return [self._fire_in(conn, s, now, targets, nexts[s["id"]], live.get(s["id"], set())) for s in due]
+        plain = [s for s in due if firing.is_plain(s, now, live.get(s["id"], set()))]
+        fired = firing.fire_plain_in(conn, plain, now, nexts) if plain else {}
+        plain_ids = {s["id"] for s in plain}
+        launches = [(fired[s["id"]], *targets[target_key(s)]) for s in plain if s["id"] in fired]
+        return launches + [self._fire_in(conn, s, now, targets, nexts[s["id"]], live.get(s["id"], set()))
+                           for s in due if s["id"] not in plain_ids]
 
     @staticmethod
     def _next_slots(due: list[dict], now: datetime) -> dict[str, str | None]:
@@ -225,14 +229,14 @@ class Scheduler:
         if schedule.get("expiresAt") and schedule["expiresAt"] <= to_iso(now):
             store.set_in(conn, schedule["id"], {"status": "expired", "next_fire_at": None})
             return None
-        if now - rules.parse_iso(slot) > rules.MISSED_AFTER and schedule.get("missedPolicy") != "run_once":
+        if firing.is_missed(schedule, now):
             store.claim_slot(conn, schedule, slot, "missed", reason="the daemon was not running at this time")
             store.set_in(conn, schedule["id"], changes)
             return None
         if schedule.get("workflowId"):  # overlaps are the workflow engine's 409, recorded as skipped
-            firing = workflow_firings.claim_in(conn, schedule, slot, now)
+            workflow_firing = workflow_firings.claim_in(conn, schedule, slot, now)
             store.set_in(conn, schedule["id"], changes)
-            return firing
+            return workflow_firing
         skip_reason = self._skip_reason(schedule, live, now, changes)
         queue = bool(live)  # only reached with the queue policy
         if skip_reason:
@@ -260,13 +264,7 @@ class Scheduler:
 
     @staticmethod
     def count_firing(conn, schedule: dict, now: datetime, changes: dict) -> None:
-        number = schedule["firingCount"] + 1
-        changes.update(firing_count=number, last_fired_at=to_iso(now))
-        if not schedule.get("recurs", True):
-            changes.update(status="completed", next_fire_at=None)
-        elif schedule.get("maxFirings") and number >= schedule["maxFirings"]:
-            changes.update(status="expired", next_fire_at=None)
-        store.set_in(conn, schedule["id"], changes)
+        store.set_in(conn, schedule["id"], firing.count(schedule, now, changes))
 
     async def fire_now(self, schedule_id: str) -> dict:
         """A manual firing ("run now"): its own slot, counted like any other; 409 while one runs,
@@ -318,19 +316,8 @@ class Scheduler:
         return None
 
     def _create_task(self, conn, schedule: dict, number: int, status: str, manual: bool = False) -> dict:
-        heartbeat = schedule.get("type") == "heartbeat"
-        if heartbeat:
-            prompt, tool_names = rules.heartbeat_prompt(schedule), None
-        else:
-            prompt, tool_names = prompt_and_tools(schedule.get("action"), schedule["prompt"])
-        task = task_store.insert_task(conn, {
-            "title": f"{schedule['name']} — {'manual ' if manual else ''}"
-                     f"{'heartbeat' if heartbeat else 'firing'} #{number}"[:200],
-            "description": prompt, "status": status, "project_id": schedule.get("projectId"),
-            "schedule_id": schedule["id"], "assigned_agent": schedule.get("assignedAgent"),
-            "agent_profile": schedule.get("agentProfile"), "model_id": schedule.get("modelId"),
-            "source_type": "heartbeat" if heartbeat else "scheduled",
-        })
+        fields, tool_names = firing.task_fields(schedule, number, status, manual)
+        task = task_store.insert_task(conn, fields)
         if tool_names is not None:
             store.set_tool_names(conn, task["id"], tool_names)
         return task
