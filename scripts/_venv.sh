@@ -23,3 +23,6 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
   if [ -n "$EXTRAS" ]; then echo "$want" > "$VENV/.stagent-installed-base"; fi
 fi
+# Bytecode for our own (editable) package: without it every start compiles ~290 modules (0.4 s),
+# e.g. where PYTHONDONTWRITEBYTECODE is set. Up to date, this check takes well under 0.1 s.
+"$VENV/bin/python" -m compileall -q "$ROOT/stagent" >/dev/null || true

@@ -25,6 +25,7 @@ import argparse
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -241,6 +242,9 @@ def main() -> int:
     if not STAGENT_BIN.exists():
         print(f"error: {STAGENT_BIN} not found; run from the project's .venv", file=sys.stderr)
         return 2
+    # The daemon starts as ./scripts/serve starts it: with our package's bytecode up to date.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "stagent")],
+                   stdout=subprocess.DEVNULL, check=False)
     probe = ForeignLoad()
     probe.start()
     time.sleep(1.0)
