@@ -313,16 +313,17 @@ def get_task(client: Client, ref: str) -> dict:
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    """Left-aligned columns; the last one is cut to the terminal width."""
+    """Left-aligned columns; on a terminal the last one is cut to its width (piped, nothing is cut)."""
     import shutil
+    import sys
 
     cells = [headers] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers) - 1)]
     prefix_width = sum(w + 2 for w in widths)
-    room = max(shutil.get_terminal_size((120, 24)).columns - prefix_width, 20)
+    room = max(shutil.get_terminal_size().columns - prefix_width, 20) if sys.stdout.isatty() else None
     for row in cells:
         head = "".join(cell.ljust(w + 2) for cell, w in zip(row, widths, strict=False))
         last = " ".join(row[-1].split())
-        if len(last) > room:
+        if room is not None and len(last) > room:
             last = last[:room - 1] + "…"
         click.echo((head + last).rstrip())

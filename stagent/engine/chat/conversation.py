@@ -91,22 +91,6 @@ async def _no_events(_event: dict) -> None:
     return None
 
 
-# Tokenising this many characters takes ~0.2 ms: less than handing it to a thread and back.
-INLINE_COUNT_CHARS = 4000
-
-
-async def _count(model: str, messages: list[dict]) -> int:
-    if sum(len(str(m.get("content") or "")) for m in messages) <= INLINE_COUNT_CHARS:
-        return context.count(model, messages)
-    return await asyncio.to_thread(context.count, model, messages)
-
-
-async def _count_system(model: str, system: str) -> int:
-    if len(system) <= INLINE_COUNT_CHARS:
-        return context.count_text(model, "system", system)
-    return await asyncio.to_thread(context.count_text, model, "system", system)
-
-
 @dataclass
 class _LockEntry:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -264,7 +248,7 @@ class ConversationEngine:
 
     async def _stats(self, conv: dict, model: str) -> dict:
         await llm.ensure_loaded()
-        total = await store.history_tokens(self.db, conv["id"]) + await _count_system(
+        total = await store.history_tokens(self.db, conv["id"]) + await context.count_system_soon(
             model, await self.system_prompt(conv))
         return context.stats(total, context.window(model, self.context_window))
 
@@ -394,7 +378,7 @@ class ConversationEngine:
         target = await self.target_for(conv)
         await llm.ensure_loaded()
         user = {"role": "user", "content": content}
-        user_tokens = await _count(target.model, [user])
+        user_tokens = await context.count_soon(target.model, [user])
         turn = Turn(self, conv, target, emit, tools, tool_context, permissions=permissions, max_steps=max_steps)
         try:
             try:
@@ -420,7 +404,7 @@ class ConversationEngine:
         """(conversation, prompt messages); compacts first when history + the new message reach
         the threshold."""
         system = await self.system_prompt(conv, system_extra, user_skills)
-        total = sum(r["token_count"] for r in rows) + user_tokens + await _count_system(target.model, system)
+        total = sum(r["token_count"] for r in rows) + user_tokens + await context.count_system_soon(target.model, system)
         if context.stats(total, context.window(target.model, self.context_window))["needsCompaction"]:
             await emit({"type": "status", "phase": "compacting", "message": "Summarising earlier messages"})
             await self._compact(conv, target, context.DEFAULT_KEEP_RECENT)

@@ -173,7 +173,7 @@ class Turn(Surface):
         if not complete:
             metadata["incomplete"] = True
         status = "completed" if self.loop.usage.priced else "unknown_pricing"
-        token_count = await asyncio.to_thread(context.count, model, [{"role": "assistant", "content": text}])
+        token_count = await context.count_soon(model, [{"role": "assistant", "content": text}])
 
         def persist(conn):
             store.insert_message(conn, self.conv["id"], {
