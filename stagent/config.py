@@ -29,6 +29,7 @@ class Config:
     extra_allowed_hosts: tuple[str, ...] = ()
     warm_llm: bool = True
     scheduler: bool = True  # the bench and some tests drive fire_due() by hand instead
+    llm_retry_base_delay: float = 0.5  # seconds before the first retry of a failed model call (then doubled)
 
     @classmethod
     def from_env(cls, **overrides) -> Config:

@@ -82,8 +82,9 @@ class Engines:
         self.budgets = budgets = Budgets(db, events)
         self.mcp_clients = mcp_clients = McpClients(db, supervisor, log_dir=config.data_dir / "mcp-logs")
         self.runner = runner = Runner(db, logbus, events, supervisor, permissions=permissions, budgets=budgets,
-                                      mcp=mcp_clients)
-        self.conversations = conversations = ConversationEngine(db, runner, permissions, budgets)
+                                      mcp=mcp_clients, retry_base_delay=config.llm_retry_base_delay)
+        self.conversations = conversations = ConversationEngine(db, runner, permissions, budgets,
+                                                                retry_base_delay=config.llm_retry_base_delay)
         self.channels = channels = ChannelDelivery(db, supervisor)
         self.channel_approvals = ChannelApprovals(db, events, permissions, channels, supervisor, config.base_url)
         self.channel_chat = ChannelChat(db, conversations, channels, runner, supervisor)

@@ -58,6 +58,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from tests.conftest import Daemon
+
 # Generated cases per operation and mode, on top of the coverage cases. CI runs 10 (generating
 # them is most of the fuzzer's CPU time, and there are ~300 operations); set
 # STAGENT_FUZZ_EXAMPLES for a deeper local run.
@@ -235,6 +237,15 @@ def offline(monkeypatch):
         monkeypatch.setenv(name, dead)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost,::1")
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    # A fuzzed message reaches a model call that fails at once (offline): no backoff between tries,
+    # also in the engines a fuzzed restore rebuilds.
+    d = Daemon(tmp_path / "data", llm_retry_base_delay=0.0)
+    yield d
+    d.stop()
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
