@@ -96,6 +96,15 @@ class LogBus:
         self._pending_event.set()
         return await job.future
 
+    def submit(self, fn: Callable[[sqlite3.Connection, Callable[..., None]], Any]) -> None:
+        """transact() without waiting: fn commits with the next batch, in order with the lines
+        appended around it. A failure is logged (nobody waits for it)."""
+        job = Job(fn, asyncio.get_running_loop().create_future())
+        job.future.add_done_callback(_log_failure)
+        self._pending.append(job)
+        self._appended += 1
+        self._pending_event.set()
+
     async def flush(self) -> None:
         """Return once every line appended before this call is committed."""
         target = self._appended
@@ -229,6 +238,11 @@ class Job:
     future: asyncio.Future
     result: Any = None
     error: BaseException | None = None
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a submitted log-bus write failed: %s", future.exception())
 
 
 def _insert_line(conn, line: tuple, rows: list[dict]) -> None:

@@ -68,21 +68,24 @@ async def get(db: Database, memory_id: str) -> dict | None:
 
 async def decay(db: Database, profile_id: str | None, compute: Callable[[dict], dict | None]) -> int:
     """Apply `compute(row) -> {confidence, status, decayed_at} | None` to the active memories
-    (of one profile, or all) in one transaction; returns how many changed."""
+    (of one profile, or all); returns how many changed. Read first: a run start that decays
+    nothing (the usual case) costs no write. A row edited since the read keeps the edit."""
+    sql, params = "SELECT * FROM agent_memory WHERE status = 'active'", []
+    if profile_id is not None:
+        sql += " AND profile_id = ?"
+        params.append(profile_id)
+    changes = [(row["id"], row["updated_at"], new) for row in await db.fetchall(sql, params)
+               if (new := compute(row_to_dict(row)))]
+    if not changes:
+        return 0
 
     def write(conn):
-        sql, params = "SELECT * FROM agent_memory WHERE status = 'active'", []
-        if profile_id is not None:
-            sql += " AND profile_id = ?"
-            params.append(profile_id)
-        changed = 0
-        for row in conn.execute(sql, params).fetchall():
-            new = compute(row_to_dict(row))
-            if new:
-                conn.execute("UPDATE agent_memory SET confidence = ?, status = ?, decayed_at = ?, updated_at = ? "
-                             "WHERE id = ?", (new["confidence"], new["status"], new["decayed_at"], now_iso(), row["id"]))
-                changed += 1
-        return changed
+        now = now_iso()
+        return sum(conn.execute(
+            "UPDATE agent_memory SET confidence = ?, status = ?, decayed_at = ?, updated_at = ? "
+            "WHERE id = ? AND updated_at = ? AND status = 'active'",
+            (new["confidence"], new["status"], new["decayed_at"], now, memory_id, updated_at)).rowcount
+            for memory_id, updated_at, new in changes)
 
     return await db.write(write)
 

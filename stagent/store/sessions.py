@@ -21,6 +21,14 @@ def save_in(conn, session_id: str, task_id: str, messages_text: str) -> None:
         (session_id, task_id, messages_text, now_iso(), task_id))
 
 
+def create_in(conn, session_id: str, task_id: str, messages_text: str) -> None:
+    """A new session's first messages; a save that got there first (a later state) is kept."""
+    conn.execute(
+        "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
+        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) ON CONFLICT(id) DO NOTHING",
+        (session_id, task_id, messages_text, now_iso(), task_id))
+
+
 async def save(db: Database, session_id: str, task_id: str, messages: list[dict]) -> None:
     text = dumps(messages)
     await db.write(lambda conn: save_in(conn, session_id, task_id, text))

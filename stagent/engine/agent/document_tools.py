@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from ...db import Database
 from ...db.rows import new_id
@@ -138,24 +138,38 @@ def _write_private(folder, target, data: bytes) -> None:
         out.write(data)
 
 
-async def save_text_document(db: Database, name: str, content: str, *, project_id: str | None,
-                             task_id: str | None, source: str = "agent") -> dict:
-    """Keep `content` as an output document named `name` (its next version in the project),
-    ready at once: the text is what was saved, nothing needs extracting."""
+SMALL_FILE = 64 * 1024  # written on the loop: a page-cache write, cheaper than a thread hop
+
+
+async def write_text_document(db: Database, name: str, content: str, *, project_id: str | None,
+                              task_id: str | None, source: str = "agent") -> dict:
+    """Write `content` as the file of a new output document named `name`; returns the row's
+    fields for store.insert_in (the caller inserts it, in its own transaction if it likes, and
+    removes the file at `storage_path` if that fails)."""
     name = clean_name(name)
     document_id = new_id()
     folder = ingest.uploads_dir(db.path.parent)  # the database lives at the data dir's top
     target = folder / ingest.stored_name(document_id, name)
     data = content.encode("utf-8", "replace")
-    await asyncio.to_thread(_write_private, folder, target, data)
-    try:
-        return await store.create(db, {
-            "id": document_id, "filename": target.name, "original_name": name,
+    if len(data) <= SMALL_FILE:
+        _write_private(folder, target, data)
+    else:
+        await asyncio.to_thread(_write_private, folder, target, data)
+    return {"id": document_id, "filename": target.name, "original_name": name,
             "mime_type": ingest.mime_for(name, "text/plain"), "size": len(data), "storage_path": str(target),
             "task_id": task_id, "project_id": project_id, "direction": "output", "status": "ready",
-            "extracted_text": content, "source": source})
+            "extracted_text": content, "source": source}
+
+
+async def save_text_document(db: Database, name: str, content: str, *, project_id: str | None,
+                             task_id: str | None, source: str = "agent") -> dict:
+    """Keep `content` as an output document named `name` (its next version in the project),
+    ready at once: the text is what was saved, nothing needs extracting."""
+    fields = await write_text_document(db, name, content, project_id=project_id, task_id=task_id, source=source)
+    try:
+        return await store.create(db, fields)
     except BaseException:
-        await asyncio.to_thread(target.unlink, missing_ok=True)
+        await asyncio.to_thread(Path(fields["storage_path"]).unlink, missing_ok=True)
         raise
 
 

@@ -277,8 +277,10 @@ class Runner:
             if picked and not task.get("modelId"):  # the profile just picked may name its own model
                 target = await self.target_for(task)
             shape = await profile_runs.shape(self.profiles, task)
-            session_id, messages = await load_session(self.db, task, resume, after_restart,
-                                                      shape.prompt(SYSTEM_PROMPT, target.runtime_id))
+            session_id, messages, first_save = await load_session(self.db, task, resume, after_restart,
+                                                                  shape.prompt(SYSTEM_PROMPT, target.runtime_id))
+            if first_save is not None:  # commits with the `started` line: no write before the call
+                self.logbus.submit(lambda conn, _emit: first_save(conn))
             self.logbus.append(task_id, agent, "session_resumed" if resume else "started",
                                {"model": target.model, "runtime": target.runtime_id, "sessionId": session_id})
             for kind, payload in picked:

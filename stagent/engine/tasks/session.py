@@ -12,6 +12,9 @@ Invariants:
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
 from ...db import Database
 from ...db.rows import dumps, loads, new_id
 from ...store import sessions as session_store
@@ -34,13 +37,18 @@ SYSTEM_PROMPT = (
 )
 
 
+FirstSave = Callable[[sqlite3.Connection], None]
+
+
 async def load_session(db: Database, task: dict, resume: bool, after_restart: bool = False,
-                       system_prompt: str = SYSTEM_PROMPT) -> tuple[str, list[dict]]:
-    """(session id, messages): the saved conversation when resuming, else a new one (saved)."""
+                       system_prompt: str = SYSTEM_PROMPT) -> tuple[str, list[dict], FirstSave | None]:
+    """(session id, messages, first save): the saved conversation when resuming, else a new
+    one and the write that records it (with the task's session id and profile), which the
+    runner commits with its `started` line rather than waiting for a write of its own."""
     if resume and task.get("sessionId"):
         messages = await session_store.messages(db, task["sessionId"])
         if messages and after_restart:
-            return task["sessionId"], messages  # continues where it paused, as if never stopped
+            return task["sessionId"], messages, None  # continues where it paused, as if never stopped
         if messages:
             # A run stopped while paused on a request: its calls must still get a result.
             messages.extend({"role": "tool", "tool_call_id": call["id"],
@@ -48,7 +56,7 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
                             for call in unanswered_calls(messages))
             messages.append({"role": "user", "content": "The previous run stopped before it finished. "
                              "Continue from where it left off and give the final answer."})
-            return task["sessionId"], messages
+            return task["sessionId"], messages, None
     session_id = new_id()
     prompt = task["title"] + (f"\n\n{task['description']}" if task.get("description") else "")
     system_prompt += await knowledge(db, task)  # learned context and memories (engine/memory)
@@ -56,12 +64,11 @@ async def load_session(db: Database, task: dict, resume: bool, after_restart: bo
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
     text = dumps(messages)
 
-    def start(conn) -> None:  # one transaction: a run's launch waits on as few writes as it can
-        session_store.save_in(conn, session_id, task["id"], text)
+    def first_save(conn) -> None:
+        session_store.create_in(conn, session_id, task["id"], text)
         task_store.set_fields_in(conn, task["id"], session_id=session_id, agent_profile=task.get("agentProfile"))
 
-    await db.write(start)
-    return session_id, messages
+    return session_id, messages, first_save
 
 
 def unanswered_calls(messages: list[dict]) -> list[dict]:
@@ -125,7 +132,10 @@ class TaskSurface(Surface):
         self._log("tool_start", {"tool": call["name"], "input": loads(call["arguments"], call["arguments"])})
 
     async def before_permission_request(self) -> None:
-        await self.save()  # with the call asked about, before a restart could find its request
+        # With the call asked about (and the task's session id, committed by the log bus),
+        # before a restart could find its request.
+        await self.logbus.flush()
+        await self.save()
 
     async def on_permission_request(self, notification: dict, call: dict, args: dict) -> None:
         self.waiting.add(self.task_id)

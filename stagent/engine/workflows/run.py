@@ -17,15 +17,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from ...db.rows import now_iso, to_iso
 from ...events import NotificationCreated
 from ...store import document_context as document_store
+from ...store import documents
 from ...store import notifications as notification_store
 from ...store import permissions as permission_store
 from ...store import tasks as task_store
 from ...store import workflow_runs as store
-from ..agent.document_tools import clean_name, save_text_document
+from ..agent.document_tools import clean_name, write_text_document
 from ..governance.permissions import DENIED_MESSAGE, TIMEOUT_MESSAGE
 from . import prompts as prompts
 
@@ -248,8 +250,12 @@ class Run:
             payload["iteration"] = iteration
         return {**payload, **{k: v for k, v in fields.items() if v is not None}}
 
-    async def _save(self, step: dict, iteration: int, fields: dict, event: str | None = None, **line) -> None:
+    async def _save(self, step: dict, iteration: int, fields: dict, event: str | None = None, *,
+                    document: dict | None = None, **line) -> None:
+        """Commit the step's state (with its line; and its output `document`'s row, if any)."""
         def write(conn, emit):
+            if document is not None:
+                documents.insert_in(conn, document)
             state = store.set_step_in(conn, self.workflow_id, self.number, step["id"], iteration, fields)
             if event:
                 emit(None, store.ENGINE_AGENT, event, self._payload(step, iteration, **line))
@@ -259,24 +265,32 @@ class Run:
 
     async def _complete(self, step: dict, iteration: int, task_id: str | None, result: str) -> Outcome:
         fields = {"status": "completed", "result": result, "error": None, "completed_at": now_iso()}
+        document = None
         if task_id:
             fields["task_id"] = task_id
-            await self._keep_output(step, task_id, result)
-        await self._save(step, iteration, fields, "step_finished", status="completed", taskId=task_id,
-                         result=result[:RESULT_LINE_MAX])
+            document = await self._output_document(step, task_id, result)
+        try:
+            await self._save(step, iteration, fields, "step_finished", document=document, status="completed",
+                             taskId=task_id, result=result[:RESULT_LINE_MAX])
+        except BaseException:
+            if document is not None:
+                Path(document["storage_path"]).unlink(missing_ok=True)
+            raise
         return Outcome(True, result)
 
-    async def _keep_output(self, step: dict, task_id: str, result: str) -> None:
+    async def _output_document(self, step: dict, task_id: str, result: str) -> dict | None:
         """An agent step's result becomes an output document `<workflow> - <step>.md` (a new
-        version each run), which later steps of the run are told about; saved once per task."""
+        version each run), which later steps of the run are told about; saved once per task.
+        Its file is written here, its row with the step's completed state."""
         name = clean_name(f"{self.workflow_name} - {prompts.step_name(step)}.md".replace("/", "-"))
         if not result.strip() or await document_store.output_of_task(self.db, task_id, name) is not None:
-            return
+            return None
         try:
-            await save_text_document(self.db, name, result, project_id=self.project_id, task_id=task_id,
-                                     source="workflow")
+            return await write_text_document(self.db, name, result, project_id=self.project_id, task_id=task_id,
+                                             source="workflow")
         except OSError as exc:  # the step's result is still kept in its state and its task
             log.warning("workflow %s: the output of step %s was not saved: %s", self.workflow_id, step["id"], exc)
+            return None
 
     async def _fail(self, step: dict, iteration: int, error: str, task_id: str | None = None) -> Outcome:
         fields = {"status": "failed", "error": error, "completed_at": now_iso()}
