@@ -14,7 +14,7 @@ from stagent.engine.agent import llm
 from tests.fakes.provider import FakeProvider
 from tests.helpers.http import http_client
 from tests.helpers.receiver import Receiver
-from tests.helpers.servers import ThreadedServer, free_port
+from tests.helpers.servers import ThreadedServer, bound_socket
 
 PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "OLLAMA_API_BASE",
                 "STAGENT_DEFAULT_MODEL", "STAGENT_URL", "STAGENT_API_KEY", "STAGENT_PORT")
@@ -58,10 +58,11 @@ def fake(provider):
 class Daemon:
     def __init__(self, data_dir, **config):
         self.data_dir = data_dir
-        self.port = free_port()
+        sock = bound_socket()  # held from here: no other process can take the port meanwhile
+        self.port = sock.getsockname()[1]
         self.config = Config(port=self.port, data_dir=data_dir, warm_llm=False, **config)
         self.app = create_app(self.config)
-        self.server = ThreadedServer(self.app, self.port).start()
+        self.server = ThreadedServer(self.app, sock=sock).start()
         self.url = self.server.url
         self.client = http_client(base_url=self.url, timeout=30)
 

@@ -10,7 +10,7 @@ from stagent.app import create_app
 from stagent.config import Config
 from tests.engine.test_approvals import start_task
 from tests.helpers.scheduling import wait_until
-from tests.helpers.servers import ThreadedServer, free_port
+from tests.helpers.servers import ThreadedServer, bound_socket, free_port
 
 ANTHROPIC_KEY = "sk-ant-api03-secret-value-1234"
 OPENAI_KEY = "sk-proj-secret-value-9876"
@@ -366,8 +366,9 @@ def test_security_setting_survives_a_restart(daemon, client):
     admin = {"X-API-Key": daemon.api_key}
     client.put("/api/settings/security", json={"requireApiKey": True}, headers=admin)
     daemon.stop()
-    port = free_port()
-    server = ThreadedServer(create_app(Config(port=port, data_dir=daemon.data_dir, warm_llm=False)), port).start()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    server = ThreadedServer(create_app(Config(port=port, data_dir=daemon.data_dir, warm_llm=False)), sock=sock).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as again:
             assert again.get("/api/tasks").status_code == 401
