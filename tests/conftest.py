@@ -60,8 +60,12 @@ class Daemon:
         self.data_dir = data_dir
         sock = bound_socket()  # held from here: no other process can take the port meanwhile
         self.port = sock.getsockname()[1]
-        self.config = Config(port=self.port, data_dir=data_dir, warm_llm=False, **config)
-        self.app = create_app(self.config)
+        try:
+            self.config = Config(port=self.port, data_dir=data_dir, warm_llm=False, **config)
+            self.app = create_app(self.config)
+        except BaseException:
+            sock.close()
+            raise
         self.server = ThreadedServer(self.app, sock=sock).start()
         self.url = self.server.url
         self.client = http_client(base_url=self.url, timeout=30)

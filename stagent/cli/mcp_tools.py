@@ -163,8 +163,10 @@ def build_server(api: DaemonApi) -> MCPServer:
         deadline = time.monotonic() + max(0.0, min(float(wait_seconds), FOLLOW_WAIT_MAX))
         cursor = max(0, int(after))
         while True:
-            page = await api.request("GET", "/api/events/logs", params={"taskId": task_id, "after": cursor})
+            # The status first: a final status commits with its last line, so a page read after
+            # seeing it holds every line (read the other way round, the last one could be missed).
             task = await api.request("GET", f"/api/tasks/{task_id}")
+            page = await api.request("GET", "/api/events/logs", params={"taskId": task_id, "after": cursor})
             rows = page.get("lines") or []
             done = task["status"] in TERMINAL_STATUSES
             if rows or done or time.monotonic() >= deadline:

@@ -48,6 +48,7 @@ class ThreadedServer:
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.sock.close()
                 raise RuntimeError(f"server did not start (exit code {self.exit_code})")
             time.sleep(0.02)
         return self
@@ -55,3 +56,4 @@ class ThreadedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+        self.sock.close()  # uvicorn closes what it listened on; this one too if it never did
