@@ -169,6 +169,11 @@ def print_summary(session: BenchSession, elapsed: float) -> None:
         rows.append((f"workflows {w['workflows']}x{w['branches']}: provider calls in flight", str(w["max_in_flight"]),
                      str(w["baseline"]["max_in_flight"]), "", f"{w['workflows'] * 3} (3 per workflow)",
                      ok(w["max_in_flight"] == w["workflows"] * 3 and w["per_workflow_max"][1] <= 3), ""))
+        slow = w.get("slow")
+        if slow:
+            rows.append((f"  in flight with a {workflows.SLOW_PROVIDER_DELAY:.0f} s provider (engine limit, no launch race)",
+                         str(slow["max_in_flight"]), "", "", f"{w['workflows'] * 3} (3 per workflow)",
+                         ok(slow["max_in_flight"] == w["workflows"] * 3 and slow["per_workflow_max"] == [3, 3]), ""))
         rows.append(("  overhead/step, light load p50 (vs direct litellm)", fmt(lo["p50_ms"], " ms", 1),
                      fmt(lb["p50_ms"], " ms", 1), f"{w['light']['added_p50_ms']:+.1f} ms", "< 10 ms added",
                      ok(w["light"]["added_p50_ms"] < 10), ""))

@@ -42,6 +42,7 @@ from .session import BenchSession
 
 WORKFLOWS, BRANCHES, LIMIT = 20, 5, 3
 PROVIDER_DELAY = 0.25  # seconds before a reply starts: a stand-in for a model's latency
+SLOW_PROVIDER_DELAY = 2.0  # the same batch against a slower model: launch pace no longer matters
 REPLY = "Branch findings: three points worth merging."
 WARM_UP = 99  # the warm-up workflow's number (left out of the figures)
 
@@ -64,9 +65,15 @@ def role_workflow_provider(argv: list[str]) -> None:
             self.total = self.max_total = 0
             self.served: list[dict] = []
             self.app.routes.append(Route("/stats", self.stats, methods=["GET"]))
+            self.app.routes.append(Route("/delay", self.set_delay, methods=["POST"]))
+            self.delay = PROVIDER_DELAY
 
         def _next(self):
-            return Reply("text", text=REPLY, delay=PROVIDER_DELAY)
+            return Reply("text", text=REPLY, delay=self.delay)
+
+        async def set_delay(self, request):
+            self.delay = float((await request.json())["delay"])
+            return JSONResponse({"delay": self.delay})
 
         async def stats(self, request):
             body = {"maxInFlight": self.max_total, "maxPerWorkflow": self.max_in_flight, "served": self.served}
@@ -225,6 +232,13 @@ async def _batch(client, provider_port: int, pid: int, groups: list[list[int]]) 
                                                                          max(per_workflow, default=0)]}
 
 
+async def _set_delay(provider_port: int, delay: float) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{provider_port}", timeout=30) as provider:
+        (await provider.post("/delay", json={"delay": delay})).raise_for_status()
+
+
 async def _stagent(port: int, provider_port: int, pid: int) -> dict:
     import httpx
 
@@ -232,7 +246,14 @@ async def _stagent(port: int, provider_port: int, pid: int) -> dict:
         await _batch(client, provider_port, pid, [[WARM_UP]])  # litellm's and the provider's first-use costs
         light = await _batch(client, provider_port, pid, [[50], [51], [52]])  # one workflow at a time
         full = await _batch(client, provider_port, pid, [list(range(WORKFLOWS))])
-    return {**full, "light": light}
+        # The same batch against a slow model: every step's call is sent before the first
+        # answer, so this counts the engine's concurrency limit (3 per workflow, all at once)
+        # apart from how fast 60 steps are launched (which the 250 ms figure also measures).
+        await _set_delay(provider_port, SLOW_PROVIDER_DELAY)
+        slow = await _batch(client, provider_port, pid, [list(range(100, 100 + WORKFLOWS))])
+        await _set_delay(provider_port, PROVIDER_DELAY)
+    return {**full, "light": light, "slow": {"max_in_flight": slow["max_in_flight"],
+                                             "per_workflow_max": slow["per_workflow_max"]}}
 
 
 def _summary(values: list[float]) -> dict:
@@ -309,4 +330,6 @@ def measure(session: BenchSession) -> None:
                 f"the engine's own share p50 {fmt(le['p50_ms'], ' ms')} (mean {fmt(le['mean_ms'], ' ms')})")
     session.log(f"concurrency: {res['max_in_flight']} provider requests at once (baseline "
                 f"{res['baseline']['max_in_flight']}); per workflow {res['per_workflow_max'][0]}-"
-                f"{res['per_workflow_max'][1]} (limit {LIMIT})")
+                f"{res['per_workflow_max'][1]} (limit {LIMIT}); with a {SLOW_PROVIDER_DELAY:.0f} s provider "
+                f"{res['slow']['max_in_flight']} at once, per workflow {res['slow']['per_workflow_max'][0]}-"
+                f"{res['slow']['per_workflow_max'][1]}")
