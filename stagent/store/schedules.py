@@ -64,14 +64,19 @@ def insert_in(conn, fields: dict) -> dict:
     return select(conn, values["id"])
 
 
-def set_in(conn, schedule_id: str, fields: dict) -> None:
+def _set_values(fields: dict, now: str) -> dict:
     unknown = set(fields) - _EDITABLE
     assert not unknown, f"not editable: {unknown}"
-    values = {**_encode(fields), "updated_at": now_iso()}
-    changed = conn.execute(
-        f"UPDATE schedules SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
-        (*values.values(), schedule_id)).rowcount
-    if not changed:
+    return {**_encode(fields), "updated_at": now}
+
+
+def _set_sql(columns) -> str:
+    return f"UPDATE schedules SET {', '.join(f'{k} = ?' for k in columns)} WHERE id = ?"
+
+
+def set_in(conn, schedule_id: str, fields: dict) -> None:
+    values = _set_values(fields, now_iso())
+    if not conn.execute(_set_sql(values), (*values.values(), schedule_id)).rowcount:
         raise NotFound("Schedule not found")
 
 
@@ -112,25 +117,26 @@ async def due(db: Database, now: str, limit: int = 2000) -> list[dict]:
     return [to_schedule(r) for r in rows]
 
 
+_CLAIM = ("INSERT INTO schedule_firings (id, schedule_id, slot, number, task_id, outcome, reason, fired_at) "
+          "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (schedule_id, slot) DO NOTHING")
+
+
+def _claim_row(schedule: dict, slot: str, outcome: str, task_id: str | None, reason: str | None, now: str) -> tuple:
+    return new_id(), schedule["id"], slot, schedule["firingCount"] + 1, task_id, outcome, reason, now
+
+
 def claim_slot(conn, schedule: dict, slot: str, outcome: str, *, task_id: str | None = None,
                reason: str | None = None) -> bool:
     """Record the firing of one slot; False when that slot was already claimed (never fire twice)."""
-    cursor = conn.execute(
-        "INSERT INTO schedule_firings (id, schedule_id, slot, number, task_id, outcome, reason, fired_at) "
-        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (schedule_id, slot) DO NOTHING",
-        (new_id(), schedule["id"], slot, schedule["firingCount"] + 1, task_id, outcome, reason, now_iso()))
-    return cursor.rowcount == 1
+    return conn.execute(_CLAIM, _claim_row(schedule, slot, outcome, task_id, reason, now_iso())).rowcount == 1
 
 
 def claim_slots_in(conn, claims: list[tuple[dict, str, str, str]]) -> set[str]:
     """claim_slot for many (schedule, slot, outcome, task id); the task ids whose slot this
     claimed (a slot claimed before keeps its first firing)."""
     now = now_iso()
-    inserted = conn.executemany(
-        "INSERT INTO schedule_firings (id, schedule_id, slot, number, task_id, outcome, reason, fired_at) "
-        "VALUES (?,?,?,?,?,?,NULL,?) ON CONFLICT (schedule_id, slot) DO NOTHING",
-        [(new_id(), schedule["id"], slot, schedule["firingCount"] + 1, task_id, outcome, now)
-         for schedule, slot, outcome, task_id in claims]).rowcount
+    inserted = conn.executemany(_CLAIM, [_claim_row(schedule, slot, outcome, task_id, None, now)
+                                         for schedule, slot, outcome, task_id in claims]).rowcount
     if inserted == len(claims):
         return {task_id for *_, task_id in claims}
     return {task_id for schedule, slot, _, task_id in claims if conn.execute(
@@ -143,12 +149,10 @@ def set_many_in(conn, changes: list[tuple[str, dict]]) -> None:
     now = now_iso()
     by_shape: dict[tuple, list] = {}
     for schedule_id, fields in changes:
-        unknown = set(fields) - _EDITABLE
-        assert not unknown, f"not editable: {unknown}"
-        values = {**_encode(fields), "updated_at": now}
+        values = _set_values(fields, now)
         by_shape.setdefault(tuple(values), []).append((*values.values(), schedule_id))
-    for shape, rows in by_shape.items():
-        conn.executemany(f"UPDATE schedules SET {', '.join(f'{k} = ?' for k in shape)} WHERE id = ?", rows)
+    for columns, rows in by_shape.items():
+        conn.executemany(_set_sql(columns), rows)
 
 
 def attach_task(conn, schedule_id: str, slot: str, task_id: str) -> None:

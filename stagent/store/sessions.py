@@ -14,18 +14,19 @@ async def messages(db: Database, session_id: str) -> list[dict] | None:
 
 def save_in(conn, session_id: str, task_id: str, messages_text: str) -> None:
     """Insert or replace the session's messages (JSON text), unless its task is gone."""
-    conn.execute(
-        "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
-        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) "
-        "ON CONFLICT(id) DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at",
-        (session_id, task_id, messages_text, now_iso(), task_id))
+    _insert(conn, session_id, task_id, messages_text,
+            "DO UPDATE SET messages = excluded.messages, updated_at = excluded.updated_at")
 
 
 def create_in(conn, session_id: str, task_id: str, messages_text: str) -> None:
     """A new session's first messages; a save that got there first (a later state) is kept."""
+    _insert(conn, session_id, task_id, messages_text, "DO NOTHING")
+
+
+def _insert(conn, session_id: str, task_id: str, messages_text: str, on_conflict: str) -> None:
     conn.execute(
         "INSERT INTO agent_sessions (id, task_id, messages, updated_at) "
-        "SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) ON CONFLICT(id) DO NOTHING",
+        f"SELECT ?,?,?,? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?) ON CONFLICT(id) {on_conflict}",
         (session_id, task_id, messages_text, now_iso(), task_id))
 
 

@@ -107,8 +107,7 @@ def insert_task(conn, fields: dict) -> dict:
             "SELECT 1 FROM projects WHERE id = ?", (values["project_id"],)).fetchone() is None:
         raise Invalid("Validation failed", field_errors={"projectId": ["Project not found"]},
                       form_errors=[])
-    conn.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                 tuple(values.values()))
+    conn.execute(_insert_sql(values), tuple(values.values()))
     return row_to_dict(_select(conn, values["id"]))
 
 
@@ -119,12 +118,15 @@ def insert_many_in(conn, fields_list: list[dict]) -> list[dict]:
     rows = [_task_values(fields, now) for fields in fields_list]
     if not rows:
         return []
-    conn.executemany(f"INSERT INTO tasks ({', '.join(rows[0])}) VALUES ({', '.join('?' * len(rows[0]))})",
-                     [tuple(values.values()) for values in rows])
+    conn.executemany(_insert_sql(rows[0]), [tuple(values.values()) for values in rows])
     by_id = {r["id"]: row_to_dict(r) for r in conn.execute(
         f"SELECT {_COLUMNS} FROM tasks WHERE id IN (SELECT value FROM json_each(?))",
         (dumps([values["id"] for values in rows]),))}
     return [by_id[values["id"]] for values in rows]
+
+
+def _insert_sql(columns) -> str:
+    return f"INSERT INTO tasks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _task_values(fields: dict, now: str) -> dict:

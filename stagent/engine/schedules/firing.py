@@ -50,10 +50,13 @@ def is_missed(schedule: dict, now: datetime) -> bool:
             and schedule.get("missedPolicy") != "run_once")
 
 
+def is_expired(schedule: dict, now: datetime) -> bool:
+    return bool(schedule.get("expiresAt")) and schedule["expiresAt"] <= to_iso(now)
+
+
 def is_plain(schedule: dict, now: datetime, live: set[str]) -> bool:
     return (not live and not schedule.get("workflowId") and schedule.get("type") != "heartbeat"
-            and not schedule.get("action") and not (schedule.get("expiresAt") and schedule["expiresAt"] <= to_iso(now))
-            and not is_missed(schedule, now))
+            and not schedule.get("action") and not is_expired(schedule, now) and not is_missed(schedule, now))
 
 
 def fire_plain_in(conn, schedules: list[dict], now: datetime, nexts: dict) -> dict[str, dict]:

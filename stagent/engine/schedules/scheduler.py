@@ -226,7 +226,7 @@ class Scheduler:
         """Decide and record one due schedule inside the batch transaction."""
         slot = schedule["nextFireAt"]
         changes: dict = {"next_fire_at": next_slot}
-        if schedule.get("expiresAt") and schedule["expiresAt"] <= to_iso(now):
+        if firing.is_expired(schedule, now):
             store.set_in(conn, schedule["id"], {"status": "expired", "next_fire_at": None})
             return None
         if firing.is_missed(schedule, now):
