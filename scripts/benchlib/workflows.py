@@ -225,7 +225,7 @@ async def _batch(client, provider_port: int, pid: int, groups: list[list[int]]) 
                 engine.append(_ms(log["started"]) - _ms(state["startedAt"])
                               + _ms(state["completedAt"]) - _ms(log["completed"]))
     per_workflow = list(stats["maxPerWorkflow"].values())
-    return {"steps": len(overheads), "failed_workflows": failed, "wall_s": wall,
+    return {"arrivals": _arrivals(stats["served"]), "steps": len(overheads), "failed_workflows": failed, "wall_s": wall,
             "cpu_ms_per_step": cpu * 1000 / max(1, len(overheads)),
             "overhead": _summary(overheads), "engine": _summary(engine),
             "max_in_flight": stats["maxInFlight"], "per_workflow_max": [min(per_workflow, default=0),
@@ -256,6 +256,13 @@ async def _stagent(port: int, provider_port: int, pid: int) -> dict:
                                              "per_workflow_max": slow["per_workflow_max"]}}
 
 
+def _arrivals(served: list[dict]) -> dict:
+    starts = sorted(s["start"] for s in served)
+    wave = WORKFLOWS * LIMIT
+    return {"first_wave_spread_ms": (starts[wave - 1] - starts[0]) * 1000 if len(starts) >= wave else None,
+            "gaps_ms": [round((b - a) * 1000, 1) for a, b in zip(starts, starts[1:wave], strict=False)]}
+
+
 def _summary(values: list[float]) -> dict:
     values = sorted(values)
     return {"mean_ms": statistics.fmean(values) if values else None, "p50_ms": percentile(values, 50),
@@ -277,7 +284,8 @@ def _baseline(session: BenchSession, provider_port: int) -> dict:
         return [(c["end"] - c["start"] - (served[c["step"]]["end"] - served[c["step"]]["start"])) * 1000
                 for c in calls if c["step"] in served]
 
-    return {"requests": len(result["calls"]), "overhead": _summary(overheads(result["calls"])),
+    return {"arrivals": _arrivals([s for s in stats["served"] if not s["step"].startswith(("base99", "base5"))]),
+            "requests": len(result["calls"]), "overhead": _summary(overheads(result["calls"])),
             "light": {"overhead": _summary(overheads(result["light"]))}, "max_in_flight": stats["maxInFlight"],
             "cpu_ms_per_request": result["cpuMs"] / max(1, len(result["calls"]))}
 
@@ -333,3 +341,7 @@ def measure(session: BenchSession) -> None:
                 f"{res['per_workflow_max'][1]} (limit {LIMIT}); with a {SLOW_PROVIDER_DELAY:.0f} s provider "
                 f"{res['slow']['max_in_flight']} at once, per workflow {res['slow']['per_workflow_max'][0]}-"
                 f"{res['slow']['per_workflow_max'][1]}")
+    spread, base_spread = res["arrivals"]["first_wave_spread_ms"], res["baseline"]["arrivals"]["first_wave_spread_ms"]
+    session.log(f"the first {WORKFLOWS * LIMIT} calls reached the provider within {fmt(spread, ' ms')} of the first "
+                f"(direct litellm {fmt(base_spread, ' ms')}); all {WORKFLOWS * LIMIT} are in flight together only "
+                f"if that is under the provider's {PROVIDER_DELAY * 1000:.0f} ms")

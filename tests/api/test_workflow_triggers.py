@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 
 import pytest
 
@@ -267,14 +268,23 @@ def test_a_firing_is_starting_until_its_workflow_start_is_recorded(sched):
     client, engine = daemon.client, daemon.app.state.workflows
     workflow = make_workflow(daemon, [schedule_node({"cron": "0 9 * * *", "timeZone": "UTC"})])
     [trigger] = triggers_of(client, workflow["id"])
-    run(daemon, engine._lock.acquire())  # the engine is busy: the start waits
+    held, release = threading.Event(), asyncio.Event()
+
+    async def hold_the_workflow():  # the workflow is busy (a lifecycle change): its start waits
+        async with engine._locked(workflow["id"]):
+            held.set()
+            await release.wait()
+
+    holder = asyncio.run_coroutine_threadsafe(hold_the_workflow(), daemon.loop)
+    assert held.wait(10)
     try:
         clock.set(utc(2026, 3, 2, 9, 0))
         [claimed] = wait_until(lambda: history(client, trigger["scheduleId"]), what="the slot's claim")
         assert (claimed["outcome"], claimed["reason"]) == ("starting", None)  # not yet a run
         assert client.get(f"/api/schedules/{trigger['scheduleId']}").json()["firingCount"] == 0
     finally:
-        daemon.loop.call_soon_threadsafe(engine._lock.release)
+        daemon.loop.call_soon_threadsafe(release.set)
+        holder.result(10)
     [fired] = wait_until(lambda: [h for h in history(client, trigger["scheduleId"]) if h["outcome"] != "starting"],
                          what="the firing's outcome")
     assert (fired["outcome"], fired["reason"]) == ("started", "workflow run #1")

@@ -3,8 +3,10 @@ shapes and plain `{error}` bodies, document bindings, retry, from-assist and the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
 
 import httpx
 import pytest
@@ -229,6 +231,28 @@ def test_execute_runs_and_a_second_execute_is_a_new_run(client, llm_env):
     listed = client.get("/api/workflows").json()[0]
     assert listed["taskCount"] == 4
     assert error(client.get("/api/workflows/nope/status"), 404) == "Workflow not found"
+
+
+def test_a_busy_workflow_does_not_hold_up_another_ones_start(daemon, client, llm_env):
+    engine = daemon.app.state.workflows
+    busy, other = create(client, SEQUENCE, name="Busy")["id"], create(client, SEQUENCE, name="Other")["id"]
+    held, release = threading.Event(), asyncio.Event()
+
+    async def hold_busy():  # a lifecycle change of the busy workflow, in progress
+        async with engine._locked(busy):
+            held.set()
+            await release.wait()
+
+    holder = asyncio.run_coroutine_threadsafe(hold_busy(), daemon.loop)
+    assert held.wait(10)
+    try:
+        r = client.post(f"/api/workflows/{other}/execute", timeout=10)
+        assert r.status_code == 202 and r.json()["runNumber"] == 1
+        assert wait_status(client, other, "completed")["runNumber"] == 1
+        assert status(client, busy)["status"] == "draft"
+    finally:
+        daemon.loop.call_soon_threadsafe(release.set)
+        holder.result(10)
 
 
 def test_loop_status_has_loop_config_and_state(client, llm_env):

@@ -11,8 +11,9 @@ Public interface (the blueprints/triggers code calls `start`):
 
 Each run is driven by one coroutine under the supervisor (`workflow-run:<id>:<n>`), which runs
 the pattern (engine/workflow_patterns.py) over a Run (engine/workflow_run.py). Lifecycle
-changes (start, pause point, finish, cancel, retry, delete) take one lock, so a resume can never
-slip between a paused run's decision to stop and its exit.
+changes (start, pause point, finish, cancel, retry, delete) take the workflow's lock, so a resume
+can never slip between a paused run's decision to stop and its exit. Each workflow has its own:
+twenty workflows started at once commit their starts in one log-bus batch, not one after another.
 
 Restart: active workflows are driven again at boot; finished steps are not re-run, the step a
 crash cut off is retried or failed (`definition.onInterrupt`: retry | fail). A graceful stop
@@ -23,8 +24,10 @@ at the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+from collections.abc import AsyncIterator
 
 from ...db import Database
 from ...db.rows import now_iso, row_to_dict
@@ -53,7 +56,7 @@ class WorkflowEngine:
         self.logbus = logbus
         self.supervisor = supervisor
         self.permissions = permissions
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # workflow id -> (lock, [users])
         self._drivers: dict[str, asyncio.Task] = {}       # workflow id -> the coroutine driving its run
         self._task_waiters: dict[str, asyncio.Future] = {}  # step task id -> resolved when it ends
         self._names = itertools.count(1)
@@ -69,8 +72,8 @@ class WorkflowEngine:
     async def recover(self) -> None:
         """At boot: drive every active workflow again; close checkpoint requests nobody will
         wait on (their workflow is gone or no longer running)."""
-        async with self._lock:
-            for workflow_id in await store.active_ids(self.db):
+        for workflow_id in await store.active_ids(self.db):
+            async with self._locked(workflow_id):
                 self._spawn(workflow_id)
         statuses = await store.statuses(self.db)
         for request in await self.db.read(store.open_checkpoints_in):
@@ -90,7 +93,7 @@ class WorkflowEngine:
     # ---- what the API and triggers ask ------------------------------------------------------------
 
     async def start(self, workflow_id: str, *, trigger: str = "manual", input_text: str | None = None) -> dict:
-        async with self._lock:
+        async with self._locked(workflow_id):
             log_seq = self.logbus.last_seq  # every line of this run comes after it
 
             def claim(conn, emit):
@@ -108,7 +111,7 @@ class WorkflowEngine:
 
     async def pause(self, workflow_id: str) -> dict:
         """The run stops before its next step (a running step finishes first)."""
-        async with self._lock:
+        async with self._locked(workflow_id):
             def write(conn):
                 if store.fetch_in(conn, workflow_id)["status"] != "active":
                     raise Conflict("Can only pause an active workflow")
@@ -119,7 +122,7 @@ class WorkflowEngine:
 
     async def cancel(self, workflow_id: str) -> dict:
         """Stop every running step and end the run as cancelled (the workflow: failed)."""
-        async with self._lock:
+        async with self._locked(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             if workflow["status"] not in ("active", "paused"):
                 raise Conflict("Workflow is not running")
@@ -150,7 +153,7 @@ class WorkflowEngine:
         """Run a failed step again and carry on from it. NotFound for a step the definition does
         not have; Conflict, with why (also logged as a `retry_refused` line), when nothing can be
         retried: the workflow runs, has no run state, or the step did not fail."""
-        async with self._lock:
+        async with self._locked(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             step_ids = [s.get("id") for s in (workflow["definition"] or {}).get("steps") or []]
             if step_id not in step_ids:
@@ -184,7 +187,7 @@ class WorkflowEngine:
     async def delete(self, workflow_id: str) -> None:
         """Delete the workflow with its step tasks (their logs and approvals), stopping any
         step still running (a paused workflow's)."""
-        async with self._lock:
+        async with self._locked(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             if workflow["status"] == "active":
                 raise Conflict("Cannot delete an active workflow — pause or wait for completion")
@@ -201,7 +204,7 @@ class WorkflowEngine:
     async def pause_point(self, run: Run, stop_reason: str | None) -> None:
         if not await run.is_paused():
             return
-        async with self._lock:
+        async with self._locked(run.workflow_id):
             current = asyncio.current_task()
             if not await run.is_paused() or self._drivers.get(run.workflow_id) is not current:
                 return
@@ -231,6 +234,19 @@ class WorkflowEngine:
                 del self._task_waiters[task_id]
 
     # ---- driving ------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, workflow_id: str) -> AsyncIterator[None]:
+        """Hold `workflow_id`'s lifecycle lock (dropped from the map once nobody holds or waits for it)."""
+        lock, users = self._locks.setdefault(workflow_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[workflow_id]
 
     def _spawn(self, workflow_id: str) -> None:
         name = f"workflow-run:{workflow_id}:{next(self._names)}"
@@ -275,7 +291,7 @@ class WorkflowEngine:
         return Run(self, workflow, run, states, documents)
 
     async def _finish(self, run: Run, status: str, *, error: str | None = None, stop_reason: str | None = None) -> None:
-        async with self._lock:
+        async with self._locked(run.workflow_id):
             if self._drivers.get(run.workflow_id) is not asyncio.current_task():
                 return  # cancelled or deleted meanwhile: whoever did it recorded the end
             del self._drivers[run.workflow_id]
@@ -291,7 +307,7 @@ class WorkflowEngine:
             await self.logbus.transact(write)
 
     async def _abandon(self, workflow_id: str) -> None:
-        async with self._lock:
+        async with self._locked(workflow_id):
             if self._drivers.get(workflow_id) is asyncio.current_task():
                 del self._drivers[workflow_id]
                 await self.db.write(lambda conn: store.set_status_in(conn, workflow_id, "failed"))
