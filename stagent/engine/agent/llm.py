@@ -127,15 +127,28 @@ async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[di
     response = await litellm.acompletion(**kwargs)
     result = Completion()
     calls: dict[int, dict] = {}
+    try:
+        await _read_stream(response, result, calls, on_text)
+    finally:
+        await response.aclose()
+    result.tool_calls = [
+        {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
+        for i, c in sorted(calls.items()) if c["name"]
+    ]
+    return result
+
+
+async def _read_stream(response: Any, result: Completion, calls: dict[int, dict],
+                       on_text: Callable[[str], Any]) -> None:
+    usage_seen = False
     async for chunk in response:
         usage = getattr(chunk, "usage", None)
         if usage:
+            usage_seen = True
             result.input_tokens = getattr(usage, "prompt_tokens", 0) or result.input_tokens
             result.output_tokens = getattr(usage, "completion_tokens", 0) or result.output_tokens
-        if not chunk.choices:
-            continue
-        choice = chunk.choices[0]
-        delta = choice.delta
+        choice = chunk.choices[0] if chunk.choices else None
+        delta = choice.delta if choice is not None else None
         if delta is not None:
             if delta.content:
                 text = scrub(delta.content)  # a lone surrogate would fail every write and send
@@ -152,13 +165,13 @@ async def _stream_once(target: ModelTarget, messages: list[dict], tools: list[di
                         slot["name"] = scrub(call.function.name)
                     if call.function.arguments:
                         slot["arguments"] += scrub(call.function.arguments)
-        if choice.finish_reason:
+        if choice is not None and choice.finish_reason:
             result.finish_reason = choice.finish_reason
-    result.tool_calls = [
-        {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
-        for i, c in sorted(calls.items()) if c["name"]
-    ]
-    return result
+        if result.finish_reason and usage_seen:
+            # Finished, and its usage is in. Reading on would only run litellm's end-of-stream
+            # logging (its callbacks, of which we have none): a few ms of loop time per call,
+            # before the reply could be stored. The caller closes the stream.
+            return
 
 
 async def stream_completion(
