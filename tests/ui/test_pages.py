@@ -30,9 +30,11 @@ def test_every_page_on_an_empty_database_says_what_to_do_next(page):
 
 def test_the_nav_and_the_slash_key_are_keyboard_friendly(page):
     open_page(page, "/tasks")
+    expect(page.get_by_label("Search tasks")).to_be_visible()
     page.locator("body").press("/")
     expect(page.get_by_label("Search tasks")).to_be_focused()
     open_page(page, "/chat")
+    expect(page.get_by_role("textbox", name="Message", exact=True)).to_be_visible()  # the page is drawn
     page.get_by_role("link", name="Home").focus()
     page.keyboard.press("/")
     expect(page.get_by_role("textbox", name="Message", exact=True)).to_be_focused()
@@ -88,6 +90,7 @@ def test_search_everything_with_ctrl_k_and_slash(page, client):
     page.keyboard.press("Control+k")  # Ctrl-K works even while typing in a field
     expect(dialog).to_be_visible()
     page.keyboard.type("sched")
+    expect(dialog.get_by_role("link")).to_have_count(1)  # the results for "sched", not the list before them
     dialog.get_by_role("link", name="page Schedules").click()
     expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
 

@@ -31,10 +31,8 @@ async function search() {
   const ticket = ++asked;
   const found = pages.filter(([label]) => !query || label.toLowerCase().includes(query))
     .map(([label, path]) => item(`#${path}`, label, 'page'));
-  if (!query) {
-    clear(results, found);
-    return;
-  }
+  if (!query || found.length) clear(results, found); // the pages at once; the rest when the server answers
+  if (!query) return;
   const [entities, convs] = await Promise.all([
     api.get(`/api/chat/entities/search?q=${encodeURIComponent(query)}&limit=12`).then((r) => r.results).catch(() => []),
     (conversations ||= api.get('/api/chat/conversations?limit=200').catch(() => [])),
