@@ -82,6 +82,9 @@ settings.register_profile(
     print_blob=False,
 )
 FUZZ = settings.get_profile("stagent-fuzz")
+# Negative cases cost Hypothesis several draws each (most drafts are filtered out as still valid),
+# and the coverage phase already sends the systematic ones (each field missing, mistyped, extra).
+FUZZ_NEGATIVE = settings(FUZZ, max_examples=max(1, MAX_EXAMPLES // 3))
 
 
 def no_server_error(ctx, response, case):
@@ -160,8 +163,8 @@ class Fuzzer:
                 self._record(f"{label} [coverage]", exc)
                 return  # one report per operation and phase
 
-    def generate(self, label: str, strategy) -> None:
-        @FUZZ
+    def generate(self, label: str, strategy, profile=FUZZ) -> None:
+        @profile
         @given(case=strategy)
         def fuzz(case):
             self.call(case)
@@ -216,7 +219,7 @@ class Fuzzer:
         label = f"{method} {path}"
         self.coverage(label, operation, BOTH)
         self.generate(f"{label} [positive]", operation.as_strategy())
-        self.generate(f"{label} [negative]", operation.as_strategy(GenerationMode.NEGATIVE))
+        self.generate(f"{label} [negative]", operation.as_strategy(GenerationMode.NEGATIVE), FUZZ_NEGATIVE)
         if re.search(r"/\{id\}", path):
             real_id = self.seed_id(path)
             if real_id is not None:
