@@ -201,8 +201,10 @@ async def _batch(client, provider_port: int, pid: int, groups: list[list[int]]) 
     """Run each group of workflows at once (groups one after another); the per-step figures."""
     batches = [[await _create(client, i) for i in group] for group in groups]
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    window = asyncio.ensure_future(_cpu_during(pid, PROVIDER_DELAY))
     for ids in batches:
         await _run_all(client, ids)
+    launch_cpu = await window
     wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
     states = [(await client.get(f"/api/workflows/{w}/status")).json() for ids in batches for w in ids]
     lines = {}
@@ -225,7 +227,7 @@ async def _batch(client, provider_port: int, pid: int, groups: list[list[int]]) 
                 engine.append(_ms(log["started"]) - _ms(state["startedAt"])
                               + _ms(state["completedAt"]) - _ms(log["completed"]))
     per_workflow = list(stats["maxPerWorkflow"].values())
-    return {"arrivals": _arrivals(stats["served"]), "steps": len(overheads), "failed_workflows": failed, "wall_s": wall,
+    return {"arrivals": _arrivals(stats["served"]), "launch_window_cpu_ms": launch_cpu, "steps": len(overheads), "failed_workflows": failed, "wall_s": wall,
             "cpu_ms_per_step": cpu * 1000 / max(1, len(overheads)),
             "overhead": _summary(overheads), "engine": _summary(engine),
             "max_in_flight": stats["maxInFlight"], "per_workflow_max": [min(per_workflow, default=0),
@@ -254,6 +256,14 @@ async def _stagent(port: int, provider_port: int, pid: int) -> dict:
         await _set_delay(provider_port, PROVIDER_DELAY)
     return {**full, "light": light, "slow": {"max_in_flight": slow["max_in_flight"],
                                              "per_workflow_max": slow["per_workflow_max"]}}
+
+
+async def _cpu_during(pid: int, seconds: float) -> float | None:
+    """The daemon's CPU milliseconds over the next `seconds` (the first wave's launch window)."""
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    after = cpu_seconds(pid)
+    return None if None in (before, after) else (after - before) * 1000
 
 
 def _arrivals(served: list[dict]) -> dict:
@@ -345,3 +355,8 @@ def measure(session: BenchSession) -> None:
     session.log(f"the first {WORKFLOWS * LIMIT} calls reached the provider within {fmt(spread, ' ms')} of the first "
                 f"(direct litellm {fmt(base_spread, ' ms')}); all {WORKFLOWS * LIMIT} are in flight together only "
                 f"if that is under the provider's {PROVIDER_DELAY * 1000:.0f} ms")
+    busy = (res["launch_window_cpu_ms"] or 0) / (PROVIDER_DELAY * 1000)
+    session.log(f"the daemon used {fmt(res['launch_window_cpu_ms'], ' ms')} of CPU in the first "
+                f"{PROVIDER_DELAY * 1000:.0f} ms of the batch ({busy:.0%} of one core)"
+                + (": the launches are CPU-bound (mostly litellm's per-call work, docs/benchmarks.md)"
+                   if busy >= 0.9 else ""))
