@@ -271,7 +271,7 @@ def test_a_firing_is_starting_until_its_workflow_start_is_recorded(sched):
     held, release = threading.Event(), asyncio.Event()
 
     async def hold_the_workflow():  # the workflow is busy (a lifecycle change): its start waits
-        async with engine._locked(workflow["id"]):
+        async with engine._locks.hold(workflow["id"]):
             held.set()
             await release.wait()
 

@@ -239,7 +239,7 @@ def test_a_busy_workflow_does_not_hold_up_another_ones_start(daemon, client, llm
     held, release = threading.Event(), asyncio.Event()
 
     async def hold_busy():  # a lifecycle change of the busy workflow, in progress
-        async with engine._locked(busy):
+        async with engine._locks.hold(busy):
             held.set()
             await release.wait()
 

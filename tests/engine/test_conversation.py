@@ -293,7 +293,7 @@ def test_keep_recent_waits_for_the_turn_in_progress_and_keeps_the_summary(daemon
     assert kept.result(10) == 0
     assert all(m["compacted"] for m in run(daemon, engine.messages(conv["id"])) if m["status"] != "error")
     assert summary_of(daemon, conv["id"]) == "SUMMARY: three questions."
-    assert engine._locks == {}  # the lock of a conversation nobody uses is dropped
+    assert len(engine._locks) == 0  # the lock of a conversation nobody uses is dropped
 
 
 def test_delete_cancels_a_turn_in_progress(daemon, engine, llm_env):

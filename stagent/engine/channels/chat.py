@@ -19,6 +19,7 @@ from ...errors import ApiError
 from ...store import channels as channel_store
 from ..chat import chat_tools
 from ..chat.conversation import ConversationEngine
+from ..keyed_locks import KeyedLocks
 from ..supervisor import Supervisor
 from .approvals import same_chat
 from .delivery import ChannelDelivery
@@ -55,7 +56,7 @@ class ChannelChat:
                  supervisor: Supervisor):
         self.db, self.conversations, self.channels = db, conversations, channels
         self.runner, self.supervisor = runner, supervisor
-        self._threads: dict[str, list] = {}  # one lock per thread while it has messages
+        self._threads = KeyedLocks()  # one per chat thread: its messages are answered in turn
 
     async def start(self) -> ChannelChat:
         self.channels.handle_inbound(self.on_inbound)
@@ -76,21 +77,14 @@ class ChannelChat:
                      "sender)", event["channelId"], event.get("senderId"))
             return
         owner = owner_of(event["channelId"], event.get("externalThreadId") or "main")
-        entry = self._threads.setdefault(owner, [asyncio.Lock(), 0])  # [lock, messages holding or awaiting it]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                try:
-                    text = await self._answer(owner, event)
-                except ApiError as exc:
-                    text = f"stagent could not answer: {exc.message}"
-                except Exception:  # the person still gets an answer; the details are in the daemon log
-                    log.exception("channel %s: reply to inbound message %s failed", event["channelId"], event["id"])
-                    text = "stagent could not answer: an internal error occurred; see the daemon log."
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                del self._threads[owner]
+        async with self._threads.hold(owner):
+            try:
+                text = await self._answer(owner, event)
+            except ApiError as exc:
+                text = f"stagent could not answer: {exc.message}"
+            except Exception:  # the person still gets an answer; the details are in the daemon log
+                log.exception("channel %s: reply to inbound message %s failed", event["channelId"], event["id"])
+                text = "stagent could not answer: an internal error occurred; see the daemon log."
         await self._say(event, text)
 
     async def _say(self, event: dict, text: str) -> None:

@@ -23,8 +23,6 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from dataclasses import dataclass, field
 
 from ...db import Database
 from ...db.rows import new_id, now_iso
@@ -35,6 +33,7 @@ from ...store import tasks as task_store
 from ..agent import llm
 from ..agent.providers import ModelTarget, resolve_model
 from ..agent.tools import Tool, ToolSet
+from ..keyed_locks import KeyedLocks
 from ..profiles import runs as profile_runs
 from . import context
 from .live import LiveReplies
@@ -91,12 +90,6 @@ async def _no_events(_event: dict) -> None:
     return None
 
 
-@dataclass
-class _LockEntry:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0  # holding or waiting; the entry is dropped at 0
-
-
 class ConversationEngine:
     def __init__(self, db: Database, runner, permissions, budgets, *, context_window: int | None = None,
                  max_steps: int = 30, request_timeout: float = 120.0, retry_base_delay: float = 0.5):
@@ -108,7 +101,7 @@ class ConversationEngine:
         self.max_steps = max_steps
         self.request_timeout = request_timeout
         self.retry_base_delay = retry_base_delay
-        self._locks: dict[str, _LockEntry] = {}
+        self._locks = KeyedLocks()  # one per conversation id
         self._replying: dict[str, asyncio.Task] = {}  # conversation -> the task of its reply in progress
         self.live = LiveReplies()  # the events of each reply in progress, for readers that come back
         self._deleting: set[str] = set()
@@ -254,7 +247,7 @@ class ConversationEngine:
 
     async def compact(self, conversation_id: str, *, keep_recent: int = context.DEFAULT_KEEP_RECENT) -> dict:
         """Summarise all but the recent messages: {compacted, messagesCompacted, summary, ...}."""
-        async with self._exclusive(conversation_id):
+        async with self._locks.hold(conversation_id):
             conv = await self.get(conversation_id)
             return await self._compact(conv, await self.target_for(conv), keep_recent)
 
@@ -299,7 +292,7 @@ class ConversationEngine:
         ones are flagged as summarised (the stored summary stays) but remain in history. The cut
         moves forward to a user message, so a tool call is never separated from its result.
         Returns how many readable messages later prompts replay."""
-        async with self._exclusive(conversation_id):
+        async with self._locks.hold(conversation_id):
             rows = await store.prompt_rows(self.db, conversation_id)
             visible = [i for i, row in enumerate(rows) if row["visible"]]
             if len(visible) <= visible_messages:
@@ -310,19 +303,6 @@ class ConversationEngine:
             through = rows[cut - 1]["seq"]
             await self.db.write(lambda conn: store.mark_compacted(conn, conversation_id, through))
             return sum(1 for i in visible if i >= cut)
-
-    @contextlib.asynccontextmanager
-    async def _exclusive(self, conversation_id: str):
-        """The conversation's lock; its entry is dropped once nobody holds or waits for it."""
-        entry = self._locks.setdefault(conversation_id, _LockEntry())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if not entry.users and self._locks.get(conversation_id) is entry:
-                del self._locks[conversation_id]
 
     # ---- a turn ----------------------------------------------------------------------------------
 
@@ -350,7 +330,7 @@ class ConversationEngine:
             await sink(event)
 
         try:
-            async with self._exclusive(conversation_id):
+            async with self._locks.hold(conversation_id):
                 tool_set = tools if isinstance(tools, ToolSet) else ToolSet("conversation", tools)
                 return await self._turn(conversation_id, content, source, tool_set, system_extra,
                                         tool_context, record, task, permissions, max_steps)

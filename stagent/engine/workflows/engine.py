@@ -24,10 +24,8 @@ at the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator
 
 from ...db import Database
 from ...db.rows import now_iso, row_to_dict
@@ -37,6 +35,7 @@ from ...store import notifications as notification_store
 from ...store import tasks as task_store
 from ...store import workflow_runs as store
 from ..governance.permissions import Permissions
+from ..keyed_locks import KeyedLocks
 from ..logbus import LogBus
 from ..supervisor import Supervisor
 from ..tasks.runner import Runner
@@ -56,7 +55,7 @@ class WorkflowEngine:
         self.logbus = logbus
         self.supervisor = supervisor
         self.permissions = permissions
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # workflow id -> (lock, [users])
+        self._locks = KeyedLocks()  # one per workflow id
         self._drivers: dict[str, asyncio.Task] = {}       # workflow id -> the coroutine driving its run
         self._task_waiters: dict[str, asyncio.Future] = {}  # step task id -> resolved when it ends
         self._names = itertools.count(1)
@@ -73,7 +72,7 @@ class WorkflowEngine:
         """At boot: drive every active workflow again; close checkpoint requests nobody will
         wait on (their workflow is gone or no longer running)."""
         for workflow_id in await store.active_ids(self.db):
-            async with self._locked(workflow_id):
+            async with self._locks.hold(workflow_id):
                 self._spawn(workflow_id)
         statuses = await store.statuses(self.db)
         for request in await self.db.read(store.open_checkpoints_in):
@@ -93,7 +92,7 @@ class WorkflowEngine:
     # ---- what the API and triggers ask ------------------------------------------------------------
 
     async def start(self, workflow_id: str, *, trigger: str = "manual", input_text: str | None = None) -> dict:
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             log_seq = self.logbus.last_seq  # every line of this run comes after it
 
             def claim(conn, emit):
@@ -111,7 +110,7 @@ class WorkflowEngine:
 
     async def pause(self, workflow_id: str) -> dict:
         """The run stops before its next step (a running step finishes first)."""
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             def write(conn):
                 if store.fetch_in(conn, workflow_id)["status"] != "active":
                     raise Conflict("Can only pause an active workflow")
@@ -122,7 +121,7 @@ class WorkflowEngine:
 
     async def cancel(self, workflow_id: str) -> dict:
         """Stop every running step and end the run as cancelled (the workflow: failed)."""
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             if workflow["status"] not in ("active", "paused"):
                 raise Conflict("Workflow is not running")
@@ -153,7 +152,7 @@ class WorkflowEngine:
         """Run a failed step again and carry on from it. NotFound for a step the definition does
         not have; Conflict, with why (also logged as a `retry_refused` line), when nothing can be
         retried: the workflow runs, has no run state, or the step did not fail."""
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             step_ids = [s.get("id") for s in (workflow["definition"] or {}).get("steps") or []]
             if step_id not in step_ids:
@@ -187,7 +186,7 @@ class WorkflowEngine:
     async def delete(self, workflow_id: str) -> None:
         """Delete the workflow with its step tasks (their logs and approvals), stopping any
         step still running (a paused workflow's)."""
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             workflow = await self.db.read(lambda conn: store.fetch_in(conn, workflow_id))
             if workflow["status"] == "active":
                 raise Conflict("Cannot delete an active workflow — pause or wait for completion")
@@ -204,7 +203,7 @@ class WorkflowEngine:
     async def pause_point(self, run: Run, stop_reason: str | None) -> None:
         if not await run.is_paused():
             return
-        async with self._locked(run.workflow_id):
+        async with self._locks.hold(run.workflow_id):
             current = asyncio.current_task()
             if not await run.is_paused() or self._drivers.get(run.workflow_id) is not current:
                 return
@@ -234,19 +233,6 @@ class WorkflowEngine:
                 del self._task_waiters[task_id]
 
     # ---- driving ------------------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _locked(self, workflow_id: str) -> AsyncIterator[None]:
-        """Hold `workflow_id`'s lifecycle lock (dropped from the map once nobody holds or waits for it)."""
-        lock, users = self._locks.setdefault(workflow_id, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[workflow_id]
 
     def _spawn(self, workflow_id: str) -> None:
         name = f"workflow-run:{workflow_id}:{next(self._names)}"
@@ -291,7 +277,7 @@ class WorkflowEngine:
         return Run(self, workflow, run, states, documents)
 
     async def _finish(self, run: Run, status: str, *, error: str | None = None, stop_reason: str | None = None) -> None:
-        async with self._locked(run.workflow_id):
+        async with self._locks.hold(run.workflow_id):
             if self._drivers.get(run.workflow_id) is not asyncio.current_task():
                 return  # cancelled or deleted meanwhile: whoever did it recorded the end
             del self._drivers[run.workflow_id]
@@ -307,7 +293,7 @@ class WorkflowEngine:
             await self.logbus.transact(write)
 
     async def _abandon(self, workflow_id: str) -> None:
-        async with self._locked(workflow_id):
+        async with self._locks.hold(workflow_id):
             if self._drivers.get(workflow_id) is asyncio.current_task():
                 del self._drivers[workflow_id]
                 await self.db.write(lambda conn: store.set_status_in(conn, workflow_id, "failed"))
