@@ -79,9 +79,7 @@ class LogBus:
                 sub.close()
 
     def append(self, task_id: str | None, agent_type: str, event: str, payload: Any = None) -> None:
-        self._pending.append(_line(task_id, agent_type, event, payload))
-        self._appended += 1
-        self._pending_event.set()
+        self._enqueue(_line(task_id, agent_type, event, payload))
 
     async def transact(self, fn: Callable[[sqlite3.Connection, Callable[..., None]], Any]) -> Any:
         """Run fn(conn, emit) in the flusher's transaction, after every line appended so far.
@@ -91,9 +89,7 @@ class LogBus:
         (its writes and lines are rolled back, nothing else is).
         """
         job = Job(fn, asyncio.get_running_loop().create_future())
-        self._pending.append(job)
-        self._appended += 1
-        self._pending_event.set()
+        self._enqueue(job)
         return await job.future
 
     def submit(self, fn: Callable[[sqlite3.Connection, Callable[..., None]], Any]) -> None:
@@ -101,7 +97,11 @@ class LogBus:
         appended around it. A failure is logged (nobody waits for it)."""
         job = Job(fn, asyncio.get_running_loop().create_future())
         job.future.add_done_callback(_log_failure)
-        self._pending.append(job)
+        self._enqueue(job)
+
+    def _enqueue(self, item: tuple | Job) -> None:
+        """Queue a line or a job for the flusher's next batch."""
+        self._pending.append(item)
         self._appended += 1
         self._pending_event.set()
 

@@ -103,10 +103,7 @@ def _require_project(conn, project_id: str | None) -> None:
 
 def insert_task(conn, fields: dict) -> dict:
     values = _task_values(fields, now_iso())
-    if values["project_id"] is not None and conn.execute(
-            "SELECT 1 FROM projects WHERE id = ?", (values["project_id"],)).fetchone() is None:
-        raise Invalid("Validation failed", field_errors={"projectId": ["Project not found"]},
-                      form_errors=[])
+    _require_project(conn, values["project_id"])
     conn.execute(_insert_sql(values), tuple(values.values()))
     return row_to_dict(_select(conn, values["id"]))
 

@@ -145,7 +145,7 @@ async def write_text_document(db: Database, name: str, content: str, *, project_
                               task_id: str | None, source: str = "agent") -> dict:
     """Write `content` as the file of a new output document named `name`; returns the row's
     fields for store.insert_in (the caller inserts it, in its own transaction if it likes, and
-    removes the file at `storage_path` if that fails)."""
+    calls discard_text_document if that fails)."""
     name = clean_name(name)
     document_id = new_id()
     folder = ingest.uploads_dir(db.path.parent)  # the database lives at the data dir's top
@@ -161,6 +161,11 @@ async def write_text_document(db: Database, name: str, content: str, *, project_
             "extracted_text": content, "source": source}
 
 
+def discard_text_document(fields: dict) -> None:
+    """Remove the file write_text_document wrote, when its row could not be inserted."""
+    Path(fields["storage_path"]).unlink(missing_ok=True)
+
+
 async def save_text_document(db: Database, name: str, content: str, *, project_id: str | None,
                              task_id: str | None, source: str = "agent") -> dict:
     """Keep `content` as an output document named `name` (its next version in the project),
@@ -169,7 +174,7 @@ async def save_text_document(db: Database, name: str, content: str, *, project_i
     try:
         return await store.create(db, fields)
     except BaseException:
-        await asyncio.to_thread(Path(fields["storage_path"]).unlink, missing_ok=True)
+        await asyncio.to_thread(discard_text_document, fields)
         raise
 
 

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from ...db.rows import now_iso, to_iso
 from ...events import NotificationCreated
@@ -27,7 +26,7 @@ from ...store import notifications as notification_store
 from ...store import permissions as permission_store
 from ...store import tasks as task_store
 from ...store import workflow_runs as store
-from ..agent.document_tools import clean_name, write_text_document
+from ..agent.document_tools import clean_name, discard_text_document, write_text_document
 from ..governance.permissions import DENIED_MESSAGE, TIMEOUT_MESSAGE
 from . import prompts as prompts
 
@@ -274,7 +273,7 @@ class Run:
                              taskId=task_id, result=result[:RESULT_LINE_MAX])
         except BaseException:
             if document is not None:
-                Path(document["storage_path"]).unlink(missing_ok=True)
+                discard_text_document(document)
             raise
         return Outcome(True, result)
 
